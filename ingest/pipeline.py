@@ -1,0 +1,318 @@
+"""`dxnavi ingest`: corpus files → load → normalize/structure → split → embed → Chroma + BM25 build."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from dxnavi.errors import DxnaviError, IngestError, LoadError
+from ingest import index as idx
+from ingest.load import SUPPORTED_SUFFIXES, load_document
+from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
+from ingest.split import Chunk, split_segment
+from ingest.store import collection_name, drop_collections, open_client, write_collection
+from ingest.structure import segment_pages
+from ingest.tokenize import search_tokens
+
+if TYPE_CHECKING:
+    from dxnavi.config import Settings
+    from ingest.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+TOKEN_FORM: Literal["surface", "base"] = "base"
+Status = Literal["indexed", "unchanged", "skipped"]
+
+
+@dataclass
+class FileResult:
+    path: Path
+    status: Status
+    doc_id: str | None = None
+    title: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    build_id: str | None = None
+    changed: bool = False
+    chunks: int = 0
+    pages: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+
+    @property
+    def indexed_files(self) -> int:
+        return sum(1 for f in self.files if f.status != "skipped")
+
+
+def chunking_params(settings: Settings) -> dict[str, int]:
+    return {
+        "target_tokens": settings.chunk_target_tokens,
+        "max_tokens": settings.chunk_max_tokens,
+        "overlap": settings.chunk_overlap_sentences,
+    }
+
+
+def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
+    """Every file in the corpus folder (recursively) plus explicitly given files/folders."""
+    found: list[Path] = []
+    for root in [corpus_dir, *extra]:
+        if root.is_file():
+            found.append(root.resolve())
+        elif root.is_dir():
+            found.extend(
+                p.resolve()
+                for p in sorted(root.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+    unique: dict[Path, None] = {}
+    for path in found:
+        if path.name != MANIFEST_NAME:
+            unique.setdefault(path, None)
+    return list(unique)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def ingest_lock(index_dir: Path) -> Iterator[None]:
+    """One ingest at a time per index folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DxnaviError("別の `dxnavi ingest` が実行中です。終わるのを待ってから、もう一度実行してください。") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def is_up_to_date(settings: Settings, extra: list[Path] | None = None) -> bool:
+    """True when the current index was built from exactly these files with these settings."""
+    meta = idx.read_current_meta(settings.index_dir)
+    if meta is None or not _settings_match(meta, settings):
+        return False
+    paths = discover(settings.corpus_dir, [*(Path(p) for p in meta.extra_paths), *(extra or [])])
+    indexed = {f.path: f.sha256 for f in meta.files}
+    candidates = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
+    current = {str(p): _sha256(p) for p in candidates}
+    # Skipped files (broken, duplicates) are not in meta.files; they never make the index stale alone.
+    return all(current.get(path) == sha for path, sha in indexed.items()) and all(
+        path in indexed or sha in indexed.values() for path, sha in current.items()
+    ) and _skipped_unchanged(meta, current)
+
+
+def _skipped_unchanged(meta: idx.IndexMeta, current: dict[str, str]) -> bool:
+    known = {f.path for f in meta.files} | set(meta.chunking.get("skipped", {}))
+    skipped = meta.chunking.get("skipped", {})
+    return all(path in known and (path not in skipped or skipped[path] == sha) for path, sha in current.items())
+
+
+def _settings_match(meta: idx.IndexMeta, settings: Settings) -> bool:
+    params = {k: v for k, v in meta.chunking.items() if k != "skipped"}
+    return (
+        meta.engine == settings.embedding_engine
+        and meta.model_id == settings.embedding_model
+        and meta.store == settings.store
+        and params == chunking_params(settings)
+        and meta.token_form == TOKEN_FORM
+    )
+
+
+def run_ingest(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    extra_paths: list[Path] | None = None,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    """Build a new index from the corpus, reusing embeddings of unchanged chunks, and switch it in."""
+    started = time.perf_counter()
+    with ingest_lock(settings.index_dir):
+        report = _ingest_locked(settings, embedder_factory, extra_paths or [], rebuild, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_locked(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    extra_paths: list[Path],
+    rebuild: bool,
+    progress: bool,
+) -> IngestReport:
+    index_dir = settings.index_dir
+    previous = None if rebuild else idx.read_current_meta(index_dir)
+    extra = sorted({str(p.resolve()) for p in extra_paths} | set(previous.extra_paths if previous else []))
+    extra = [p for p in extra if Path(p).exists()]
+    if previous is not None and not rebuild and is_up_to_date(settings, [Path(p) for p in extra]):
+        report = IngestReport(build_id=previous.build_id, changed=False, chunks=previous.chunk_count)
+        for rec in previous.files:
+            report.files.append(
+                FileResult(Path(rec.path), "unchanged", rec.doc_id, rec.title, rec.pages, rec.chunks)
+            )
+        report.pages = sum(f.pages for f in report.files)
+        return report
+
+    manifest = load_manifest(settings.corpus_dir)
+    report = IngestReport(changed=True)
+    chunks: list[Chunk] = []
+    records: list[idx.FileRecord] = []
+    skipped: dict[str, str] = {}
+    seen_hashes: dict[str, Path] = {}
+    seen_doc_ids: set[str] = set()
+    for path in discover(settings.corpus_dir, [Path(p) for p in extra]):
+        result = FileResult(path=path, status="skipped")
+        report.files.append(result)
+        try:
+            doc = load_document(path)
+        except LoadError as exc:
+            result.reason = exc.message
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                skipped[str(path)] = _sha256(path)
+            log.warning("skipped %s: %s", path, exc.message)
+            continue
+        if doc.sha256 in seen_hashes:
+            result.reason = f"同じ内容のファイル {seen_hashes[doc.sha256].name} があるため、重複として飛ばしました。"
+            skipped[str(path)] = doc.sha256
+            continue
+        seen_hashes[doc.sha256] = path
+        info = manifest.get(path.name)
+        doc_id = info.id if info else doc_id_for(path)
+        while doc_id in seen_doc_ids:
+            doc_id += "-2"
+        seen_doc_ids.add(doc_id)
+        title = info.title if info else (doc.title_hint or path.stem)
+        segments = segment_pages([(p.number, p.text) for p in doc.pages], doc.kind)
+        doc_chunks = [
+            c
+            for seg in segments
+            for c in split_segment(seg, doc_id, title, **chunking_params(settings))
+        ]
+        if not doc_chunks:
+            result.reason = "本文を取り出せませんでした（テキストが空です）。"
+            skipped[str(path)] = doc.sha256
+            continue
+        chunks.extend(doc_chunks)
+        result.status, result.doc_id, result.title = "indexed", doc_id, title
+        result.pages, result.chunks = len(doc.pages), len(doc_chunks)
+        records.append(
+            idx.FileRecord(
+                path=str(path),
+                doc_id=doc_id,
+                title=title,
+                sha256=doc.sha256,
+                pages=len(doc.pages),
+                chunks=len(doc_chunks),
+                url=info.url if info else None,
+            )
+        )
+    if not chunks:
+        raise IngestError(
+            "索引に入れられる文書が1つもありませんでした。上の表の理由を確認し、"
+            f"PDF・TXT・MD・HTML を {settings.corpus_dir} に置いてから、もう一度実行してください。"
+        )
+
+    embedder = embedder_factory()
+    embeddings, reused = _embeddings_for(chunks, embedder, index_dir if not rebuild else None, progress)
+    report.embedded, report.reused = len(chunks) - reused, reused
+
+    build_id = idx.new_build_id()
+    staging = idx.staging_dir(index_dir, build_id)
+    staging.mkdir(parents=True)
+    name = collection_name(settings, build_id)
+    meta = idx.IndexMeta(
+        build_id=build_id,
+        created=time.time(),
+        engine=embedder.engine,
+        model_id=embedder.model_id,
+        dim=embedder.dim,
+        store=settings.store,
+        collection=name,
+        chunking={**chunking_params(settings), "skipped": skipped},
+        token_form=TOKEN_FORM,
+        files=records,
+        extra_paths=extra,
+        chunk_count=len(chunks),
+    )
+    idx.write_chunks(staging, chunks, embeddings)
+    _write_bm25(staging, chunks)
+    client = open_client(settings, staging)
+    write_collection(
+        client,
+        name,
+        chunks,
+        embeddings,
+        {"engine": embedder.engine, "model_id": embedder.model_id, "dim": embedder.dim, "build_id": build_id},
+    )
+    idx.write_meta(staging, meta)  # meta.json last: a build without it is never read
+    idx.publish(index_dir, staging, build_id)
+    kept = idx.prune(index_dir)
+    if settings.store == "server":
+        drop_collections(client, settings.collection_prefix, {collection_name(settings, b) for b in kept})
+    report.build_id = build_id
+    report.chunks = len(chunks)
+    report.pages = sum(r.pages for r in records)
+    return report
+
+
+def _embeddings_for(
+    chunks: list[Chunk], embedder: Embedder, index_dir: Path | None, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors in chunk order; chunks already embedded by the same model are taken from the last build."""
+    cache: dict[str, np.ndarray] = {}
+    if index_dir is not None:
+        meta = idx.read_current_meta(index_dir)
+        if meta and meta.engine == embedder.engine and meta.model_id == embedder.model_id:
+            build = idx.current_build_dir(index_dir)
+            old_vectors = idx.read_embeddings(build)
+            for chunk, vector in zip(idx.read_chunks(build), old_vectors, strict=True):
+                cache[chunk.chunk_id] = vector
+    todo = [i for i, c in enumerate(chunks) if c.chunk_id not in cache]
+    out = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    for i, c in enumerate(chunks):
+        if c.chunk_id in cache:
+            out[i] = cache[c.chunk_id]
+    if todo:
+        from tqdm import tqdm
+
+        batch = 16
+        bar = tqdm(total=len(todo), desc="埋め込み", unit="chunk", disable=not progress)
+        for start in range(0, len(todo), batch):
+            ids = todo[start : start + batch]
+            out[ids] = embedder.embed_documents([chunks[i].embed_text for i in ids])
+            bar.update(len(ids))
+        bar.close()
+    return out, len(chunks) - len(todo)
+
+
+def _write_bm25(build_dir: Path, chunks: list[Chunk]) -> None:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index([search_tokens(c.embed_text, TOKEN_FORM) for c in chunks], show_progress=False)
+    retriever.save(str(build_dir / "bm25"))
