@@ -1,0 +1,59 @@
+"""Load the agency, stage and clause catalogs (YAML data files in bot/data/)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class Agency(BaseModel):
+    id: str
+    name: str
+    keywords: list[str] = Field(default_factory=list)
+    needs: list[str] = Field(default_factory=list)
+    helps_with: str
+    when_to_go: str
+    reason: str
+    what_to_ask: list[str]
+    quotes: list[str]
+    regions: list[str] = Field(default_factory=list)
+
+
+class Stage(BaseModel):
+    level: int
+    label: str
+    description_quote: str
+    example_quotes: list[str]
+    cues: list[str]
+    next_step_quotes: list[str] = Field(default_factory=list)
+
+
+class Clauses(BaseModel):
+    pillars: dict[str, str]
+    viewpoints: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def agencies() -> list[Agency]:
+    raw = yaml.safe_load((DATA_DIR / "agencies.yaml").read_text(encoding="utf-8"))
+    return [Agency(**entry) for entry in raw]
+
+
+@lru_cache(maxsize=1)
+def stages() -> list[Stage]:
+    raw = yaml.safe_load((DATA_DIR / "stages.yaml").read_text(encoding="utf-8"))
+    return sorted((Stage(**entry) for entry in raw), key=lambda s: s.level)
+
+
+@lru_cache(maxsize=1)
+def clauses() -> Clauses:
+    return Clauses(**yaml.safe_load((DATA_DIR / "clauses.yaml").read_text(encoding="utf-8")))
+
+
+def lab_regions() -> list[str]:
+    return [r for a in agencies() for r in a.regions]

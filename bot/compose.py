@@ -1,0 +1,176 @@
+"""Extractive answers: pick the sentences that answer the question and cite each one verbatim."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bot.schemas import Citation
+from ingest.normalize import BULLETS, compact, is_chart_line, nfkc
+from ingest.split import Chunk, split_sentences
+from ingest.tokenize import search_tokens
+
+_BULLET_PREFIX = re.compile(rf"^[\s{re.escape(BULLETS)}・]+")
+_SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|注|資料)[)）:：]|https?://|^※")
+_DIGIT = re.compile(r"\d")
+# Generic words that say nothing about which passage answers.
+_STOP = frozenset({"dx", "する", "ある", "いる", "なる", "こと", "もの", "よう", "ため", "どう", "何", "なに", "いい",
+                   "良い", "よい", "教える", "知る", "思う", "ください", "です", "ます", "ない", "とは", "について"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of an indexed chunk that may be quoted."""
+
+    chunk: Chunk
+    text: str  # verbatim from the chunk, bullets and whitespace trimmed
+    tokens: frozenset[str]
+    position: int
+
+
+def clean_sentence(text: str) -> str:
+    return _BULLET_PREFIX.sub("", text).strip()
+
+
+def is_quotable(text: str) -> bool:
+    """Whole statements only: no chart values, source notes, bare labels or fragments."""
+    if len(text) < 12 or is_chart_line(text) or _SOURCE_NOTE.search(text):
+        return False
+    kana = sum(1 for ch in text if "\u3040" <= ch <= "\u30ff")
+    return kana >= 4
+
+
+class SentencePool:
+    """Every quotable sentence of the index with its tokens, and IDF weights over chunks."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.by_chunk: dict[str, list[Candidate]] = {}
+        df: Counter[str] = Counter()
+        for chunk in chunks:
+            df.update(set(search_tokens(chunk.embed_text)))
+            cands = []
+            for pos, sentence in enumerate(split_sentences(chunk.text)):
+                text = clean_sentence(sentence.text)
+                if is_quotable(text):
+                    cands.append(Candidate(chunk, text, frozenset(search_tokens(text)), pos))
+            self.by_chunk[chunk.chunk_id] = cands
+        n = max(len(chunks), 1)
+        self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1.0) for t, f in df.items()}
+        self.default_idf = math.log(n + 1.0)
+        self.compact_chunks = [(chunk, compact(chunk.text)) for chunk in chunks]
+
+    def weights(self, query: str, expansions: list[str] | None = None) -> dict[str, float]:
+        """Query term weights: IDF, generic words dropped; expansions count half."""
+        out: dict[str, float] = {}
+        for token in search_tokens(query):
+            if token not in _STOP:
+                out[token] = self.idf.get(token, self.default_idf)
+        for extra in expansions or []:
+            for token in search_tokens(extra):
+                if token not in _STOP and token not in out:
+                    out[token] = 0.5 * self.idf.get(token, self.default_idf)
+        return out
+
+    def find_chunk(self, quote: str, prefer: list[Chunk] | None = None) -> Chunk | None:
+        """The indexed chunk that holds a quote verbatim (preferring the given chunks)."""
+        needle = compact(quote)
+        for chunk in prefer or []:
+            if needle in compact(chunk.text):
+                return chunk
+        for chunk, text in self.compact_chunks:
+            if needle in text:
+                return chunk
+        return None
+
+
+def score(cand: Candidate, weights: dict[str, float], rank: int, want_digits: bool) -> float:
+    total = sum(weights.values()) or 1.0
+    overlap = sum(w for t, w in weights.items() if t in cand.tokens) / total
+    value = overlap + 0.25 / (1 + rank) + (0.15 if want_digits and _DIGIT.search(cand.text) else 0.0)
+    return value + (0.05 if cand.text.endswith("。") else 0.0)
+
+
+def _similar(a: str, b: str) -> bool:
+    """Near-duplicates by character-bigram Jaccard (decks repeat sentences across slides)."""
+    ga = {a[i : i + 2] for i in range(len(a) - 1)}
+    gb = {b[i : i + 2] for i in range(len(b) - 1)}
+    return bool(ga and gb) and len(ga & gb) / len(ga | gb) > 0.6
+
+
+def select_sentences(
+    pool: SentencePool,
+    chunks: list[Chunk],
+    weights: dict[str, float],
+    n: int,
+    want_digits: bool = False,
+    exclude: list[str] | None = None,
+    min_overlap: float = 0.0,
+) -> list[Candidate]:
+    """The `n` best sentences from the ranked chunks, without near-duplicates, in a readable order."""
+    scored: list[tuple[float, Candidate]] = []
+    total = sum(weights.values()) or 1.0
+    for rank, chunk in enumerate(chunks):
+        for cand in pool.by_chunk.get(chunk.chunk_id, []):
+            overlap = sum(w for t, w in weights.items() if t in cand.tokens) / total
+            if overlap < min_overlap:
+                continue
+            scored.append((score(cand, weights, rank, want_digits), cand))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    chosen: list[Candidate] = []
+    taken = list(exclude or [])
+    for _, cand in scored:
+        if any(_similar(cand.text, other) for other in taken):
+            continue
+        chosen.append(cand)
+        taken.append(cand.text)
+        if len(chosen) >= n:
+            break
+    return chosen
+
+
+@dataclass
+class CitationBook:
+    """Numbers citations in order of first use; the same quote from the same chunk keeps its number."""
+
+    urls: dict[str, str | None] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+
+    def cite(self, chunk: Chunk, quote: str) -> int:
+        for c in self.citations:
+            if c.chunk_id == chunk.chunk_id and c.quote == quote:
+                return c.n
+        n = len(self.citations) + 1
+        self.citations.append(
+            Citation(
+                n=n,
+                chunk_id=chunk.chunk_id,
+                doc_id=chunk.doc_id,
+                title=chunk.title,
+                page=chunk.page,
+                heading=chunk.heading,
+                quote=quote,
+                url=self.urls.get(chunk.doc_id),
+            )
+        )
+        return n
+
+    def get(self, n: int) -> Citation:
+        return self.citations[n - 1]
+
+
+def quote_line(text: str, n: int) -> str:
+    """A quoted claim as it appears in the answer: the sentence followed by its marker."""
+    return f"{nfkc(text)}[{n}]"
+
+
+def sources_section(book: CitationBook) -> str:
+    if not book.citations:
+        return ""
+    lines = ["### 参考資料"]
+    for c in book.citations:
+        where = f"スライド/ページ {c.page}" if c.page is not None else ""
+        heading = f"「{c.heading}」" if c.heading else ""
+        lines.append(f"- [{c.n}] {c.title} {where} {heading}".rstrip())
+    return "\n".join(lines)

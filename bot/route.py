@@ -1,0 +1,84 @@
+"""Route a user message to an intent with rules (measured against the gold set: see README)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.schemas import Intent
+from ingest.normalize import nfkc
+
+# Attempts to change the assistant's rules or reveal its prompt. Checked before anything else.
+INJECTION = re.compile(
+    r"(指示|命令|ルール|設定|制約)を?(すべて|全て|全部)?(無視|忘れ|破棄|解除)"
+    r"|システム\s*プロンプト|system\s*prompt|ignore (all |the )?(previous|prior|above) (instructions|rules)"
+    r"|あなたは(今から|これから|もう)"
+    r"|(今から|これから)(あなた|君|お前)は"
+    r"|ロールプレイ|jailbreak|developer mode|開発者モード|制限を(解除|外)"
+    r"|(プロンプト|初期設定|隠された指示)を(表示|教え|出力|見せ)",
+    re.IGNORECASE,
+)
+# Topics dxnavi never answers, even when words like 「中小企業」 appear with them.
+OFF_TOPIC = re.compile(
+    r"天気|気温|降水|レシピ|作り方|料理|献立|株価|株式投資|銘柄|為替|ドル円|仮想通貨|ビットコイン|旅行|観光地|ホテル"
+    r"|確定申告|控除額|相続税|消費税率|インボイス制度の(計算|仕訳)|仕訳|法人税の(計算|税率)"
+    r"|労働基準法|残業代の計算|解雇|有給休暇の日数|就業規則の(書き方|条文)"
+    r"|python|javascript|sql|エクセル関数|vba|コードを書|プログラムを書|バグ|コンパイル|正規表現"
+    r"|恋愛|占い|スポーツ|試合|映画|ゲーム攻略|病気|症状|薬",
+    re.IGNORECASE,
+)
+REGION_WORDS = re.compile(r"[都道府県市区町村]|地域|地元|県内|市内")
+AGENCY = re.compile(
+    r"どこに相談|どこへ相談|誰に相談|だれに相談|相談先|相談窓口|窓口|支援機関|相談でき|相談すれば|相談したら|相談して"
+    r"|頼れ|頼めば|頼ったら|頼る|支援してくれ|手伝ってくれ|伴走|主治医|ベンダー|金融機関|銀行|信用金庫|商工会|コーディネータ"
+    r"|士業|税理士|診断士|which (agency|organization)|who (can|should) (i|we) (ask|consult)|where (can|should) (i|we) (ask|consult)",
+    re.IGNORECASE,
+)
+CLAUSE = re.compile(
+    r"柱\s*\d|第\s*\d\s*の柱|視点\s*[①②③1-3]|柱となる考え方|望ましい方向性|条文|原文|項目|定義"
+    r"|5つの柱|五つの柱|3つの視点|三つの視点|ガバナンス・?コード|推進指標の|認定基準|pillar|principle",
+    re.IGNORECASE,
+)
+START = re.compile(
+    r"何から|なにから|何をすれば|なにをすれば|始め|はじめ|第一歩|最初|どの段階|どこから|取り掛か|取りかか|進め方|どう進め"
+    r"|うち(の会社|みたい|は|も|で)|弊社|当社|小さい会社|小さな会社|町工場|零細|段階|レベル"
+    r"|where (do|should) (i|we) start|how (do|should) (i|we) (start|begin)|first step|get started",
+    re.IGNORECASE,
+)
+
+
+def is_injection(text: str) -> bool:
+    return bool(INJECTION.search(nfkc(text)))
+
+
+def is_off_topic(text: str) -> bool:
+    return bool(OFF_TOPIC.search(nfkc(text)))
+
+
+def route_intent(text: str, regions: list[str]) -> Intent:
+    """Pick one intent for the latest user message. Retrieval evidence can still refuse later."""
+    text = nfkc(text)
+    if is_injection(text) or is_off_topic(text):
+        return "out_of_scope"
+    if find_regions(text, regions) or (REGION_WORDS.search(text) and re.search(r"ラボ|地域DX", text)):
+        return "region"
+    if CLAUSE.search(text) and not START.search(text):
+        return "clause"
+    if AGENCY.search(text) and not re.search(r"何から|なにから|第一歩|どの段階", text):
+        return "agency"
+    if START.search(text):
+        return "start"
+    return "fact"
+
+
+def region_stem(region: str) -> str:
+    """「山形県」→「山形」, 「福岡市」→「福岡」 (keep 「大田区」-like names whole when the stem is one char)."""
+    stem = re.sub(r"(県|府|都|道|市|区|町|村|地域)$", "", region)
+    return stem if len(stem) >= 2 else region
+
+
+def find_regions(text: str, regions: list[str]) -> list[str]:
+    """Regions from the catalog named in the text (by full name or by stem, e.g. 「山形」)."""
+    text = nfkc(text)
+    found = [r for r in regions if r in text]
+    found += [r for r in regions if r not in found and region_stem(r) in text]
+    return found

@@ -1,0 +1,49 @@
+"""Estimate the owner's DX stage (the guides' four stages) from how they describe their business."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.catalog import Stage, stages
+from ingest.normalize import nfkc
+
+# The message must describe the user's own business, not just ask about a stage in general.
+_SITUATION = re.compile(
+    r"うち|弊社|当社|自社|私たち|わが社|我が社|うちの|している|しています|してる|やっている|やってる|使っている|使ってる"
+    r"|使っています|管理して|導入して|入れて|入れた|切り替え|でやって|頼って|中心|ばかり|だけ|のみ|しかない|まだ|we |our "
+)
+_ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")
+_NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
+
+
+@dataclass(frozen=True)
+class StageMatch:
+    stage: Stage
+    cues: list[str]
+
+
+def _matches(text: str, cue: str) -> bool:
+    if cue.isascii():
+        return re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text) is not None
+    index = text.find(cue)
+    if index < 0:
+        return False
+    # 「システムはない」 describes the absence of the thing, not its use.
+    return re.match(_NEGATED_AFTER, text[index + len(cue) :]) is None
+
+
+def estimate_stage(text: str) -> StageMatch | None:
+    """The stage whose example cues the description matches; None when no situation is described."""
+    text = nfkc(text).lower()
+    if not _SITUATION.search(text):
+        return None
+    hits = {s.level: [c for c in s.cues if _matches(text, c.lower())] for s in stages()}
+    matched = [s for s in stages() if hits[s.level]]
+    if not matched:
+        return None
+    by_level = {s.level: s for s in stages()}
+    if hits[1] and (_ONLY.search(text) or len(matched) == 1):
+        return StageMatch(by_level[1], hits[1])
+    best = max(matched, key=lambda s: (s.level if s.level > 1 else 0, len(hits[s.level])))
+    return StageMatch(best, hits[best.level])
