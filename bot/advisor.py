@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ANAPHORA = re.compile(r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|ほか|他に|もっと|詳しく|具体的")
-_WANTS_FIGURE = re.compile(r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|how much|how many|rate|percent")
+_ANAPHORA = re.compile(
+    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|ほか|他に|もっと|詳しく|具体的"
+)
+_WANTS_FIGURE = re.compile(
+    r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|how much|how many|rate|percent"
+)
 _PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
 _VIEWPOINT = re.compile(r"視点\s*([①②③1-3])")
 
@@ -39,6 +43,18 @@ REFUSAL_HELP = (
     "- 相談先（地域金融機関・ITコーディネータ・商工会議所などの支援機関）の選び方\n"
     "- デジタルガバナンス・コード3.0の視点と柱、DX推進指標、DX認定、DXセレクションの内容"
 )
+
+
+# How many quoted sentences each kind of answer carries (besides stage and agency lines).
+SENTENCES: dict[str, int] = {"start": 4, "agency": 2, "clause": 4, "fact": 3}
+
+# Words the guides use for what each kind of question is about: they steer the lexical side of
+# retrieval (and sentence choice, at half weight) toward the passages that answer that kind of question.
+INTENT_HINTS: dict[str, list[str]] = {
+    "start": ["身の回りの業務のデジタル化から始め", "身近なところから始め成功体験", "支援機関の伴走支援"],
+    "agency": ["支援機関の活用", "支援機関"],
+    "region": ["地域DX推進ラボ", "支援機関の活用"],
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,7 @@ class Advisor:
     def __init__(self, settings: Settings, index: SearchIndex, backend: Any = None) -> None:
         self.settings = settings
         self.index = index
-        self.pool = SentencePool(index.chunks)
+        self.pool = SentencePool(index.chunks, index.embedder.embed_documents)
         self.backend = backend
         self.regions = catalog.lab_regions()
 
@@ -102,7 +118,9 @@ class Advisor:
         if not messages:
             raise QueryError("メッセージがありません。質問を入力してください。")
         if len(messages) > self.settings.max_messages:
-            raise QueryError(f"会話が長すぎます（{len(messages)}件）。{self.settings.max_messages}件以内にしてください。")
+            raise QueryError(
+                f"会話が長すぎます（{len(messages)}件）。{self.settings.max_messages}件以内にしてください。"
+            )
         for m in messages:
             check_query(m.content, self.settings.max_message_chars) if m.role == "user" else None
         if messages[-1].role != "user":
@@ -133,30 +151,31 @@ class Advisor:
         if len(user_turns) > 1 and (_ANAPHORA.search(question) or len(question) < 20):
             context = " ".join(user_turns[-3:])
         situation = " ".join(user_turns)
-        expansions = expansions_for(context)
+        expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
         hits = self.index.search(context, k=self.settings.retrieve_k, expansions=expansions)
         retrieved = [self._retrieved(h) for h in hits]
-        if intent == "out_of_scope" or is_injection(question) or not self._in_scope(question, hits, intent):
-            return self._refusal(intent_reason="injection" if is_injection(question) else "scope", retrieved=retrieved)
+        if intent == "out_of_scope" or is_injection(question) or not self._in_scope(question, hits, intent, expansions):
+            return self._refusal(
+                intent_reason="injection" if is_injection(question) else "scope", retrieved=retrieved
+            )
         if intent in ("fact", "clause") and len(user_turns) > 1 and re.search(r"相談|どこに|誰に", question):
             intent = "agency"
         book = CitationBook(urls=dict(self.index.urls))
         stage_match = estimate_stage(situation)
         stage = self._stage(stage_match, book, hits) if stage_match else None
-        matches = match_agencies(situation if intent != "fact" else question)
+        matches = match_agencies(situation if intent != "fact" else question, first_step=intent == "start")
         agencies = self._agencies(matches, book, hits) if intent in ("start", "agency", "region") else []
-        body = self._compose(intent, question, context, expansions, hits, book, stage, stage_match, agencies, matches)
-        if self.backend is not None and intent != "out_of_scope":
-            llm_body = self._llm_body(question, messages, hits, book)
-            if llm_body is not None:
-                body, mode = llm_body, "llm"
-            else:
-                mode = "extractive"
-        else:
-            mode = "extractive"
+        mode = "extractive"
+        notice: str | None = None
+        body: str | None = None
+        if self.backend is not None:
+            body, notice = self._llm_body(question, messages, hits, book, stage, agencies)
+            mode = "llm" if body is not None else "extractive"
+        if body is None:
+            body = self._compose(
+                intent, question, context, expansions, hits, book, stage, stage_match, agencies, matches
+            )
         answer = "\n\n".join(part for part in [body, sources_section(book)] if part)
-        notice = self._notice
-        self._notice = None
         return ChatResponse(
             message_id=uuid.uuid4().hex,
             answer=answer,
@@ -170,25 +189,30 @@ class Advisor:
             notice=notice,
         )
 
-    _notice: str | None = None
-
     def _retrieved(self, hit: Hit) -> RetrievedChunk:
         c = hit.chunk
         return RetrievedChunk(
-            chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title, page=c.page, heading=c.heading,
-            text=c.text, score=round(hit.score, 6),
+            chunk_id=c.chunk_id,
+            doc_id=c.doc_id,
+            title=c.title,
+            page=c.page,
+            heading=c.heading,
+            text=c.text,
+            score=round(hit.score, 6),
         )
 
-    def _in_scope(self, question: str, hits: list[Hit], intent: Intent) -> bool:
+    def _in_scope(self, question: str, hits: list[Hit], intent: Intent, expansions: list[str]) -> bool:
         """Retrieval evidence: the best passage must be close in meaning or share rare words."""
         if not hits:
             return False
         if intent in ("region", "agency", "start", "clause"):
             return True
         best_dense = max((h.dense_similarity or 0.0) for h in hits[:3])
-        weights = self.pool.weights(question)
+        weights = self.pool.weights(question, expansions)
         total = sum(weights.values()) or 1.0
-        top_tokens = set().union(*(c.tokens for h in hits[:3] for c in self.pool.by_chunk.get(h.chunk.chunk_id, [])))
+        top_tokens = set().union(
+            *(c.tokens for h in hits[:3] for c in self.pool.by_chunk.get(h.chunk.chunk_id, []))
+        )
         overlap = sum(w for t, w in weights.items() if t in top_tokens) / total
         return best_dense >= self.settings_dense_floor or overlap >= 0.5
 
@@ -219,7 +243,11 @@ class Advisor:
 
     def _stage(self, match: StageMatch, book: CitationBook, hits: list[Hit]) -> StageEstimate:
         stage = match.stage
-        markers = [n for q in stage.example_quotes[:1] + [stage.description_quote] if (n := self._cite_quote(book, q, hits))]
+        markers = [
+            n
+            for q in stage.example_quotes[:1] + [stage.description_quote]
+            if (n := self._cite_quote(book, q, hits))
+        ]
         cues = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in match.cues[:3])
         reason = (
             f"ご説明にある{cues}は、資料の4段階のうち段階{stage.level}「{stage.label}」の例"
@@ -229,7 +257,9 @@ class Advisor:
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in markers]
         )
 
-    def _agencies(self, matches: list[AgencyMatch], book: CitationBook, hits: list[Hit]) -> list[AgencyRecommendation]:
+    def _agencies(
+        self, matches: list[AgencyMatch], book: CitationBook, hits: list[Hit]
+    ) -> list[AgencyRecommendation]:
         out = []
         for m in matches:
             agency = m.agency
@@ -239,7 +269,10 @@ class Advisor:
                 reason = f"{'・'.join(m.regions)}は地域DX推進ラボの選定地域です。" + reason
             out.append(
                 AgencyRecommendation(
-                    id=agency.id, name=agency.name, reason=reason, what_to_ask=agency.what_to_ask,
+                    id=agency.id,
+                    name=agency.name,
+                    reason=reason,
+                    what_to_ask=agency.what_to_ask,
                     citations=[book.get(n) for n in cited],
                 )
             )
@@ -261,6 +294,7 @@ class Advisor:
         chunks = [h.chunk for h in hits]
         weights = self.pool.weights(context, expansions)
         want_digits = bool(_WANTS_FIGURE.search(nfkc(question)))
+        qvec = self.index.embed_query(context)
         parts: list[str] = []
 
         def quoted(cands: list[Any]) -> list[str]:
@@ -269,29 +303,54 @@ class Advisor:
         if intent == "start":
             if stage is not None and stage_match is not None:
                 markers = "".join(f"[{c.n}]" for c in stage.citations)
-                parts.append(f"### 現在地\n段階{stage.level}「{stage.label}」と考えられます。{stage.reason}{markers}")
+                parts.append(
+                    f"### 現在地\n段階{stage.level}「{stage.label}」と考えられます。{stage.reason}{markers}"
+                )
             parts.append("### 最初の一歩")
-            steps = stage_match.stage.next_step_quotes[:2] if stage_match else []
+            # Without a described situation, the guides' general advice applies: start small and near.
+            steps = (stage_match.stage if stage_match else catalog.stages()[0]).next_step_quotes[:2]
             lines = [f"- {quote_line(q, n)}" for q in steps if (n := self._cite_quote(book, q, hits))]
-            seen = steps + (stage_match.stage.example_quotes + [stage_match.stage.description_quote] if stage_match else [])
-            picked = select_sentences(self.pool, chunks[:6], weights, 4 - len(lines), exclude=seen)
+            seen = steps + (
+                stage_match.stage.example_quotes + [stage_match.stage.description_quote]
+                if stage_match
+                else []
+            )
+            picked = select_sentences(
+                self.pool, chunks[:6], weights, SENTENCES['start'] - len(lines), exclude=seen, query_vector=qvec
+            )
             parts.append("\n".join(lines + quoted(picked)))
             parts.append(self._agency_section(agencies, "### 相談先", detailed=1))
         elif intent in ("agency", "region"):
             regions = find_regions(question, self.regions)
             parts.append(self._agency_section(agencies, "### おすすめの相談先", detailed=2))
-            picked = select_sentences(self.pool, chunks[:6], weights, 2, exclude=[q for a in agencies for q in [c.quote for c in a.citations]])
+            picked = select_sentences(
+                self.pool,
+                chunks[:6],
+                weights,
+                SENTENCES['agency'],
+                exclude=[q for a in agencies for q in [c.quote for c in a.citations]], query_vector=qvec,
+            )
             if picked:
                 parts.append("### 資料の記述\n" + "\n".join(quoted(picked)))
             if intent == "region" and not regions:
-                parts.insert(0, "ご質問の地域は、資料にある地域DX推進ラボの選定地域の一覧には見当たりませんでした。")
+                parts.insert(
+                    0, "ご質問の地域は、資料にある地域DX推進ラボの選定地域の一覧には見当たりませんでした。"
+                )
         elif intent == "clause":
             heading = chunks[0].heading if chunks else None
-            picked = select_sentences(self.pool, chunks[:5], weights, 4, want_digits=want_digits)
-            title = f"### {expansions[-1]}" if expansions and _PILLAR.search(nfkc(question)) else f"### {heading or '該当箇所'}"
+            picked = select_sentences(
+                self.pool, chunks[:5], weights, SENTENCES['clause'], want_digits=want_digits, query_vector=qvec
+            )
+            title = (
+                f"### {expansions[-1]}"
+                if expansions and _PILLAR.search(nfkc(question))
+                else f"### {heading or '該当箇所'}"
+            )
             parts.append(title + "\n" + "\n".join(quoted(picked)))
         else:
-            picked = select_sentences(self.pool, chunks[:6], weights, 3, want_digits=want_digits)
+            picked = select_sentences(
+                self.pool, chunks[:6], weights, SENTENCES['fact'], want_digits=want_digits, query_vector=qvec
+            )
             parts.append("### 回答\n" + "\n".join(quoted(picked)))
         return "\n\n".join(p for p in parts if p.strip())
 
@@ -311,15 +370,65 @@ class Advisor:
             lines.append("ほかの相談先: " + "、".join(others))
         return "\n\n".join(lines)
 
-    def _llm_body(self, question: str, messages: list[Message], hits: list[Hit], book: CitationBook) -> str | None:
-        """LLM mode: write from the retrieved passages, verify every sentence; None → extractive fallback."""
+    def _llm_body(
+        self,
+        question: str,
+        messages: list[Message],
+        hits: list[Hit],
+        book: CitationBook,
+        stage: StageEstimate | None,
+        agencies: list[AgencyRecommendation],
+    ) -> tuple[str | None, str | None]:
+        """LLM mode: write from the retrieved passages, keep only verified sentences.
+
+        Returns (body, notice); body is None when the extractive answer must be used instead.
+        """
         from bot.llm import llm_answer
+        from bot.schemas import Citation
+        from bot.verify import parse_markers
         from dxnavi.errors import LLMError
 
+        top = [h.chunk for h in hits[:5]]
+        passages = [
+            Citation(
+                n=i,
+                chunk_id=c.chunk_id,
+                doc_id=c.doc_id,
+                title=c.title,
+                page=c.page,
+                heading=c.heading,
+                quote=c.text,
+            )
+            for i, c in enumerate(top, start=1)
+        ]
         try:
-            verified = llm_answer(self.backend, question, messages[:-1], hits, book)
+            verified = llm_answer(self.backend, question, messages[:-1], passages)
         except LLMError as exc:
-            log.warning("LLM backend failed, falling back to extractive: %s", exc.message)
-            self._notice = f"LLMが使えなかったため、抜粋モードで回答しました（{exc.message}）"
-            return None
-        return str(verified)
+            log.warning("LLM answer unusable, falling back to extractive: %s", exc.message)
+            return None, f"LLMの回答を使えなかったため、抜粋モードで回答しました（{exc.message}）"
+        # Each passage marker becomes a citation of the passage's sentence that best supports the claims.
+        renumber: dict[int, int] = {}
+        for sentence in verified.kept:
+            for marker in parse_markers(sentence.sentence):
+                if marker in renumber or not 1 <= marker <= len(top):
+                    continue
+                chunk = top[marker - 1]
+                weights = self.pool.weights(sentence.sentence)
+                best = select_sentences(self.pool, [chunk], weights, 1)
+                renumber[marker] = book.cite(chunk, best[0].text if best else chunk.text)
+        text = re.sub(
+            r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", str(verified)
+        )
+        parts = []
+        if stage is not None:
+            markers = "".join(f"[{c.n}]" for c in stage.citations)
+            parts.append(
+                f"### 現在地\n段階{stage.level}「{stage.label}」と考えられます。{stage.reason}{markers}"
+            )
+        parts.append("### 回答\n" + text)
+        if agencies:
+            parts.append(self._agency_section(agencies, "### 相談先", detailed=1))
+        notice = None
+        if verified.dropped:
+            notice = f"出典で裏付けられなかった {len(verified.dropped)} 文を回答から除きました。"
+        return "\n\n".join(parts), notice

@@ -18,7 +18,7 @@ NEED_CUES: dict[str, str] = {
     "subsidy": r"補助金|助成金|支援策|支援措置|subsid",
     "tools": r"saas|クラウド|ツール|アプリ|kintone|ノーコード|tool|app",
     "training": r"人材|研修|育成|教育|リスキリング|社員のスキル|人手|training",
-    "regional": r"地域|地元|ラボ|県|市|町|村|region",
+    "regional": r"地域|地元|ラボ|region",
     "accounting": r"会計|税|経理|労務|勤怠|給与|社労士|税理士|accounting|tax",
     "data": r"データ|分析|新商品|新製品|新事業|販路|data",
     "general": r"何から|始め|相談|どこに|誰に|支援機関|窓口|where|who",
@@ -38,10 +38,15 @@ def detect_needs(text: str) -> list[str]:
     return [need for need, pattern in NEED_CUES.items() if re.search(pattern, text)]
 
 
-def match_agencies(text: str, limit: int = 3) -> list[AgencyMatch]:
-    """Rank agencies: names/keywords the owner used, needs they describe, and their region."""
+def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[AgencyMatch]:
+    """Rank agencies: names/keywords the owner used, needs they describe, and their region.
+
+    With `first_step`, the owner asks where to start: the agencies for a first consultation lead.
+    """
     lowered = nfkc(text).lower()
     needs = detect_needs(text)
+    if first_step and "general" not in needs:
+        needs.append("general")
     all_regions = [r for a in agencies() for r in a.regions]
     regions = find_regions(text, all_regions)
     results: list[AgencyMatch] = []
@@ -50,10 +55,16 @@ def match_agencies(text: str, limit: int = 3) -> list[AgencyMatch]:
         value += 3.0 * sum(1 for kw in agency.keywords if kw.lower() in lowered)
         for need in needs:
             if need in agency.needs:
-                value += 2.0 / (1 + agency.needs.index(need))
+                weight = 4.0 if first_step and need == "general" else 2.0
+                value += weight / (1 + agency.needs.index(need))
         if regions and agency.regions:
             value += 10.0
-        value += 0.3 / (1 + rank_prior)  # catalog order: the guides' most used agencies first
-        results.append(AgencyMatch(agency, value, [n for n in needs if n in agency.needs], regions if agency.regions else []))
+        # Catalog order is the guides' order of use: 金融機関 is the most used support agency.
+        value += 1.0 / (1 + rank_prior)
+        results.append(
+            AgencyMatch(
+                agency, value, [n for n in needs if n in agency.needs], regions if agency.regions else []
+            )
+        )
     results.sort(key=lambda m: m.score, reverse=True)
     return results[:limit]

@@ -1,6 +1,5 @@
 """`dxnavi ask`: the advisor on the command line (one question, JSON, or a JSONL batch)."""
 
-
 import json
 import sys
 from pathlib import Path
@@ -39,7 +38,9 @@ def register(app: typer.Typer) -> None:
                     item = json.loads(line)
                     item_id, text = item["id"], item["question"]
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise QueryError(f"{batch} の {number} 行目が読めません（id と question が必要です）: {exc}") from exc
+                    raise QueryError(
+                        f"{batch} の {number} 行目が読めません（id と question が必要です）: {exc}"
+                    ) from exc
                 try:
                     payload = advisor.ask([Message(role="user", content=text)]).model_dump(mode="json")
                 except QueryError as exc:
@@ -56,8 +57,15 @@ def register(app: typer.Typer) -> None:
 
         console.print(Markdown(response.answer))
         for a in response.agencies[:1]:
-            console.print(Panel(f"{a.reason}\n相談するときに伝えること: " + "／".join(a.what_to_ask), title=f"相談先: {a.name}"))
+            console.print(
+                Panel(
+                    f"{a.reason}\n相談するときに伝えること: " + "／".join(a.what_to_ask),
+                    title=f"相談先: {a.name}",
+                )
+            )
         for c in response.citations:
-            console.print(Panel(c.quote, title=f"[{c.n}] {c.title} p.{c.page} {c.heading or ''}", expand=False))
+            console.print(
+                Panel(c.quote, title=f"[{c.n}] {c.title} p.{c.page} {c.heading or ''}", expand=False)
+            )
         if response.notice:
             console.print(f"[yellow]{response.notice}[/]")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from bot.schemas import Citation
 from ingest.normalize import BULLETS, compact, is_chart_line, nfkc
@@ -13,11 +16,37 @@ from ingest.split import Chunk, split_sentences
 from ingest.tokenize import search_tokens
 
 _BULLET_PREFIX = re.compile(rf"^[\s{re.escape(BULLETS)}・]+")
-_SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|注|資料)[)）:：]|https?://|^※")
+_SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|資料)[)）:：]|https?://")
 _DIGIT = re.compile(r"\d")
 # Generic words that say nothing about which passage answers.
-_STOP = frozenset({"dx", "する", "ある", "いる", "なる", "こと", "もの", "よう", "ため", "どう", "何", "なに", "いい",
-                   "良い", "よい", "教える", "知る", "思う", "ください", "です", "ます", "ない", "とは", "について"})
+_STOP = frozenset(
+    {
+        "dx",
+        "する",
+        "ある",
+        "いる",
+        "なる",
+        "こと",
+        "もの",
+        "よう",
+        "ため",
+        "どう",
+        "何",
+        "なに",
+        "いい",
+        "良い",
+        "よい",
+        "教える",
+        "知る",
+        "思う",
+        "ください",
+        "です",
+        "ます",
+        "ない",
+        "とは",
+        "について",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -28,38 +57,55 @@ class Candidate:
     text: str  # verbatim from the chunk, bullets and whitespace trimmed
     tokens: frozenset[str]
     position: int
+    row: int  # row of its vector in SentencePool.vectors
+    figure: bool = False  # a chart label with its value, e.g. 「段階4(DX):6.9%」
 
 
 def clean_sentence(text: str) -> str:
     return _BULLET_PREFIX.sub("", text).strip()
 
 
-def is_quotable(text: str) -> bool:
-    """Whole statements only: no chart values, source notes, bare labels or fragments."""
+_FIGURE = re.compile(r"^[^。]{2,40}[:：]\s*[\d.,]+\s*(%|％|社|件|円|倍|地域|人)")
+
+
+def is_figure(text: str) -> bool:
+    """A chart label and its value on one line (「段階4(DX):6.9%」): quotable for figure questions."""
+    return bool(_FIGURE.match(text))
+
+
+def is_quotable(raw: str, text: str) -> bool:
+    """Whole statements only: no chart values, source notes, rows of table labels or fragments."""
     if len(text) < 12 or is_chart_line(text) or _SOURCE_NOTE.search(text):
         return False
-    kana = sum(1 for ch in text if "\u3040" <= ch <= "\u30ff")
-    return kana >= 4
+    if text.count(" ") >= 2 and "。" not in text:
+        return False  # a row of table labels
+    hiragana = sum(1 for ch in text if "\u3040" <= ch <= "\u309f")
+    return hiragana >= 3
 
 
 class SentencePool:
-    """Every quotable sentence of the index with its tokens, and IDF weights over chunks."""
+    """Every quotable sentence of the index with its tokens and vector, and IDF weights over chunks."""
 
-    def __init__(self, chunks: list[Chunk]) -> None:
+    def __init__(self, chunks: list[Chunk], embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.by_chunk: dict[str, list[Candidate]] = {}
         df: Counter[str] = Counter()
+        rows: dict[str, int] = {}
         for chunk in chunks:
             df.update(set(search_tokens(chunk.embed_text)))
             cands = []
             for pos, sentence in enumerate(split_sentences(chunk.text)):
                 text = clean_sentence(sentence.text)
-                if is_quotable(text):
-                    cands.append(Candidate(chunk, text, frozenset(search_tokens(text)), pos))
+                figure = is_figure(text)
+                if is_quotable(sentence.text, text) or figure:
+                    row = rows.setdefault(text, len(rows))
+                    cands.append(Candidate(chunk, text, frozenset(search_tokens(text)), pos, row, figure))
             self.by_chunk[chunk.chunk_id] = cands
         n = max(len(chunks), 1)
         self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1.0) for t, f in df.items()}
         self.default_idf = math.log(n + 1.0)
         self.compact_chunks = [(chunk, compact(chunk.text)) for chunk in chunks]
+        self.texts = list(rows)
+        self.vectors = embed(self.texts) if embed is not None and self.texts else None
 
     def weights(self, query: str, expansions: list[str] | None = None) -> dict[str, float]:
         """Query term weights: IDF, generic words dropped; expansions count half."""
@@ -85,11 +131,21 @@ class SentencePool:
         return None
 
 
-def score(cand: Candidate, weights: dict[str, float], rank: int, want_digits: bool) -> float:
+RANK_PRIOR = 0.25
+DENSE_WEIGHT = 2.0
+DENSE_FLOOR = 0.78  # e5 cosine similarities sit in a narrow band; only the part above this counts
+
+
+def score(
+    cand: Candidate, weights: dict[str, float], rank: int, want_digits: bool, similarity: float | None = None
+) -> float:
     total = sum(weights.values()) or 1.0
     overlap = sum(w for t, w in weights.items() if t in cand.tokens) / total
-    value = overlap + 0.25 / (1 + rank) + (0.15 if want_digits and _DIGIT.search(cand.text) else 0.0)
-    return value + (0.05 if cand.text.endswith("。") else 0.0)
+    value = overlap + RANK_PRIOR / (1 + rank) + (0.15 if want_digits and _DIGIT.search(cand.text) else 0.0)
+    if similarity is not None:
+        value += DENSE_WEIGHT * max(0.0, similarity - DENSE_FLOOR)
+    # A finished sentence reads better than a slide fragment.
+    return value + (0.1 if cand.text.endswith("。") else 0.0)
 
 
 def _similar(a: str, b: str) -> bool:
@@ -107,16 +163,21 @@ def select_sentences(
     want_digits: bool = False,
     exclude: list[str] | None = None,
     min_overlap: float = 0.0,
+    query_vector: np.ndarray | None = None,
 ) -> list[Candidate]:
-    """The `n` best sentences from the ranked chunks, without near-duplicates, in a readable order."""
+    """The `n` best sentences from the ranked chunks, without near-duplicates."""
     scored: list[tuple[float, Candidate]] = []
     total = sum(weights.values()) or 1.0
+    sims = pool.vectors @ query_vector if pool.vectors is not None and query_vector is not None else None
     for rank, chunk in enumerate(chunks):
         for cand in pool.by_chunk.get(chunk.chunk_id, []):
+            if cand.figure and not want_digits:
+                continue
             overlap = sum(w for t, w in weights.items() if t in cand.tokens) / total
             if overlap < min_overlap:
                 continue
-            scored.append((score(cand, weights, rank, want_digits), cand))
+            sim = float(sims[cand.row]) if sims is not None else None
+            scored.append((score(cand, weights, rank, want_digits, sim), cand))
     scored.sort(key=lambda item: item[0], reverse=True)
     chosen: list[Candidate] = []
     taken = list(exclude or [])

@@ -72,7 +72,9 @@ class SearchIndex:
         self.build_dir = build_dir or idx.current_build_dir(settings.index_dir)
         self.meta = idx.read_meta(self.build_dir)
         if self.meta.engine != embedder.engine or self.meta.model_id != embedder.model_id:
-            raise ModelMismatchError(f"{self.meta.engine}:{self.meta.model_id}", f"{embedder.engine}:{embedder.model_id}")
+            raise ModelMismatchError(
+                f"{self.meta.engine}:{self.meta.model_id}", f"{embedder.engine}:{embedder.model_id}"
+            )
         self.chunks = idx.read_chunks(self.build_dir)
         self.by_id = {c.chunk_id: c for c in self.chunks}
         self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
@@ -80,6 +82,7 @@ class SearchIndex:
         self.urls = {f.doc_id: f.url for f in self.meta.files}
         self._client = None
         self._vectorstore: Any = None
+        self._query_cache: dict[str, np.ndarray] = {}
 
     @property
     def vectorstore(self) -> Any:
@@ -92,20 +95,42 @@ class SearchIndex:
             try:
                 get_collection(client, name)
             except Exception as exc:  # chromadb raises NotFoundError / connection errors
-                if self.settings.store == "server":
-                    raise StoreUnavailableError(server_down_message(self.settings)) from exc
-                raise
+                if self.settings.store != "server":
+                    raise
+                from chromadb.errors import NotFoundError
+
+                if isinstance(exc, NotFoundError):  # the server runs, but lost this build (a new volume?)
+                    raise StoreUnavailableError(
+                        f"Chroma サーバーに索引のコレクション {name} がありません。"
+                        "`dxnavi ingest` を実行して作り直してください。"
+                    ) from exc
+                raise StoreUnavailableError(server_down_message(self.settings)) from exc
             self._vectorstore = Chroma(
                 client=client, collection_name=name, embedding_function=LangChainEmbeddings(self.embedder)
             )
         return self._vectorstore
 
-    def dense(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+    def embed_query(self, text: str) -> np.ndarray:
+        """Query vector, cached: the advisor scores sentences with the same vector the search used."""
+        key = nfkc(text)
+        vector = self._query_cache.get(key)
+        if vector is None:
+            vector = self.embedder.embed_query(key)
+            if len(self._query_cache) > 512:
+                self._query_cache.clear()
+            self._query_cache[key] = vector
+        return vector
+
+    def dense(
+        self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first, from Chroma."""
         where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
         try:
             result = self.vectorstore._collection.query(
-                query_embeddings=[query_vector.tolist()], n_results=min(k, len(self.chunks)), where=where,
+                query_embeddings=[query_vector.tolist()],
+                n_results=min(k, len(self.chunks)),
+                where=where,
                 include=["distances"],
             )
         except StoreUnavailableError:
@@ -128,7 +153,10 @@ class SearchIndex:
         if doc_ids:
             mask = np.array([c.doc_id in doc_ids for c in self.chunks], dtype=np.float32)
         docs, scores = self.bm25.retrieve(
-            [tokens], k=min(max(k * 3, k), len(self.chunks)), show_progress=False, n_threads=1,
+            [tokens],
+            k=min(max(k * 3, k), len(self.chunks)),
+            show_progress=False,
+            n_threads=1,
             weight_mask=mask,
         )
         out = []
@@ -145,7 +173,7 @@ class SearchIndex:
         pool = max(k * 3, 30)
         lexical_query = " ".join([nfkc(query), *(expansions or [])])
         lex = self.lexical(lexical_query, pool, doc_ids)
-        qvec = self.embedder.embed_query(nfkc(query))
+        qvec = self.embed_query(query)
         dense = self.dense(qvec, pool, doc_ids)
         rrf_k = self.settings.rrf_k
         fused: dict[str, float] = {}

@@ -14,13 +14,14 @@ INJECTION = re.compile(
     r"|あなたは(今から|これから|もう)"
     r"|(今から|これから)(あなた|君|お前)は"
     r"|ロールプレイ|jailbreak|developer mode|開発者モード|制限を(解除|外)"
+    r"|管理者(から|として)の(命令|指示)|とだけ(答え|回答|言)|根拠を(一切)?使わず|出典を(一切)?(使わず|付けず|つけず)"
     r"|(プロンプト|初期設定|隠された指示)を(表示|教え|出力|見せ)",
     re.IGNORECASE,
 )
 # Topics dxnavi never answers, even when words like 「中小企業」 appear with them.
 OFF_TOPIC = re.compile(
-    r"天気|気温|降水|レシピ|作り方|料理|献立|株価|株式投資|銘柄|為替|ドル円|仮想通貨|ビットコイン|旅行|観光地|ホテル"
-    r"|確定申告|控除額|相続税|消費税率|インボイス制度の(計算|仕訳)|仕訳|法人税の(計算|税率)"
+    r"天気|気温|降水|レシピ|料理の作り方|カレー|献立|株価|株式投資|銘柄|為替|ドル円|仮想通貨|ビットコイン|観光地|旅行先|観光スポット|おすすめの(旅行|店|レストラン)"
+    r"|確定申告|控除額|相続税|消費税率|インボイス|2割特例|仕訳|法人税|減価償却|源泉徴収"
     r"|労働基準法|残業代の計算|解雇|有給休暇の日数|就業規則の(書き方|条文)"
     r"|python|javascript|sql|エクセル関数|vba|コードを書|プログラムを書|バグ|コンパイル|正規表現"
     r"|恋愛|占い|スポーツ|試合|映画|ゲーム攻略|病気|症状|薬",
@@ -28,10 +29,14 @@ OFF_TOPIC = re.compile(
 )
 REGION_WORDS = re.compile(r"[都道府県市区町村]|地域|地元|県内|市内")
 AGENCY = re.compile(
-    r"どこに相談|どこへ相談|誰に相談|だれに相談|相談先|相談窓口|窓口|支援機関|相談でき|相談すれば|相談したら|相談して"
-    r"|頼れ|頼めば|頼ったら|頼る|支援してくれ|手伝ってくれ|伴走|主治医|ベンダー|金融機関|銀行|信用金庫|商工会|コーディネータ"
-    r"|士業|税理士|診断士|which (agency|organization)|who (can|should) (i|we) (ask|consult)|where (can|should) (i|we) (ask|consult)",
+    r"どこに相談|どこへ相談|誰に相談|だれに相談|相談先|相談窓口|窓口|相談|頼んで|頼め|任せ"
+    r"|支援機関(って|は|とは)?.{0,12}(どこ|どんな|どれ|誰|だれ)|(どこ|誰|だれ)に(頼|お願い|依頼)"
+    r"|頼れ|頼めば|頼ったら|頼って|お願いでき|お願いすれば|協力してもら|支援してくれ|手伝ってくれ|支援を受け|主治医"
+    r"|which (agency|organization)|who (can|should) (i|we) (ask|consult)|where (can|should) (i|we) (ask|consult)",
     re.IGNORECASE,
+)
+STRONG_CLAUSE = re.compile(
+    r"柱\s*\d|第\s*\d\s*の柱|視点\s*[①②③1-3]|ガイダンス.{0,4}\d\.\d|pillar\s*\d", re.IGNORECASE
 )
 CLAUSE = re.compile(
     r"柱\s*\d|第\s*\d\s*の柱|視点\s*[①②③1-3]|柱となる考え方|望ましい方向性|条文|原文|項目|定義"
@@ -39,8 +44,9 @@ CLAUSE = re.compile(
     re.IGNORECASE,
 )
 START = re.compile(
-    r"何から|なにから|何をすれば|なにをすれば|始め|はじめ|第一歩|最初|どの段階|どこから|取り掛か|取りかか|進め方|どう進め"
-    r"|うち(の会社|みたい|は|も|で)|弊社|当社|小さい会社|小さな会社|町工場|零細|段階|レベル"
+    r"何から|なにから|何をすれば|なにをすれば|何をしたら|何をすべき|まず何|始め|はじめ|第一歩|最初|どの段階|どこから"
+    r"|取り掛か|取りかか|手をつけ|進め方|どう進め|順番|何とかし|何とかな|なんとか"
+    r"|うち(の会社|みたい|は|も|で)|弊社|当社|小さい会社|小さな会社|町工場|零細|どの段階|どのレベル"
     r"|where (do|should) (i|we) start|how (do|should) (i|we) (start|begin)|first step|get started",
     re.IGNORECASE,
 )
@@ -61,7 +67,7 @@ def route_intent(text: str, regions: list[str]) -> Intent:
         return "out_of_scope"
     if find_regions(text, regions) or (REGION_WORDS.search(text) and re.search(r"ラボ|地域DX", text)):
         return "region"
-    if CLAUSE.search(text) and not START.search(text):
+    if STRONG_CLAUSE.search(text) or (CLAUSE.search(text) and not START.search(text)):
         return "clause"
     if AGENCY.search(text) and not re.search(r"何から|なにから|第一歩|どの段階", text):
         return "agency"

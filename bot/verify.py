@@ -29,7 +29,8 @@ NO_INFO_PHRASES = ("資料には記載がありません", "資料に記載が�
 
 # Light verbs and formal nouns that every sentence shares: counting them would reward any sentence.
 _STOP_TOKENS = frozenset(
-    "する ある いる なる こと もの できる ため よう これ それ この その 等 れる られる つく 通ずる 方 上 中".split()
+    {"する", "ある", "いる", "なる", "こと", "もの", "できる", "ため", "よう", "これ", "それ", "この", "その"}
+    | {"等", "れる", "られる", "つく", "通ずる", "方", "上", "中"}
 )
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,、]\s*\d+)*)\s*\]")
 _MARKER_RUN = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,、]\s*\d+)*\s*\])+")
@@ -67,6 +68,9 @@ class VerifiedAnswer:
     text: str
     kept: list[VerifiedSentence] = field(default_factory=list)
     dropped: list[VerifiedSentence] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.text
 
     @property
     def is_empty(self) -> bool:

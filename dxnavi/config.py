@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     retrieve_k: int = 10
     rrf_k: int = 60
     bm25_weight: float = 1.0
-    dense_weight: float = 1.0
+    dense_weight: float = 0.5
 
     # --- answers -----------------------------------------------------------------------------
     llm_backend: str = "none"  # none | openai | ollama

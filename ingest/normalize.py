@@ -12,11 +12,18 @@ _BULLET_INLINE = re.compile(rf"(?<=\S)\s*(?=[{re.escape(BULLETS)}])")
 _SENTENCE_END = "。！？!?"
 _PAGE_NUMBER = re.compile(r"^\s*(\d{1,3}|-\s*\d{1,3}\s*-|\d{1,3}\s*/\s*\d{1,3})\s*$")
 # A line holding only chart values: percentages, counts, (n=1,013), years.
-_CHART_LINE = re.compile(r"^[\s\d.,%()（）n=＝+\-~〜/:年度月件社人億万円倍pt]*\d[\s\d.,%()（）n=＝+\-~〜/:年度月件社人億万円倍pt]*$")
+_CHART_LINE = re.compile(
+    r"^[\s\d.,%()（）n=＝+\-~〜/:年度月件社人億万円倍pt]*\d[\s\d.,%()（）n=＝+\-~〜/:年度月件社人億万円倍pt]*$"
+)
 # Characters that cannot start a new sentence: the line continues the previous one.
-_CONTINUES = re.compile(r"^[ぁ-ゖゝゞァィゥェォッャュョヮヵヶー、。，．）)」』】〕〉》％%をにはがのへとでやも]")
+_CONTINUES = re.compile(
+    r"^[ぁ-ゖゝゞァィゥェォッャュョヮヵヶー、。，．）)」』】〕〉》％%をにはがのへとでやも]"
+)
 # Characters a sentence cannot end with: the next line continues this one.
 _OPEN_END = re.compile(r"[、（(「『【〔〈《・,]$")
+# A case particle ending a line, followed by a line that reads as a predicate (not a short label).
+_PARTICLE_END = re.compile(r"[をにがへ]$")
+_PREDICATE_END = re.compile(r"[ぁ-ゖ。！？!?）)」』]$")
 _ASCII_WORD_END = re.compile(r"[A-Za-z0-9]$")
 _ASCII_WORD_START = re.compile(r"^[A-Za-z0-9]")
 
@@ -77,7 +84,8 @@ def _joins(prev: str, nxt: str, blank_between: bool) -> bool:
         return False
     if prev.endswith(tuple(_SENTENCE_END)):
         return False
-    strong = bool(_CONTINUES.match(nxt)) or bool(_OPEN_END.search(prev))
+    particle_seam = bool(_PARTICLE_END.search(prev)) and (bool(_PREDICATE_END.search(nxt)) or len(nxt) >= 20)
+    strong = bool(_CONTINUES.match(nxt)) or bool(_OPEN_END.search(prev)) or particle_seam
     if blank_between:
         # A blank line is usually a paragraph break; cross it only on strong evidence: a particle or
         # open bracket at the seam, or a long bullet sentence whose short tail ends the sentence.

@@ -18,7 +18,7 @@ from ingest import index as idx
 from ingest.load import SUPPORTED_SUFFIXES, load_document
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
 from ingest.split import Chunk, split_segment
-from ingest.store import collection_name, drop_collections, open_client, write_collection
+from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
 from ingest.structure import segment_pages
 from ingest.tokenize import search_tokens
 
@@ -104,7 +104,9 @@ def ingest_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DxnaviError("別の `dxnavi ingest` が実行中です。終わるのを待ってから、もう一度実行してください。") from None
+            raise DxnaviError(
+                "別の `dxnavi ingest` が実行中です。終わるのを待ってから、もう一度実行してください。"
+            ) from None
         try:
             yield
         finally:
@@ -116,20 +118,44 @@ def is_up_to_date(settings: Settings, extra: list[Path] | None = None) -> bool:
     meta = idx.read_current_meta(settings.index_dir)
     if meta is None or not _settings_match(meta, settings):
         return False
+    if meta.manifest_sha256 != _manifest_sha256(settings.corpus_dir):
+        return False
     paths = discover(settings.corpus_dir, [*(Path(p) for p in meta.extra_paths), *(extra or [])])
     indexed = {f.path: f.sha256 for f in meta.files}
     candidates = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
     current = {str(p): _sha256(p) for p in candidates}
-    # Skipped files (broken, duplicates) are not in meta.files; they never make the index stale alone.
-    return all(current.get(path) == sha for path, sha in indexed.items()) and all(
-        path in indexed or sha in indexed.values() for path, sha in current.items()
-    ) and _skipped_unchanged(meta, current)
+    # Skipped files (broken, duplicates) are not in meta.files but in the skipped list: unchanged, they
+    # do not make the index stale.
+    indexed_unchanged = all(current.get(path) == sha for path, sha in indexed.items())
+    return indexed_unchanged and _skipped_unchanged(meta, current)
+
+
+def _manifest_sha256(corpus_dir: Path) -> str | None:
+    path = corpus_dir / MANIFEST_NAME
+    return _sha256(path) if path.is_file() else None
 
 
 def _skipped_unchanged(meta: idx.IndexMeta, current: dict[str, str]) -> bool:
     known = {f.path for f in meta.files} | set(meta.chunking.get("skipped", {}))
     skipped = meta.chunking.get("skipped", {})
-    return all(path in known and (path not in skipped or skipped[path] == sha) for path, sha in current.items())
+    return all(
+        path in known and (path not in skipped or skipped[path] == sha) for path, sha in current.items()
+    )
+
+
+def _collection_present(settings: Settings, meta: idx.IndexMeta) -> bool:
+    """False when a Chroma server lost the build's collection (e.g. a new volume): then build again."""
+    if settings.store != "server":
+        return True
+    from chromadb.errors import NotFoundError
+
+    client = open_client(settings, idx.current_build_dir(settings.index_dir))
+    try:
+        get_collection(client, meta.collection)
+    except NotFoundError:
+        log.warning("collection %s is missing on the Chroma server; rebuilding", meta.collection)
+        return False
+    return True
 
 
 def _settings_match(meta: idx.IndexMeta, settings: Settings) -> bool:
@@ -169,16 +195,23 @@ def _ingest_locked(
     previous = None if rebuild else idx.read_current_meta(index_dir)
     extra = sorted({str(p.resolve()) for p in extra_paths} | set(previous.extra_paths if previous else []))
     extra = [p for p in extra if Path(p).exists()]
-    if previous is not None and not rebuild and is_up_to_date(settings, [Path(p) for p in extra]):
+    if (
+        previous is not None
+        and not rebuild
+        and is_up_to_date(settings, [Path(p) for p in extra])
+        and _collection_present(settings, previous)
+    ):
         report = IngestReport(build_id=previous.build_id, changed=False, chunks=previous.chunk_count)
         for rec in previous.files:
             report.files.append(
                 FileResult(Path(rec.path), "unchanged", rec.doc_id, rec.title, rec.pages, rec.chunks)
             )
         report.pages = sum(f.pages for f in report.files)
+        idx.prune(index_dir)  # a killed earlier run may have left a partial build behind
         return report
 
     manifest = load_manifest(settings.corpus_dir)
+    manifest_sha256 = _manifest_sha256(settings.corpus_dir)
     report = IngestReport(changed=True)
     chunks: list[Chunk] = []
     records: list[idx.FileRecord] = []
@@ -197,7 +230,9 @@ def _ingest_locked(
             log.warning("skipped %s: %s", path, exc.message)
             continue
         if doc.sha256 in seen_hashes:
-            result.reason = f"同じ内容のファイル {seen_hashes[doc.sha256].name} があるため、重複として飛ばしました。"
+            result.reason = (
+                f"同じ内容のファイル {seen_hashes[doc.sha256].name} があるため、重複として飛ばしました。"
+            )
             skipped[str(path)] = doc.sha256
             continue
         seen_hashes[doc.sha256] = path
@@ -208,11 +243,15 @@ def _ingest_locked(
         seen_doc_ids.add(doc_id)
         title = info.title if info else (doc.title_hint or path.stem)
         segments = segment_pages([(p.number, p.text) for p in doc.pages], doc.kind)
-        doc_chunks = [
-            c
-            for seg in segments
-            for c in split_segment(seg, doc_id, title, **chunking_params(settings))
-        ]
+        # A passage repeated on one page (boilerplate, a copied table) gives the same chunk id twice:
+        # keep the first, since Chroma refuses duplicate ids and a copy adds nothing to retrieval.
+        doc_chunks: list[Chunk] = []
+        chunk_ids: set[str] = set()
+        for seg in segments:
+            for c in split_segment(seg, doc_id, title, **chunking_params(settings)):
+                if c.chunk_id not in chunk_ids:
+                    chunk_ids.add(c.chunk_id)
+                    doc_chunks.append(c)
         if not doc_chunks:
             result.reason = "本文を取り出せませんでした（テキストが空です）。"
             skipped[str(path)] = doc.sha256
@@ -232,8 +271,10 @@ def _ingest_locked(
             )
         )
     if not chunks:
+        # The CLI prints no summary table when it gets an error, so the reasons go into the message.
+        reasons = "".join(f"\n- {f.path.name}: {f.reason}" for f in report.files)
         raise IngestError(
-            "索引に入れられる文書が1つもありませんでした。上の表の理由を確認し、"
+            f"索引に入れられる文書が1つもありませんでした（{len(report.files)} ファイル）。{reasons}\n"
             f"PDF・TXT・MD・HTML を {settings.corpus_dir} に置いてから、もう一度実行してください。"
         )
 
@@ -258,6 +299,7 @@ def _ingest_locked(
         files=records,
         extra_paths=extra,
         chunk_count=len(chunks),
+        manifest_sha256=manifest_sha256,
     )
     idx.write_chunks(staging, chunks, embeddings)
     _write_bm25(staging, chunks)

@@ -100,6 +100,8 @@ def split_segment(
     """Greedy packing of whole sentences up to `target_tokens`, with `overlap` sentences carried over."""
     if target_tokens <= 0 or max_tokens < target_tokens:
         raise ValueError("target_tokens must be > 0 and max_tokens >= target_tokens")
+    if overlap < 0:
+        raise ValueError("overlap must be >= 0 (sentences carried into the next chunk)")
     sentences = [piece for s in split_sentences(segment.text) for piece in _cut_long(s, max_tokens)]
     if not sentences:
         return []
@@ -121,7 +123,10 @@ def split_segment(
     if len(groups) > 1:
         tail_first, tail_last = groups[-1]
         prev_first, _ = groups[-2]
-        if sum(sizes[tail_first:tail_last]) < target_tokens // 4 and sum(sizes[prev_first:tail_last]) <= max_tokens:
+        if (
+            sum(sizes[tail_first:tail_last]) < target_tokens // 4
+            and sum(sizes[prev_first:tail_last]) <= max_tokens
+        ):
             groups[-2:] = [(prev_first, tail_last)]
     chunks = []
     for first, last in groups:

@@ -33,7 +33,7 @@ def open_client(settings: Settings, build_dir: Path) -> ClientAPI:
     if settings.store == "embedded":
         return chromadb.PersistentClient(path=str(build_dir / "chroma"), settings=chroma_settings())
     headers = {}
-    if settings.chroma_token is not None:
+    if settings.chroma_token:  # an empty value (compose passes unset variables as "") means no token
         headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
     try:
         return chromadb.HttpClient(

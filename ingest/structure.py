@@ -64,16 +64,34 @@ def _is_slide_start(line: str) -> bool:
     )
 
 
+def _slide_starts(lines: list[str]) -> list[bool]:
+    """Which lines open a slide. Chart labels also come as runs of one-space lines
+    (「 4. 20億円以上」「 0」「 上1,000億円」): a run holding any line that is no title is all labels."""
+    starts = [_is_slide_start(line) for line in lines]
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _SLIDE_START.match(lines[j]):
+            j += 1
+        if j > i and not all(starts[i:j]):
+            starts[i:j] = [False] * (j - i)
+        i = max(j, i + 1)
+    return starts
+
+
 def split_slides(text: str) -> list[list[str]]:
     """Cut a deck's text into slides (lists of raw lines); title-only slides join the next one."""
     slides: list[list[str]] = [[]]
-    for line in text.split("\n"):
-        start = _is_slide_start(line)
+    lines = text.split("\n")
+    for line, start in zip(lines, _slide_starts(lines), strict=True):
         if start and any(s.strip() for s in slides[-1]):
             slides.append([])
-        slides[-1].append(line)
         if start:
-            slides[-1].append("")  # keep the title on its own line when broken lines are joined
+            # Blank lines around the title keep it on its own line when broken lines are joined
+            # (a title-only slide carried into this one would otherwise run into the title).
+            slides[-1].extend(["", line, ""])
+        else:
+            slides[-1].append(line)
     merged: list[list[str]] = []
     carry: list[str] = []
     for slide in slides:
@@ -99,7 +117,7 @@ def _slide_heading(lines: list[str]) -> str | None:
     # Prefer the slide's own opening line(s) that start with one space; the last of a run of
     # opening title lines is the most specific (「1.日本企業のDX取組状況」 then 「DXとは何か」).
     opening = [line for line in lines if line.strip()][:4]
-    titles = [line for line in opening if _is_slide_start(line) and looks_like_heading(line)]
+    titles = [line for line, start in zip(opening, _slide_starts(opening), strict=True) if start]
     if titles:
         return re.sub(r"\s+", " ", nfkc(titles[-1]).strip())
     return find_heading(lines)

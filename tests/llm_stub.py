@@ -59,9 +59,17 @@ def openai_completion(content: str, model: str = MODEL) -> dict[str, Any]:
 def openai_chunks(content: str, model: str = MODEL) -> list[dict[str, Any]]:
     """The same completion as server-sent chunks (one per line of content, then a stop chunk)."""
     pieces = content.splitlines(keepends=True) or [""]
-    base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    base = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
     chunks = [
-        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}]}
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}],
+        }
         for p in pieces
     ]
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
@@ -89,7 +97,9 @@ class StubLLMServer:
         self.requests: list[RecordedRequest] = []
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True  # a slow reply must not hold up shutdown
-        self._thread = threading.Thread(target=self._server.serve_forever, name="llm-stub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="llm-stub", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -146,7 +156,9 @@ class StubLLMServer:
                 except json.JSONDecodeError:
                     body = raw
                 stub.requests.append(
-                    RecordedRequest(self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()})
+                    RecordedRequest(
+                        self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()}
+                    )
                 )
                 return body
 
@@ -166,7 +178,10 @@ class StubLLMServer:
             def do_GET(self) -> None:
                 stub.requests.append(RecordedRequest("GET", self.path, None, dict(self.headers.items())))
                 if self.path.rstrip("/") == "/v1/models":
-                    self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "stub"}]})
+                    self._json(
+                        200,
+                        {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "stub"}]},
+                    )
                 elif self.path.rstrip("/") == "/api/tags":
                     self._json(200, {"models": [{"name": MODEL, "model": MODEL}]})
                 else:
@@ -182,7 +197,9 @@ class StubLLMServer:
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.body is not None or reply.status != 200:
-                    ctype = "application/json" if (reply.body or "").lstrip().startswith("{") else "text/plain"
+                    ctype = (
+                        "application/json" if (reply.body or "").lstrip().startswith("{") else "text/plain"
+                    )
                     self._send(reply.status, (reply.body or "").encode("utf-8"), ctype)
                     return
                 stream = isinstance(body, dict) and bool(body.get("stream"))
@@ -196,7 +213,9 @@ class StubLLMServer:
                 if not stream:
                     self._json(200, openai_completion(content, model))
                     return
-                events = [f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in openai_chunks(content, model)]
+                events = [
+                    f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in openai_chunks(content, model)
+                ]
                 events.append("data: [DONE]\n\n")
                 self._send(200, "".join(events).encode("utf-8"), "text/event-stream")
 

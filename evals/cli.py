@@ -1,0 +1,137 @@
+"""`dxnavi eval` and `dxnavi bench`, registered on the main typer app by dxnavi.cli."""
+# No `from __future__ import annotations`: typer reads the option types, some of which are local names.
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_DATASET = Path(__file__).resolve().parent / "datasets" / "public.jsonl"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` and `bench` commands to the app."""
+    # Imported here: dxnavi.cli imports this module while it is still being initialised.
+    from rich.table import Table
+
+    from dxnavi.cli import ConfigOption, console, err_console, handle_errors, settings_for
+    from evals.thresholds import DEFAULT_THRESHOLDS
+
+    @app.command("eval")
+    @handle_errors
+    def eval_command(
+        dataset: Annotated[
+            Path, typer.Option("--dataset", help="評価データ（JSON Lines）")
+        ] = DEFAULT_DATASET,
+        config: ConfigOption = None,
+        baseline: Annotated[
+            bool, typer.Option("--baseline", help="素朴な RAG 構成も同じ実行で評価して並べる")
+        ] = False,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="結果を書くフォルダ（既定: <data_dir>/evals）")
+        ] = None,
+        gate: Annotated[
+            bool, typer.Option("--gate", help="CI 用: 公開セットをしきい値で判定（ベースラインなし）")
+        ] = False,
+        compare: Annotated[
+            tuple[Path, Path] | None,
+            typer.Option("--compare", help="2つの実行結果フォルダ OLD NEW を比較する（評価は実行しない）"),
+        ] = None,
+        thresholds: Annotated[
+            Path, typer.Option("--thresholds", help="しきい値ファイル（YAML）")
+        ] = DEFAULT_THRESHOLDS,
+        judge: Annotated[
+            bool | None, typer.Option("--judge/--no-judge", help="LLM による採点（既定: LLM 設定時のみ）")
+        ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="進捗バーを出さない")] = False,
+    ) -> None:
+        """評価データでDXナビ（と任意でベースライン）を評価し、レポートを書き、しきい値で判定する。"""
+        from evals.compare import compare_runs
+        from evals.report import METRIC_LABELS, SYSTEM_LABELS, fmt, headline_rows
+        from evals.runner import run_eval
+        from evals.thresholds import check, load_thresholds
+
+        limits = load_thresholds(thresholds)
+        if compare is not None:
+            old_dir, new_dir = compare
+            deltas, path = compare_runs(old_dir, new_dir, limits.tolerance, limits.latency_tolerance)
+            table = Table(title=f"比較: {old_dir.name} → {new_dir.name}（全体）")
+            for column in ("システム", "分割", "指標", "旧", "新", "差"):
+                table.add_column(column)
+            for d in deltas:
+                if d.scope != "overall":
+                    continue
+                change = "—" if d.change is None else ("+" if d.change >= 0 else "") + fmt(d.change, d.metric)
+                style = "bold red" if d.regression else None
+                table.add_row(
+                    SYSTEM_LABELS.get(d.system, d.system), d.split, METRIC_LABELS.get(d.metric, d.metric),
+                    fmt(d.old, d.metric), fmt(d.new, d.metric), change + (" ▼" if d.regression else ""),
+                    style=style,
+                )  # fmt: skip
+            console.print(table)
+            console.print(f"差分を書きました: {path}")
+            regressions = [d for d in deltas if d.regression]
+            if regressions:
+                for d in regressions:
+                    name = METRIC_LABELS.get(d.metric, d.metric)
+                    err_console.print(
+                        f"[bold red]悪化:[/] {SYSTEM_LABELS.get(d.system, d.system)} {d.split} "
+                        f"{name} {fmt(d.old, d.metric)} → {fmt(d.new, d.metric)}"
+                    )
+                raise typer.Exit(1)
+            console.print("悪化した指標はありません。")
+            return
+
+        settings = settings_for(config)
+        if gate:
+            baseline, judge = False, False
+        run = run_eval(
+            settings,
+            dataset,
+            out or settings.data_dir / "evals",
+            baseline=baseline,
+            judge=judge,
+            progress=not quiet,
+        )
+        header, rows = headline_rows(run.metrics, narrow=True)
+        systems = " / ".join(SYSTEM_LABELS[s] for s in run.metrics["systems"])
+        table = Table(title=f"評価結果（{run.metrics['items']} 問、各欄 {systems}）")
+        for i, column in enumerate(header):
+            table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        console.print(f"レポート: {run.run_dir / 'report.html'}")
+        failures = check(run.metrics, limits)
+        if failures:
+            err_console.print(f"[bold red]しきい値を満たしていません[/]（{thresholds}）:")
+            for failure in failures:
+                err_console.print(
+                    f"  - {METRIC_LABELS.get(failure.metric, failure.metric)}: {failure.message}"
+                )
+            raise typer.Exit(1)
+        console.print(f"[green]しきい値をすべて満たしました[/]（{thresholds.name}）。")
+
+    @app.command("bench")
+    @handle_errors
+    def bench_command(
+        config: ConfigOption = None,
+        dataset: Annotated[
+            Path, typer.Option("--dataset", help="検索・回答に使う質問（JSON Lines）")
+        ] = DEFAULT_DATASET,
+    ) -> None:
+        """取り込み時間・検索/回答の応答時間・メモリを、素朴な RAG 構成と並べて測る。"""
+        from evals.bench import bench_rows, run_bench, write_bench
+        from evals.dataset import load_dataset
+
+        settings = settings_for(config)
+        questions = [item.question for item in load_dataset(dataset)]
+        with console.status("測定中（初回取り込み・検索・回答、ベースライン）…"):
+            report = run_bench(settings, questions)
+        table = Table(title=f"ベンチマーク（{report.queries} 問、{report.embedding}）")
+        for i, column in enumerate(("項目", "DXナビ", "ベースライン", "目標", "判定")):
+            table.add_column(column, justify="left" if i == 0 else "right")
+        for row in bench_rows(report):
+            table.add_row(*row, style="red" if row[4] == "未達" else None)
+        console.print(table)
+        console.print(f"結果を書きました: {write_bench(report, settings.data_dir)}")

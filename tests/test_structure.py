@@ -1,0 +1,170 @@
+"""Slide/page boundaries and headings (ingest/structure.py), mostly on the bundled METI slide text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.normalize import is_chart_line
+from ingest.structure import (
+    Segment,
+    find_heading,
+    is_slide_deck,
+    looks_like_heading,
+    segment_markdown,
+    segment_pages,
+    split_slides,
+)
+from tests.conftest import BUNDLED_CORPUS
+
+RAW = (BUNDLED_CORPUS / "meti-dx-policy-overview.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def slides() -> list[Segment]:
+    return segment_pages([(1, RAW)], "txt")
+
+
+def slide_with(slides: list[Segment], needle: str) -> Segment:
+    found = [s for s in slides if needle in s.text]
+    assert found, f"no slide contains {needle!r}"
+    return found[0]
+
+
+def test_bundled_text_is_recognized_as_a_slide_deck() -> None:
+    assert is_slide_deck(RAW)
+
+
+def test_bundled_text_is_cut_into_numbered_slides(slides: list[Segment]) -> None:
+    assert 20 <= len(slides) <= 40
+    assert [s.page for s in slides] == list(range(1, len(slides) + 1))
+
+
+def test_every_slide_has_a_heading(slides: list[Segment]) -> None:
+    with_heading = [s for s in slides if s.heading]
+
+    assert len(with_heading) >= 0.9 * len(slides)
+
+
+def test_the_five_pillars_slides_keep_their_continued_headings(slides: list[Segment]) -> None:
+    headings = [s.heading for s in slides]
+
+    for part in ("(1/3)", "(2/3)", "(3/3)"):
+        assert f"DX経営に求められる5つの柱{part}" in headings
+    first = slide_with(slides, "DX経営において求められる具体的な取組を「5つの柱」として整理。")
+    assert first.heading == "DX経営に求められる5つの柱(1/3)"
+
+
+def test_the_special_loan_rate_is_on_the_dx_certification_slide(slides: list[Segment]) -> None:
+    slide = slide_with(slides, "特別利率2(1.30%)で融資が受けられます。")
+
+    assert slide.heading == "DX認定制度の概要"
+
+
+def test_title_only_slide_is_kept_with_the_next_slide(slides: list[Segment]) -> None:
+    # 「 1．日本企業のDX取組状況」 is a section divider; the slide after it is 「DXとは何か」.
+    slide = slide_with(slides, "1.日本企業のDX取組状況")
+
+    assert slide.heading == "DXとは何か"
+    assert slide.text.split("\n")[0] == "1.日本企業のDX取組状況"
+    assert "• DXはデジタルを活用して企業や組織の変革を通じた成長を目指すもの。" in slide.text
+
+
+def test_carried_title_stays_on_its_own_line(slides: list[Segment]) -> None:
+    slide = slide_with(slides, "ITコーディネータ制度の拡充")
+
+    assert slide.heading == "(参考)ITコーディネータ制度の拡充(DX支援)"
+    assert "(参考)ITコーディネータ制度の拡充(DX支援)" in slide.text.split("\n")
+
+
+def test_runs_of_one_space_chart_labels_do_not_open_slides(slides: list[Segment]) -> None:
+    headings = {s.heading for s in slides}
+
+    for label in ("人材育成・確保", "上1,000億円", "4. 20億円以上", "ガバナンス・体制"):
+        assert label not in headings
+    assert slide_with(slides, "経営トップの").heading == "DX推進指標"
+
+
+def test_chart_values_stay_on_their_slide_instead_of_becoming_slides(slides: list[Segment]) -> None:
+    chart_slide = slide_with(slides, "37.5% 26.9% 21.7%")
+
+    assert chart_slide.heading == "DXとは何か"
+    for slide in slides:
+        text_lines = [line for line in slide.text.split("\n") if line.strip() and not is_chart_line(line)]
+        assert len("".join(text_lines)) >= 100, f"slide {slide.page} is mostly chart values"
+
+
+def test_split_slides_opens_a_slide_at_a_one_space_title_line() -> None:
+    text = (
+        " DX推進の課題\n• 人材不足が最大の課題。\n\n DX認定制度の概要\n• 認定事業者は支援措置を活用できる。"
+    )
+
+    parts = split_slides(text.replace("。", "。" + "あ" * 120))  # long enough to be slides, not labels
+
+    assert len(parts) == 2
+    assert parts[1][1] == " DX認定制度の概要"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["DXとは何か", "DX経営に求められる５つの柱（2/3）", "(参考)ITコーディネータ制度の拡充(DX支援)"],
+)
+def test_short_title_lines_look_like_headings(line: str) -> None:
+    assert looks_like_heading(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "• DXはデジタルを活用して企業や組織の変革を通じた成長を目指すもの。",
+        "（出典）IMD「World Digital Competitiveness Ranking 2024」を基に作成",
+        "37.5%",
+        "24",
+        "DX認定の取得が必須となります。",
+        "DX",
+    ],
+)
+def test_bullets_sources_values_and_sentences_are_not_headings(line: str) -> None:
+    assert not looks_like_heading(line)
+
+
+def test_find_heading_skips_page_furniture_and_takes_the_first_title() -> None:
+    assert find_heading(["", "12", "中小企業のDX推進", "• 本文です。"]) == "中小企業のDX推進"
+    assert find_heading(["• 箇条書きだけ。"]) is None
+
+
+def test_pages_of_a_pdf_stay_pages_with_their_numbers() -> None:
+    pages = [
+        (1, "IT導入補助金の概要\n補助金の対象は会計ソフトなどです。"),
+        (2, ""),
+        (3, "申請の流れ\n申請は電子で行います。"),
+    ]
+
+    segments = segment_pages(pages, "pdf")
+
+    assert [(s.page, s.heading) for s in segments] == [(1, "IT導入補助金の概要"), (3, "申請の流れ")]
+    assert segments[0].text.startswith("IT導入補助金の概要")
+    assert "補助金の対象は会計ソフトなどです。" in segments[0].text
+
+
+def test_plain_text_without_slides_is_one_segment() -> None:
+    text = "DX推進の手引き\n\n中小企業がDXに取り組む第一歩は、業務のデジタル化です。"
+
+    assert not is_slide_deck(text)
+    assert segment_pages([(1, text)], "txt") == [Segment(1, "DX推進の手引き", text)]
+
+
+def test_markdown_is_split_at_its_headings() -> None:
+    text = (
+        "# 手引き\n\n前書きです。\n\n"
+        "## 第1章 準備\n\n社内の合意をつくる。\n\n"
+        "## 第2章 実行\n\nツールを導入する。\n"
+    )
+
+    segments = segment_markdown(1, text)
+
+    assert [(s.heading, s.text) for s in segments] == [
+        ("手引き", "前書きです。"),
+        ("第1章 準備", "社内の合意をつくる。"),
+        ("第2章 実行", "ツールを導入する。"),
+    ]
+    assert segment_pages([(1, text)], "md") == segments

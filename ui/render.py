@@ -1,0 +1,239 @@
+"""Streamlit pieces shared by the pages: API client, markdown escaping and highlighting, answer cards.
+
+Model and document text is always shown with `st.markdown` without `unsafe_allow_html`; document text is
+escaped first so that its symbols (~, $, *, [ ]) show as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+import streamlit as st
+
+from bot.schemas import AgencyRecommendation, ChatResponse, Citation, StageEstimate
+from bot.sources import answer_body, where
+from ui.client import ApiClient, ApiError, ApiUnavailable
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+_SPACE = re.compile(r"\s+")
+
+
+# ---- API access ------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _client(api_url: str, api_key: str | None) -> ApiClient:
+    return ApiClient(api_url, api_key)
+
+
+def client() -> ApiClient:
+    """The API client for the configured DXNAVI_API_URL (one per URL for the whole Streamlit server)."""
+    from dxnavi.config import load_settings
+
+    settings = load_settings()
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return _client(settings.api_url, key)
+
+
+def require_api(api: ApiClient) -> dict[str, Any]:
+    """Stop the page with a clear Japanese message when the API is down or has no index yet."""
+    try:
+        return api.ready()
+    except ApiUnavailable as exc:
+        st.error(f"**API に接続できません。** {exc.message}", icon="🔌")
+        st.code("make run        # API と画面をまとめて起動\ndxnavi serve    # API だけ起動", language="bash")
+        st.stop()
+    except ApiError as exc:
+        st.warning(f"**API はまだ準備中です。** {exc.detail}", icon="⏳")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def stages(api_url: str) -> list[dict[str, Any]]:
+    return client().stages()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def documents(api_url: str) -> list[dict[str, Any]]:
+    return client().documents()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def locate_quote(api_url: str, quote: str) -> dict[str, Any] | None:
+    """The indexed passage that contains a catalog quote (to cite document and page)."""
+    try:
+        results = client().search(quote, k=3)["results"]
+    except (ApiError, ApiUnavailable):
+        return None
+    wanted = _squash(quote)
+    return next((r for r in results if wanted in _squash(r["text"])), results[0] if results else None)
+
+
+# ---- text ------------------------------------------------------------------------------------
+def escape_md(text: str) -> str:
+    """Backslash-escape markdown syntax so document text renders literally (one line, spaces squeezed)."""
+    return _MD_SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip())
+
+
+def escape_answer(text: str) -> str:
+    """Answer markdown keeps its formatting; only `$` (math) and `~` (strikethrough) are neutralised, and
+    headings are made smaller so that they sit below the page title."""
+    text = text.replace("$", r"\$").replace("~", r"\~")
+    return re.sub(r"^#{1,3} ", "#### ", text, flags=re.MULTILINE)
+
+
+def _squash(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def find_span(text: str, quote: str) -> tuple[int, int] | None:
+    """Where `quote` occurs in `text`, ignoring whitespace differences; None if it does not."""
+    start = text.find(quote)
+    if start >= 0:
+        return start, start + len(quote)
+    wanted = _squash(quote)
+    if not wanted:
+        return None
+    positions = [i for i, ch in enumerate(text) if not ch.isspace()]
+    at = "".join(text[i] for i in positions).find(wanted)
+    if at < 0:
+        return None
+    return positions[at], positions[at + len(wanted) - 1] + 1
+
+
+def highlight(text: str, terms: list[str], width: int = 110, color: str = "orange") -> str:
+    """Escaped markdown of `text` around the first term found, that term on a colored background.
+    Without a match: the start of the text."""
+    for term in terms:
+        span = find_span(text, term) if term else None
+        if span is None:
+            continue
+        start, end = span
+        left = max(0, start - width)
+        right = min(len(text), end + width)
+        before = ("…" if left > 0 else "") + escape_md(text[left:start])
+        after = escape_md(text[end:right]) + ("…" if right < len(text) else "")
+        return f"{before} :{color}-background[**{escape_md(text[start:end])}**] {after}".strip()
+    short = text if len(text) <= 2 * width else text[: 2 * width] + "…"
+    return escape_md(short)
+
+
+def safe_link(url: str | None, label: str = "資料を開く ↗") -> str:
+    """A markdown link only for http(s) URLs."""
+    if not url or urlparse(url).scheme not in ("http", "https"):
+        return ""
+    return f"[{label}]({url.replace(')', '%29').replace(' ', '%20')})"
+
+
+def markers(citations: list[Citation]) -> str:
+    return "".join(f"[{c.n}]" for c in citations)
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？])|\n+|(?=[•✓・]\s)")
+
+
+def excerpt(text: str, terms: list[str], limit: int = 200) -> str:
+    """The sentence that contains the first matching term (else the first sentence), at most `limit` chars."""
+    sentences = [s.strip(" •✓・") for s in _SENTENCE_END.split(text) if s.strip(" •✓・")]
+    if not sentences:
+        return ""
+    for term in terms:
+        for sentence in sentences:
+            span = find_span(sentence, term) if term else None
+            if span is None:
+                continue
+            if len(sentence) <= limit:
+                return sentence
+            start = max(0, min(span[0] - limit // 3, len(sentence) - limit))
+            return ("…" if start else "") + sentence[start : start + limit] + "…"
+    first = sentences[0]
+    return first if len(first) <= limit else first[:limit] + "…"
+
+
+def copy_text(text: str, title: str, page: int | None, heading: str | None, url: str | None) -> str:
+    """Citation text to paste into a document or an email."""
+    source = "、".join(
+        part for part in (title, f"p.{page}" if page is not None else "", f"「{heading}」" if heading else "", url or "")
+        if part
+    )
+    return f"「{_SPACE.sub(' ', text).strip()}」（出典：{source}）"
+
+
+# ---- answer cards ----------------------------------------------------------------------------
+def passage_for(citation: Citation, response: ChatResponse) -> str:
+    chunk = next((r for r in response.retrieved if r.chunk_id == citation.chunk_id), None)
+    return chunk.text if chunk is not None else citation.quote
+
+
+def citation_card(citation: Citation, response: ChatResponse) -> None:
+    with st.container(border=True):
+        st.markdown(f"**[{citation.n}] {escape_md(citation.title)}**")
+        location = where(citation)
+        if location:
+            st.caption(escape_md(location))
+        st.markdown(highlight(passage_for(citation, response), [citation.quote]))
+        link = safe_link(citation.url)
+        if link:
+            st.markdown(link)
+
+
+def citation_cards(response: ChatResponse, expanded: bool) -> None:
+    if not response.citations:
+        return
+    with st.expander(f"📚 出典（{len(response.citations)}件）: 本文の [n] と対応しています", expanded=expanded):
+        columns = st.columns(2)
+        for i, citation in enumerate(response.citations):
+            with columns[i % 2]:
+                citation_card(citation, response)
+
+
+def agency_card(agency: AgencyRecommendation) -> None:
+    with st.container(border=True):
+        st.markdown(f"**🏢 {escape_md(agency.name)}**")
+        st.markdown(escape_md(agency.reason) + " " + escape_md(markers(agency.citations)))
+        if agency.what_to_ask:
+            st.markdown("**相談するときに伝えること**\n\n" + "\n".join(f"- {escape_md(q)}" for q in agency.what_to_ask))
+        for c in agency.citations[:2]:
+            st.caption(f"根拠 [{c.n}] 「{escape_md(c.quote)}」（{escape_md(c.title)} {escape_md(where(c))}）")
+
+
+def agency_cards(agencies: list[AgencyRecommendation]) -> None:
+    if not agencies:
+        return
+    st.markdown("##### 🤝 相談先")
+    columns = st.columns(min(2, len(agencies)))
+    for i, agency in enumerate(agencies[:4]):
+        with columns[i % len(columns)]:
+            agency_card(agency)
+
+
+def stage_track(level: int, all_stages: list[dict[str, Any]]) -> None:
+    """The 4 steps of digital adoption side by side, the current one emphasized."""
+    columns = st.columns(4)
+    for column, stage in zip(columns, all_stages[:4], strict=False):
+        with column, st.container(border=True):
+            if stage["level"] == level:
+                st.markdown(f":blue-background[**段階{stage['level']}**] 📍\n\n**{escape_md(stage['label'])}**")
+            else:
+                st.markdown(f":gray[段階{stage['level']}]\n\n:gray[{escape_md(stage['label'])}]")
+    st.progress(level / 4, text=f"現在地: 段階{level} / 4")
+
+
+def stage_block(stage: StageEstimate, all_stages: list[dict[str, Any]], body: str) -> None:
+    st.markdown("##### 🧭 DX段階（デジタル活用の4段階）")
+    stage_track(stage.level, all_stages)
+    if stage.reason not in body:  # "start" answers already explain the stage in the text
+        st.markdown(escape_answer(stage.reason) + " " + markers(stage.citations))
+
+
+def answer(response: ChatResponse, all_stages: list[dict[str, Any]], latest: bool) -> None:
+    """One assistant answer: the text, then DX段階, 相談先 and 出典 cards."""
+    body = answer_body(response.answer)
+    st.markdown(escape_answer(body))
+    if response.notice:
+        st.info(response.notice)
+    if response.stage is not None and all_stages:
+        stage_block(response.stage, all_stages, body)
+    agency_cards(response.agencies)
+    citation_cards(response, expanded=latest)
