@@ -26,9 +26,9 @@ install-dev: $(VENV)/.installed-dev
 
 # Debian packages the tests use: chromium (browser test), a Japanese font (real PDFs in tests).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || ! command -v docker-compose >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic docker-compose >/dev/null; \
 	  else echo "chromium / fonts-ipafont-gothic がありません: sudo apt-get install chromium fonts-ipafont-gothic"; fi; \
 	fi
 

@@ -97,7 +97,7 @@ class Advisor:
     def __init__(self, settings: Settings, index: SearchIndex, backend: Any = None) -> None:
         self.settings = settings
         self.index = index
-        self.pool = SentencePool(index.chunks, index.embedder.embed_documents)
+        self.pool = SentencePool(index.chunks, index.embedder.embed_documents, index.sentence_vectors())
         self.backend = backend
         self.regions = catalog.lab_regions()
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from bot.schemas import Citation
 from ingest.normalize import BULLETS, compact, is_chart_line, nfkc
-from ingest.split import Chunk, split_sentences
+from ingest.split import Chunk, clean_sentence, split_sentences
 from ingest.tokenize import search_tokens
 
-_BULLET_PREFIX = re.compile(rf"^[\s{re.escape(BULLETS)}・]+")
+_BULLET_START = re.compile(rf"^\s*[{re.escape(BULLETS)}・]")
 _SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|資料)[)）:：]|https?://")
 _DIGIT = re.compile(r"\d")
 # Generic words that say nothing about which passage answers.
@@ -61,10 +61,6 @@ class Candidate:
     figure: bool = False  # a chart label with its value, e.g. 「段階4(DX):6.9%」
 
 
-def clean_sentence(text: str) -> str:
-    return _BULLET_PREFIX.sub("", text).strip()
-
-
 _FIGURE = re.compile(r"^[^。]{2,40}[:：]\s*[\d.,]+\s*(%|％|社|件|円|倍|地域|人)")
 
 
@@ -77,8 +73,11 @@ def is_quotable(raw: str, text: str) -> bool:
     """Whole statements only: no chart values, source notes, rows of table labels or fragments."""
     if len(text) < 12 or is_chart_line(text) or _SOURCE_NOTE.search(text):
         return False
-    if text.count(" ") >= 2 and "。" not in text:
-        return False  # a row of table labels
+    if not text.endswith(("。", "！", "？")) and not _BULLET_START.match(raw):
+        # Without a full stop or a bullet, short lines, lines with spaces and "(1/3)" are slide
+        # titles or rows of table labels, not statements.
+        if len(text) <= 25 or " " in text or re.search(r"\(\d+/\d+\)", text):
+            return False
     hiragana = sum(1 for ch in text if "\u3040" <= ch <= "\u309f")
     return hiragana >= 3
 
@@ -86,7 +85,12 @@ def is_quotable(raw: str, text: str) -> bool:
 class SentencePool:
     """Every quotable sentence of the index with its tokens and vector, and IDF weights over chunks."""
 
-    def __init__(self, chunks: list[Chunk], embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        known: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.by_chunk: dict[str, list[Candidate]] = {}
         df: Counter[str] = Counter()
         rows: dict[str, int] = {}
@@ -105,7 +109,19 @@ class SentencePool:
         self.default_idf = math.log(n + 1.0)
         self.compact_chunks = [(chunk, compact(chunk.text)) for chunk in chunks]
         self.texts = list(rows)
-        self.vectors = embed(self.texts) if embed is not None and self.texts else None
+        self.vectors = self._vectors(known or {}, embed)
+
+    def _vectors(
+        self, known: dict[str, np.ndarray], embed: Callable[[list[str]], np.ndarray] | None
+    ) -> np.ndarray | None:
+        """Sentence vectors from the index build; only sentences it lacks are embedded here."""
+        missing = [t for t in self.texts if t not in known]
+        if missing and embed is None:
+            return None
+        fresh = dict(zip(missing, embed(missing), strict=True)) if missing and embed is not None else {}
+        if not self.texts:
+            return None
+        return np.vstack([known[t] if t in known else fresh[t] for t in self.texts]).astype(np.float32)
 
     def weights(self, query: str, expansions: list[str] | None = None) -> dict[str, float]:
         """Query term weights: IDF, generic words dropped; expansions count half."""

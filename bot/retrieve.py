@@ -17,7 +17,7 @@ from pydantic import ConfigDict
 from dxnavi.errors import ModelMismatchError, QueryError, StoreUnavailableError
 from ingest import index as idx
 from ingest.normalize import nfkc
-from ingest.split import Chunk
+from ingest.split import Chunk, sentence_texts
 from ingest.store import collection_name, get_collection, open_client, server_down_message
 from ingest.tokenize import search_tokens
 
@@ -83,6 +83,7 @@ class SearchIndex:
         self._client = None
         self._vectorstore: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
+        self._load_sentences()
 
     @property
     def vectorstore(self) -> Any:
@@ -109,6 +110,34 @@ class SearchIndex:
                 client=client, collection_name=name, embedding_function=LangChainEmbeddings(self.embedder)
             )
         return self._vectorstore
+
+    def sentence_vectors(self) -> dict[str, np.ndarray]:
+        """Sentence text → vector, as stored by ingest in this build."""
+        return dict(zip(self._sentence_texts, self._sentence_matrix, strict=True)) if self._sentence_texts else {}
+
+    def _load_sentences(self) -> None:
+        """Sentence vectors and, per chunk, the rows of its sentences (for max-sim chunk ranking)."""
+        self._sentence_texts, self._sentence_matrix = idx.read_sentences(self.build_dir)
+        row_of = {t: i for i, t in enumerate(self._sentence_texts)}
+        pairs = [
+            (row_of[t], ci)
+            for ci, chunk in enumerate(self.chunks)
+            for t in sentence_texts([chunk])
+            if t in row_of
+        ]
+        self._pair_rows = np.array([p[0] for p in pairs], dtype=np.int64)
+        self._pair_chunks = np.array([p[1] for p in pairs], dtype=np.int64)
+
+    def sentence_ranking(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[str]:
+        """Chunk ids ranked by their best-matching sentence (small models match sentences better)."""
+        if not len(self._pair_rows):
+            return []
+        sims = self._sentence_matrix @ query_vector
+        best = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._pair_chunks, sims[self._pair_rows])
+        order = np.argsort(-best)
+        out = [self.chunks[i].chunk_id for i in order if not doc_ids or self.chunks[i].doc_id in doc_ids]
+        return out[:k]
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vector, cached: the advisor scores sentences with the same vector the search used."""
@@ -187,6 +216,8 @@ class SearchIndex:
             dense_rank[cid] = rank
             dense_sim[cid] = sim
             fused[cid] = fused.get(cid, 0.0) + self.settings.dense_weight / (rrf_k + rank)
+        for rank, cid in enumerate(self.sentence_ranking(qvec, pool, doc_ids), start=1):
+            fused[cid] = fused.get(cid, 0.0) + self.settings.sentence_weight / (rrf_k + rank)
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
         return [
             Hit(self.by_id[cid], score, bm25_rank.get(cid), dense_rank.get(cid), dense_sim.get(cid))

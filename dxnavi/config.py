@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 0.5
+    sentence_weight: float = 0.5  # chunks ranked by their best-matching sentence vector
 
     # --- answers -----------------------------------------------------------------------------
     llm_backend: str = "none"  # none | openai | ollama

@@ -109,6 +109,21 @@ def read_embeddings(build_dir: Path) -> np.ndarray:
     return np.load(build_dir / "embeddings.npy")
 
 
+def write_sentences(build_dir: Path, texts: list[str], vectors: np.ndarray) -> None:
+    """Sentence vectors, so the advisor can rank sentences without embedding them at start-up."""
+    (build_dir / "sentences.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    np.save(build_dir / "sentence_embeddings.npy", vectors.astype(np.float32))
+
+
+def read_sentences(build_dir: Path) -> tuple[list[str], np.ndarray]:
+    """(texts, vectors); empty when the build has none (built by an older version)."""
+    path = build_dir / "sentences.json"
+    if not path.is_file():
+        return [], np.zeros((0, 0), dtype=np.float32)
+    texts = json.loads(path.read_text(encoding="utf-8"))
+    return texts, np.load(build_dir / "sentence_embeddings.npy")
+
+
 def write_meta(build_dir: Path, meta: IndexMeta) -> None:
     (build_dir / "meta.json").write_text(meta.model_dump_json(indent=2), encoding="utf-8")
 

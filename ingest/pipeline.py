@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from dxnavi.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
 from ingest.load import SUPPORTED_SUFFIXES, load_document
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
-from ingest.split import Chunk, split_segment
+from ingest.split import Chunk, sentence_texts, split_segment
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
 from ingest.structure import segment_pages
 from ingest.tokenize import search_tokens
@@ -279,7 +279,9 @@ def _ingest_locked(
         )
 
     embedder = embedder_factory()
-    embeddings, reused = _embeddings_for(chunks, embedder, index_dir if not rebuild else None, progress)
+    embeddings, reused, sentences, sentence_vectors = _embeddings_for(
+        chunks, embedder, index_dir if not rebuild else None, progress
+    )
     report.embedded, report.reused = len(chunks) - reused, reused
 
     build_id = idx.new_build_id()
@@ -302,6 +304,7 @@ def _ingest_locked(
         manifest_sha256=manifest_sha256,
     )
     idx.write_chunks(staging, chunks, embeddings)
+    idx.write_sentences(staging, sentences, sentence_vectors)
     _write_bm25(staging, chunks)
     client = open_client(settings, staging)
     write_collection(
@@ -322,34 +325,58 @@ def _ingest_locked(
     return report
 
 
+def _previous_vectors(index_dir: Path | None, embedder: Embedder) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Chunk vectors (by chunk id) and sentence vectors (by text) of the current build, same model only."""
+    chunks: dict[str, np.ndarray] = {}
+    sentences: dict[str, np.ndarray] = {}
+    if index_dir is None:
+        return chunks, sentences
+    meta = idx.read_current_meta(index_dir)
+    if meta and meta.engine == embedder.engine and meta.model_id == embedder.model_id:
+        build = idx.current_build_dir(index_dir)
+        for chunk, vector in zip(idx.read_chunks(build), idx.read_embeddings(build), strict=True):
+            chunks[chunk.chunk_id] = vector
+        texts, vectors = idx.read_sentences(build)
+        sentences = dict(zip(texts, vectors, strict=True))
+    return chunks, sentences
+
+
+def _embed_missing(
+    keys: list[str], texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder, bar: Any
+) -> tuple[np.ndarray, int]:
+    """Vectors in `keys` order: taken from `cache` where present, embedded otherwise."""
+    out = np.zeros((len(keys), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        if key in cache:
+            out[i] = cache[key]
+        else:
+            todo.append(i)
+    batch = 16
+    for start in range(0, len(todo), batch):
+        rows = todo[start : start + batch]
+        out[rows] = embedder.embed_documents([texts[i] for i in rows])
+        bar.update(len(rows))
+    return out, len(keys) - len(todo)
+
+
 def _embeddings_for(
     chunks: list[Chunk], embedder: Embedder, index_dir: Path | None, progress: bool
-) -> tuple[np.ndarray, int]:
-    """Vectors in chunk order; chunks already embedded by the same model are taken from the last build."""
-    cache: dict[str, np.ndarray] = {}
-    if index_dir is not None:
-        meta = idx.read_current_meta(index_dir)
-        if meta and meta.engine == embedder.engine and meta.model_id == embedder.model_id:
-            build = idx.current_build_dir(index_dir)
-            old_vectors = idx.read_embeddings(build)
-            for chunk, vector in zip(idx.read_chunks(build), old_vectors, strict=True):
-                cache[chunk.chunk_id] = vector
-    todo = [i for i, c in enumerate(chunks) if c.chunk_id not in cache]
-    out = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    for i, c in enumerate(chunks):
-        if c.chunk_id in cache:
-            out[i] = cache[c.chunk_id]
-    if todo:
-        from tqdm import tqdm
+) -> tuple[np.ndarray, int, list[str], np.ndarray]:
+    """Chunk vectors and sentence vectors; anything the last build embedded with this model is reused."""
+    from tqdm import tqdm
 
-        batch = 16
-        bar = tqdm(total=len(todo), desc="埋め込み", unit="chunk", disable=not progress)
-        for start in range(0, len(todo), batch):
-            ids = todo[start : start + batch]
-            out[ids] = embedder.embed_documents([chunks[i].embed_text for i in ids])
-            bar.update(len(ids))
-        bar.close()
-    return out, len(chunks) - len(todo)
+    chunk_cache, sentence_cache = _previous_vectors(index_dir, embedder)
+    sentences = sentence_texts(chunks)
+    missing = sum(1 for c in chunks if c.chunk_id not in chunk_cache) + sum(
+        1 for t in sentences if t not in sentence_cache
+    )
+    with tqdm(total=missing, desc="埋め込み", unit="文", disable=not progress or missing == 0) as bar:
+        vectors, reused = _embed_missing(
+            [c.chunk_id for c in chunks], [c.embed_text for c in chunks], chunk_cache, embedder, bar
+        )
+        sentence_vectors, _ = _embed_missing(sentences, sentences, sentence_cache, embedder, bar)
+    return vectors, reused, sentences, sentence_vectors
 
 
 def _write_bm25(build_dir: Path, chunks: list[Chunk]) -> None:

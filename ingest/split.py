@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ingest.normalize import is_chart_line
+from ingest.normalize import BULLETS, is_chart_line
 from ingest.structure import Segment
 from ingest.tokenize import count_tokens
 
@@ -39,6 +39,25 @@ class Chunk:
         lines = [line for line in self.text.split("\n") if line.strip() and not is_chart_line(line)]
         head = f"{self.heading}\n" if self.heading else ""
         return head + "\n".join(lines)
+
+
+_LEADING_BULLET = re.compile(rf"^[\s{re.escape(BULLETS)}・]+")
+
+
+def clean_sentence(text: str) -> str:
+    """A sentence as quoted: leading bullets and surrounding whitespace trimmed."""
+    return _LEADING_BULLET.sub("", text).strip()
+
+
+def sentence_texts(chunks: list[Chunk], min_chars: int = 8) -> list[str]:
+    """Every distinct (cleaned) sentence of the chunks, in order: these get their own vectors."""
+    seen: dict[str, None] = {}
+    for chunk in chunks:
+        for sentence in split_sentences(chunk.text):
+            text = clean_sentence(sentence.text)
+            if len(text) >= min_chars:
+                seen.setdefault(text, None)
+    return list(seen)
 
 
 def split_sentences(text: str) -> list[Sentence]:

@@ -9,6 +9,8 @@ Fixtures for other test files:
 
 from __future__ import annotations
 
+pytest_plugins = ["tests.chroma_server"]
+
 import os
 import shutil
 from collections.abc import Iterator

@@ -141,7 +141,7 @@ def test_search_page_finds_pillar_3_3_with_copyable_citation(app: AppTest) -> No
     button(app, "検索").click().run()
     assert not app.exception
     page = texts(app)
-    assert "「柱3\\-3」の検索結果" in page
+    assert "「柱3-3」の検索結果" in page
     assert ":orange-background[**ITシステム・サイバーセキュリティ**]" in page
     citations = [c.value for c in app.code]
     assert citations and all("（出典：" in c for c in citations)

@@ -16,7 +16,8 @@ from bot.schemas import AgencyRecommendation, ChatResponse, Citation, StageEstim
 from bot.sources import answer_body, where
 from ui.client import ApiClient, ApiError, ApiUnavailable
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:])")
+_LINE_START = re.compile(r"^(\d+)([.)])|^([-+=])")
 _SPACE = re.compile(r"\s+")
 
 
@@ -73,7 +74,8 @@ def locate_quote(api_url: str, quote: str) -> dict[str, Any] | None:
 # ---- text ------------------------------------------------------------------------------------
 def escape_md(text: str) -> str:
     """Backslash-escape markdown syntax so document text renders literally (one line, spaces squeezed)."""
-    return _MD_SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip())
+    escaped = _MD_SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip())
+    return _LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
 
 
 def escape_answer(text: str) -> str:
