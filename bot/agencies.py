@@ -31,6 +31,7 @@ class AgencyMatch:
     score: float
     needs: list[str]
     regions: list[str]
+    keyword_hits: int = 0
 
 
 def detect_needs(text: str) -> list[str]:
@@ -52,7 +53,8 @@ def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[
     results: list[AgencyMatch] = []
     for rank_prior, agency in enumerate(agencies()):
         value = 0.0
-        value += 3.0 * sum(1 for kw in agency.keywords if kw.lower() in lowered)
+        hits = sum(1 for kw in agency.keywords if kw.lower() in lowered)
+        value += 3.0 * hits
         for need in needs:
             if need in agency.needs:
                 weight = 4.0 if first_step and need == "general" else 2.0
@@ -63,7 +65,11 @@ def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[
         value += 1.0 / (1 + rank_prior)
         results.append(
             AgencyMatch(
-                agency, value, [n for n in needs if n in agency.needs], regions if agency.regions else []
+                agency,
+                value,
+                [n for n in needs if n in agency.needs],
+                regions if agency.regions else [],
+                hits,
             )
         )
     results.sort(key=lambda m: m.score, reverse=True)

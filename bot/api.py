@@ -110,7 +110,9 @@ class SearchResult(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
-    expansions: list[str] = Field(default_factory=list, description="あわせて検索した語（「柱3-3」→柱の名称など）")
+    expansions: list[str] = Field(
+        default_factory=list, description="あわせて検索した語（「柱3-3」→柱の名称など）"
+    )
     results: list[SearchResult]
 
 
@@ -849,6 +851,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if detail is None:
             detail = STATUS_MESSAGES.get(exc.status_code, "リクエストを処理できませんでした。")
             if exc.status_code == 404:
-                detail = f"指定されたURL（{request.url.path}）は見つかりません。使えるURLは /docs を見てください。"
+                detail = (
+                    f"指定されたURL（{request.url.path}）は見つかりません。使えるURLは /docs を見てください。"
+                )
         return _error_response(exc.status_code, detail, dict(exc.headers) if exc.headers else None)
-

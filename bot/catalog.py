@@ -57,3 +57,10 @@ def clauses() -> Clauses:
 
 def lab_regions() -> list[str]:
     return [r for a in agencies() for r in a.regions]
+
+
+@lru_cache(maxsize=1)
+def intent_examples() -> dict[str, list[str]]:
+    """Example questions per intent, for the nearest-neighbour router."""
+    raw = yaml.safe_load((DATA_DIR / "intent_examples.yaml").read_text(encoding="utf-8")) or {}
+    return {str(intent): [str(q) for q in questions] for intent, questions in raw.items()}

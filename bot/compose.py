@@ -58,6 +58,7 @@ class Candidate:
     tokens: frozenset[str]
     position: int
     row: int  # row of its vector in SentencePool.vectors
+    heading_tokens: frozenset[str] = frozenset()
     figure: bool = False  # a chart label with its value, e.g. 「段階4(DX):6.9%」
 
 
@@ -97,12 +98,14 @@ class SentencePool:
         for chunk in chunks:
             df.update(set(search_tokens(chunk.embed_text)))
             cands = []
+            heading_tokens = frozenset(search_tokens(chunk.heading or ""))
             for pos, sentence in enumerate(split_sentences(chunk.text)):
                 text = clean_sentence(sentence.text)
                 figure = is_figure(text)
                 if is_quotable(sentence.text, text) or figure:
                     row = rows.setdefault(text, len(rows))
-                    cands.append(Candidate(chunk, text, frozenset(search_tokens(text)), pos, row, figure))
+                    tokens = frozenset(search_tokens(text))
+                    cands.append(Candidate(chunk, text, tokens, pos, row, heading_tokens, figure))
             self.by_chunk[chunk.chunk_id] = cands
         n = max(len(chunks), 1)
         self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1.0) for t, f in df.items()}
@@ -148,6 +151,7 @@ class SentencePool:
 
 
 RANK_PRIOR = 0.25
+HEADING_WEIGHT = 1.0
 DENSE_WEIGHT = 2.0
 DENSE_FLOOR = 0.78  # e5 cosine similarities sit in a narrow band; only the part above this counts
 
@@ -157,6 +161,12 @@ def score(
 ) -> float:
     total = sum(weights.values()) or 1.0
     overlap = sum(w for t, w in weights.items() if t in cand.tokens) / total
+    # Words matched only by the slide title count for less: the sentence is on topic, not the answer.
+    overlap += (
+        HEADING_WEIGHT
+        * sum(w for t, w in weights.items() if t in cand.heading_tokens and t not in cand.tokens)
+        / total
+    )
     value = overlap + RANK_PRIOR / (1 + rank) + (0.15 if want_digits and _DIGIT.search(cand.text) else 0.0)
     if similarity is not None:
         value += DENSE_WEIGHT * max(0.0, similarity - DENSE_FLOOR)

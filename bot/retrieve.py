@@ -113,7 +113,11 @@ class SearchIndex:
 
     def sentence_vectors(self) -> dict[str, np.ndarray]:
         """Sentence text → vector, as stored by ingest in this build."""
-        return dict(zip(self._sentence_texts, self._sentence_matrix, strict=True)) if self._sentence_texts else {}
+        return (
+            dict(zip(self._sentence_texts, self._sentence_matrix, strict=True))
+            if self._sentence_texts
+            else {}
+        )
 
     def _load_sentences(self) -> None:
         """Sentence vectors and, per chunk, the rows of its sentences (for max-sim chunk ranking)."""
@@ -128,7 +132,9 @@ class SearchIndex:
         self._pair_rows = np.array([p[0] for p in pairs], dtype=np.int64)
         self._pair_chunks = np.array([p[1] for p in pairs], dtype=np.int64)
 
-    def sentence_ranking(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[str]:
+    def sentence_ranking(
+        self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None = None
+    ) -> list[str]:
         """Chunk ids ranked by their best-matching sentence (small models match sentences better)."""
         if not len(self._pair_rows):
             return []

@@ -5,6 +5,7 @@ No `from __future__ import annotations` here: typer reads the commands' annotati
 they name `ConfigOption`, which is imported inside `register`.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -89,7 +90,9 @@ def ui_command(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_until_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = READY_TIMEOUT_S) -> None:
+def wait_until_ready(
+    url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = READY_TIMEOUT_S
+) -> None:
     """Poll `url` until it answers 200; fail early if the process exits."""
     import httpx
 
@@ -98,7 +101,9 @@ def wait_until_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
-            raise StartupError(f"{what}が起動できませんでした（終了コード {code}）。上のログを確認してください。")
+            raise StartupError(
+                f"{what}が起動できませんでした（終了コード {code}）。上のログを確認してください。"
+            )
         try:
             response = httpx.get(url, timeout=2.0)
             if response.status_code == 200:
@@ -125,10 +130,8 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = ST
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Stop(Exception):
@@ -148,7 +151,9 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def supervise(procs: Sequence[subprocess.Popen[bytes]], names: Sequence[str], echo: Callable[[str], None]) -> int:
+def supervise(
+    procs: Sequence[subprocess.Popen[bytes]], names: Sequence[str], echo: Callable[[str], None]
+) -> int:
     """Wait until Ctrl-C / SIGTERM (exit 0) or until a child exits on its own (its exit code); stop all."""
     try:
         with stop_on_signals():
@@ -186,8 +191,9 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(config, api_host=host, api_port=port)
         if workers > 1 and settings.store != "server":
             raise ConfigError(
-                "--workers を2以上にできるのは、ベクトルストアが Chroma サーバー（store = \"server\"）のときだけです。"
-                "埋め込み Chroma（store = \"embedded\"）は1つのプロセスしか開けません。"
+                "--workers を2以上にできるのは、ベクトルストアが Chroma サーバー"
+                '（store = "server"）のときだけです。'
+                '埋め込み Chroma（store = "embedded"）は1つのプロセスしか開けません。'
                 "DXNAVI_STORE=server と Chroma サーバーを設定するか、--workers 1 で起動してください。"
             )
         check_port_free(settings.api_host, settings.api_port, "--port")
@@ -197,7 +203,7 @@ def register(app: typer.Typer) -> None:
                 "/readyz と相談は 503 を返します。"
             )
         url = local_url(settings.api_host, settings.api_port)
-        console.print(f"DXナビ API: {url}  （ドキュメント: {url}/docs）  止めるには Ctrl-C")
+        console.print(f"DXナビ API: {url}  （ドキュメント: {url}/docs）  止めるには Ctrl-C", soft_wrap=True)
         import uvicorn
 
         if workers == 1:
@@ -220,15 +226,22 @@ def register(app: typer.Typer) -> None:
     def ui(
         host: HostOption = None,
         port: Annotated[int | None, typer.Option("--port", help="画面のポート（既定: 8501）")] = None,
-        api_url: Annotated[str | None, typer.Option("--api-url", help="API の URL（既定: http://127.0.0.1:8000）")] = None,
+        api_url: Annotated[
+            str | None, typer.Option("--api-url", help="API の URL（既定: http://127.0.0.1:8000）")
+        ] = None,
         config: ConfigOption = None,
     ) -> None:
         """画面（Streamlit）を起動する。API は別に `dxnavi serve` で起動しておく。"""
         settings = settings_for(config, ui_port=port, api_url=api_url)
         bind = host or settings.api_host
         check_port_free(bind, settings.ui_port, "--port")
-        proc = subprocess.Popen(ui_command(bind, settings.ui_port), env=child_env(settings, config), start_new_session=True)
-        console.print(f"DXナビ 画面: {local_url(bind, settings.ui_port)}  （API: {settings.api_url}）  止めるには Ctrl-C")
+        proc = subprocess.Popen(
+            ui_command(bind, settings.ui_port), env=child_env(settings, config), start_new_session=True
+        )
+        ui_url = local_url(bind, settings.ui_port)
+        console.print(
+            f"DXナビ 画面: {ui_url}  （API: {settings.api_url}）  止めるには Ctrl-C", soft_wrap=True
+        )
         raise typer.Exit(supervise([proc], ["画面（Streamlit）"], console.print))
 
     @app.command()
@@ -261,12 +274,18 @@ def register(app: typer.Typer) -> None:
                 console.print("API を起動しています…")
                 procs.append(
                     subprocess.Popen(
-                        api_command(settings.api_host, settings.api_port, quiet=True), env=env, start_new_session=True
+                        api_command(settings.api_host, settings.api_port, quiet=True),
+                        env=env,
+                        start_new_session=True,
                     )
                 )
                 wait_until_ready(f"{api_url}/readyz", procs[0], "API サーバー")
                 console.print("画面を起動しています…")
-                procs.append(subprocess.Popen(ui_command(settings.api_host, settings.ui_port), env=env, start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        ui_command(settings.api_host, settings.ui_port), env=env, start_new_session=True
+                    )
+                )
                 ui_url = local_url(settings.api_host, settings.ui_port)
                 wait_until_ready(f"{ui_url}/_stcore/health", procs[1], "画面（Streamlit）")
         except (Stop, DxnaviError):
@@ -276,7 +295,8 @@ def register(app: typer.Typer) -> None:
             "\n[bold green]DXナビを起動しました。[/]\n"
             f"  画面（ブラウザで開く）: {ui_url}\n"
             f"  API:                    {api_url}  （ドキュメント: {api_url}/docs）\n"
-            "止めるには Ctrl-C を押してください。"
+            "止めるには Ctrl-C を押してください。",
+            soft_wrap=True,
         )
         code = supervise(procs, ["API サーバー", "画面（Streamlit）"], console.print)
         console.print("API と画面を停止しました。")
@@ -285,14 +305,22 @@ def register(app: typer.Typer) -> None:
     @app.command("bench-api")
     @handle_errors
     def bench_api(
-        requests: Annotated[int, typer.Option("--requests", "-n", min=1, help="各同時接続数で送るリクエスト数")] = 64,
-        concurrency: Annotated[list[int] | None, typer.Option("--concurrency", "-c", help="同時接続数（複数可）")] = None,
-        ui: Annotated[bool, typer.Option("--ui/--no-ui", help="ブラウザで画面の最初の文字までの時間も測る")] = False,
+        requests: Annotated[
+            int, typer.Option("--requests", "-n", min=1, help="各同時接続数で送るリクエスト数")
+        ] = 64,
+        concurrency: Annotated[
+            list[int] | None, typer.Option("--concurrency", "-c", help="同時接続数（複数可）")
+        ] = None,
+        ui: Annotated[
+            bool, typer.Option("--ui/--no-ui", help="ブラウザで画面の最初の文字までの時間も測る")
+        ] = False,
         config: ConfigOption = None,
     ) -> None:
         """API の応答時間（p50/p95）と最初のトークンまでの時間を測る（抜粋モード、ループバック）。"""
         from bot.bench_api import print_report, run_benchmark
 
         settings = settings_for(config)
-        report = run_benchmark(settings, concurrency or [1, 8, 32], requests, measure_ui=ui, echo=console.print)
+        report = run_benchmark(
+            settings, concurrency or [1, 8, 32], requests, measure_ui=ui, echo=console.print
+        )
         print_report(report, console)

@@ -55,20 +55,30 @@ def register(app: typer.Typer) -> None:
         if compare is not None:
             old_dir, new_dir = compare
             deltas, path = compare_runs(old_dir, new_dir, limits.tolerance, limits.latency_tolerance)
-            table = Table(title=f"比較: {old_dir.name} → {new_dir.name}（全体）")
-            for column in ("システム", "分割", "指標", "旧", "新", "差"):
-                table.add_column(column)
-            for d in deltas:
-                if d.scope != "overall":
-                    continue
-                change = "—" if d.change is None else ("+" if d.change >= 0 else "") + fmt(d.change, d.metric)
-                style = "bold red" if d.regression else None
-                table.add_row(
-                    SYSTEM_LABELS.get(d.system, d.system), d.split, METRIC_LABELS.get(d.metric, d.metric),
-                    fmt(d.old, d.metric), fmt(d.new, d.metric), change + (" ▼" if d.regression else ""),
-                    style=style,
-                )  # fmt: skip
-            console.print(table)
+            overall = {(d.system, d.split, d.metric): d for d in deltas if d.scope == "overall"}
+            for system in dict.fromkeys(d.system for d in overall.values()):
+                table = Table(
+                    title=f"比較（{SYSTEM_LABELS.get(system, system)}）: {old_dir.name} → {new_dir.name}"
+                )
+                table.add_column("指標", no_wrap=True)
+                for split in ("tune", "heldout", "all"):
+                    table.add_column(f"{split}: 新（差）", justify="right", no_wrap=True)
+                for metric in dict.fromkeys(k[2] for k in overall if k[0] == system):
+                    cells = []
+                    for split in ("tune", "heldout", "all"):
+                        d = overall.get((system, split, metric))
+                        if d is None:
+                            cells.append("")
+                            continue
+                        change = (
+                            "—"
+                            if d.change is None
+                            else ("+" if d.change >= 0 else "") + fmt(d.change, metric)
+                        )
+                        cell = f"{fmt(d.new, metric)} ({change})"
+                        cells.append(f"[bold red]{cell} ▼[/]" if d.regression else cell)
+                    table.add_row(METRIC_LABELS.get(metric, metric), *cells)
+                console.print(table)
             console.print(f"差分を書きました: {path}")
             regressions = [d for d in deltas if d.regression]
             if regressions:

@@ -325,7 +325,9 @@ def _ingest_locked(
     return report
 
 
-def _previous_vectors(index_dir: Path | None, embedder: Embedder) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _previous_vectors(
+    index_dir: Path | None, embedder: Embedder
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Chunk vectors (by chunk id) and sentence vectors (by text) of the current build, same model only."""
     chunks: dict[str, np.ndarray] = {}
     sentences: dict[str, np.ndarray] = {}

@@ -63,7 +63,9 @@ def api_settings(built: BuiltIndex, root: Path, **overrides: Any) -> Settings:
 def serve(app: FastAPI) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 in a background thread; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -104,7 +106,7 @@ def streamlit_app(api_url: str, data_dir: Path) -> Iterator[str]:
 def sse_events(response: httpx.Response) -> list[tuple[str, str]]:
     """(event, data) pairs of a Server-Sent Events response."""
     events: list[tuple[str, str]] = []
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in response.iter_lines():
         if line == "":
             if data:

@@ -94,7 +94,9 @@ def test_chat_streams_text_deltas_then_the_final_response(http: httpx.Client) ->
 
 
 def test_follow_up_question_uses_the_conversation(http: httpx.Client) -> None:
-    first = http.post("/v1/chat", json=ask_body("紙の伝票で在庫を管理しています。何から始めればいい？")).json()
+    first = http.post(
+        "/v1/chat", json=ask_body("紙の伝票で在庫を管理しています。何から始めればいい？")
+    ).json()
     messages = [
         {"role": "user", "content": "紙の伝票で在庫を管理しています。何から始めればいい？"},
         {"role": "assistant", "content": first["answer"][:1000]},
@@ -129,7 +131,9 @@ def test_feedback_is_stored_updated_and_exported_as_csv(http: httpx.Client) -> N
     mid = answer["message_id"]
     created = http.post("/v1/feedback", json={"message_id": mid, "rating": "up"})
     assert created.status_code == 201 and created.json()["rating"] == "up"
-    updated = http.post("/v1/feedback", json={"message_id": mid, "rating": "down", "comment": "連絡先も知りたい"})
+    updated = http.post(
+        "/v1/feedback", json={"message_id": mid, "rating": "down", "comment": "連絡先も知りたい"}
+    )
     assert updated.json()["rating"] == "down"
     export = http.get("/v1/feedback/export")
     assert export.headers["content-type"].startswith("text/csv")
@@ -183,7 +187,9 @@ def test_openai_client_streams_the_answer_then_the_sources(api: str) -> None:
 
 
 def test_openai_unknown_model_is_404(http: httpx.Client) -> None:
-    response = http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    response = http.post(
+        "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert response.status_code == 404
     assert "dxnavi" in response.json()["detail"]
 
@@ -245,7 +251,9 @@ def test_unknown_path_is_404_in_japanese(http: httpx.Client) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(built_index: BuiltIndex, tmp_path: Path) -> None:
-    app = create_app(api_settings(built_index, tmp_path, rate_limit_per_minute=3), shared_advisor(built_index))
+    app = create_app(
+        api_settings(built_index, tmp_path, rate_limit_per_minute=3), shared_advisor(built_index)
+    )
     with serve(app) as url, httpx.Client(base_url=url) as client:
         codes = [client.get("/v1/stages").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
@@ -289,7 +297,10 @@ def test_missing_index_gives_503_with_how_to_build_it(tmp_path: Path) -> None:
 
 
 def test_cors_allows_only_configured_origins(built_index: BuiltIndex, tmp_path: Path) -> None:
-    app = create_app(api_settings(built_index, tmp_path, cors_origins=["http://intranet.example"]), shared_advisor(built_index))
+    app = create_app(
+        api_settings(built_index, tmp_path, cors_origins=["http://intranet.example"]),
+        shared_advisor(built_index),
+    )
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
     with serve(app) as url, httpx.Client(base_url=url) as client:
         allowed = client.options("/v1/chat", headers={"Origin": "http://intranet.example", **preflight})
@@ -357,9 +368,10 @@ def test_client_disconnect_mid_stream_stops_the_work(built_index: BuiltIndex, tm
     advisor = SlowStreamAdvisor(shared_advisor(built_index))
     app = create_app(api_settings(built_index, tmp_path), advisor)  # type: ignore[arg-type]
     with serve(app) as url:
-        with httpx.Client(base_url=url, timeout=30) as client, client.stream(
-            "POST", "/v1/chat", json=ask_body(FAX, stream=True)
-        ) as response:
+        with (
+            httpx.Client(base_url=url, timeout=30) as client,
+            client.stream("POST", "/v1/chat", json=ask_body(FAX, stream=True)) as response,
+        ):
             lines = response.iter_lines()
             assert next(line for line in lines if line.startswith("data:"))
         assert advisor.stopped.wait(10), "the advisor kept streaming after the client left"
@@ -391,7 +403,9 @@ def test_twenty_four_simultaneous_chats_are_all_answered_correctly(http: httpx.C
     assert len({r["message_id"] for _, r, _ in results}) == 24
     for question, result, _ in results:
         assert result["answer"] == expected[question]["answer"]
-        assert [c["chunk_id"] for c in result["citations"]] == [c["chunk_id"] for c in expected[question]["citations"]]
+        assert [c["chunk_id"] for c in result["citations"]] == [
+            c["chunk_id"] for c in expected[question]["citations"]
+        ]
 
 
 def test_openapi_docs_are_served_with_japanese_examples(http: httpx.Client) -> None:

@@ -33,11 +33,16 @@ WAIT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def servers(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+def servers(
+    built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, Path]]:
     """(API URL, UI URL, data folder) with both servers running."""
     root = tmp_path_factory.mktemp("browser")
     settings = api_settings(built_index, root)
-    with serve(create_app(settings, shared_advisor(built_index))) as api, streamlit_app(api, settings.data_dir) as ui:
+    with (
+        serve(create_app(settings, shared_advisor(built_index))) as api,
+        streamlit_app(api, settings.data_dir) as ui,
+    ):
         yield api, ui, settings.data_dir
 
 

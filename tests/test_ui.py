@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button
 
 from bot.api import create_app
 from dxnavi.config import PROJECT_ROOT, load_settings
@@ -47,7 +48,7 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def button(at: AppTest, label: str) -> object:
+def button(at: AppTest, label: str) -> Button:
     return next(b for b in at.button if b.label == label)
 
 

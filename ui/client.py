@@ -57,7 +57,9 @@ class ApiClient:
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url: http:// か https:// で始まる URL を指定してください（指定: {base_url!r}）")
+            raise ValueError(
+                f"base_url: http:// か https:// で始まる URL を指定してください（指定: {base_url!r}）"
+            )
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
@@ -114,7 +116,7 @@ class ApiClient:
 
 def parse_events(lines: Iterator[str]) -> Iterator[ChatEvent]:
     """Server-Sent Events lines → ChatEvent (the API sends `delta`, `final` and `error` events)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if line == "":
             if data:

@@ -132,12 +132,13 @@ def markers(citations: list[Citation]) -> str:
     return "".join(f"[{c.n}]" for c in citations)
 
 
-_SENTENCE_END = re.compile(r"(?<=[。！？])|\n+|(?=[•✓・]\s)")
+_SENTENCE_END = re.compile(r"(?<=[。！？])|\n+|(?=[•✓・➢▶■◆●]\s)")
+_BULLETS = " •✓・➢▶■□◆◇○●"
 
 
 def excerpt(text: str, terms: list[str], limit: int = 200) -> str:
     """The sentence that contains the first matching term (else the first sentence), at most `limit` chars."""
-    sentences = [s.strip(" •✓・") for s in _SENTENCE_END.split(text) if s.strip(" •✓・")]
+    sentences = [s.strip(_BULLETS) for s in _SENTENCE_END.split(text) if s.strip(_BULLETS)]
     if not sentences:
         return ""
     for term in terms:
@@ -156,7 +157,13 @@ def excerpt(text: str, terms: list[str], limit: int = 200) -> str:
 def copy_text(text: str, title: str, page: int | None, heading: str | None, url: str | None) -> str:
     """Citation text to paste into a document or an email."""
     source = "、".join(
-        part for part in (title, f"p.{page}" if page is not None else "", f"「{heading}」" if heading else "", url or "")
+        part
+        for part in (
+            title,
+            f"p.{page}" if page is not None else "",
+            f"「{heading}」" if heading else "",
+            url or "",
+        )
         if part
     )
     return f"「{_SPACE.sub(' ', text).strip()}」（出典：{source}）"
@@ -183,7 +190,9 @@ def citation_card(citation: Citation, response: ChatResponse) -> None:
 def citation_cards(response: ChatResponse, expanded: bool) -> None:
     if not response.citations:
         return
-    with st.expander(f"📚 出典（{len(response.citations)}件）: 本文の [n] と対応しています", expanded=expanded):
+    with st.expander(
+        f"📚 出典（{len(response.citations)}件）: 本文の [n] と対応しています", expanded=expanded
+    ):
         columns = st.columns(2)
         for i, citation in enumerate(response.citations):
             with columns[i % 2]:
@@ -195,7 +204,10 @@ def agency_card(agency: AgencyRecommendation) -> None:
         st.markdown(f"**🏢 {escape_md(agency.name)}**")
         st.markdown(escape_md(agency.reason) + " " + escape_md(markers(agency.citations)))
         if agency.what_to_ask:
-            st.markdown("**相談するときに伝えること**\n\n" + "\n".join(f"- {escape_md(q)}" for q in agency.what_to_ask))
+            st.markdown(
+                "**相談するときに伝えること**\n\n"
+                + "\n".join(f"- {escape_md(q)}" for q in agency.what_to_ask)
+            )
         for c in agency.citations[:2]:
             st.caption(f"根拠 [{c.n}] 「{escape_md(c.quote)}」（{escape_md(c.title)} {escape_md(where(c))}）")
 
@@ -216,7 +228,9 @@ def stage_track(level: int, all_stages: list[dict[str, Any]]) -> None:
     for column, stage in zip(columns, all_stages[:4], strict=False):
         with column, st.container(border=True):
             if stage["level"] == level:
-                st.markdown(f":blue-background[**段階{stage['level']}**] 📍\n\n**{escape_md(stage['label'])}**")
+                st.markdown(
+                    f":blue-background[**段階{stage['level']}**] 📍\n\n**{escape_md(stage['label'])}**"
+                )
             else:
                 st.markdown(f":gray[段階{stage['level']}]\n\n:gray[{escape_md(stage['label'])}]")
     st.progress(level / 4, text=f"現在地: 段階{level} / 4")

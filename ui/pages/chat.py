@@ -85,8 +85,14 @@ def _feedback_row(api: ApiClient, index: int, turn: dict[str, Any]) -> None:
             st.caption("コメントも送信しました。")
         else:
             with st.form(key=f"comment_form_{index}", border=False):
-                st.text_input("コメント（任意）", key=f"comment_{index}", placeholder="例: 相談先の連絡方法も知りたかった")
-                st.form_submit_button("コメントを送る", on_click=_send_feedback, args=(api, index, rating, True))
+                st.text_input(
+                    "コメント（任意）",
+                    key=f"comment_{index}",
+                    placeholder="例: 相談先の連絡方法も知りたかった",
+                )
+                st.form_submit_button(
+                    "コメントを送る", on_click=_send_feedback, args=(api, index, rating, True)
+                )
 
 
 # ---- self-check ------------------------------------------------------------------------------
@@ -129,7 +135,8 @@ def _selfcheck_result(api_url: str, all_stages: list[dict[str, Any]]) -> None:
     with st.container(border=True):
         st.markdown(f"#### 🧭 セルフチェックの結果: 段階{level}「{render.escape_md(stage['label'])}」")
         render.stage_track(level, all_stages)
-        st.markdown(f"**この段階の姿**: 「{render.escape_md(stage['description_quote'])}」{_source(api_url, stage['description_quote'])}")
+        description = stage["description_quote"]
+        st.markdown(f"**この段階の姿**: 「{render.escape_md(description)}」{_source(api_url, description)}")
         st.markdown("**最初の一歩（資料より）**")
         steps = [
             f"- 「{render.escape_md(q)}」{_source(api_url, q)}" for q in stage.get("next_step_quotes", [])[:3]
@@ -212,14 +219,19 @@ def main() -> None:
         _selfcheck_form(all_stages)
         st.divider()
         st.button("🔄 会話をリセット", key="reset", on_click=_reset, width="stretch")
-        st.caption(f"索引: {require_ready.get('documents', '?')} 文書・{require_ready.get('chunks', '?')} チャンク")
+        st.caption(
+            f"索引: {require_ready.get('documents', '?')} 文書・{require_ready.get('chunks', '?')} チャンク"
+        )
 
     if st.session_state.selfcheck_level:
         _selfcheck_result(api.base_url, all_stages)
 
     turns = st.session_state.turns
     if not turns:
-        st.info("下の入力欄に、事業の状況と困っていることを書いてください。左の「質問の例」も使えます。", icon="💡")
+        st.info(
+            "下の入力欄に、事業の状況と困っていることを書いてください。左の「質問の例」も使えます。",
+            icon="💡",
+        )
     last_answer = max((i for i, t in enumerate(turns) if t.get("response")), default=-1)
     for i, turn in enumerate(turns):
         with st.chat_message(turn["role"]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
@@ -10,20 +11,22 @@ from ui import render
 from ui.client import ApiError, ApiUnavailable
 
 
-def _result_card(result: dict[str, Any], terms: list[str]) -> None:
+def _result_card(result: dict[str, Any], terms: list[str], numbers: list[str]) -> None:
     with st.container(border=True):
         page = f"p.{result['page']}" if result.get("page") is not None else ""
         heading = f"「{result['heading']}」" if result.get("heading") else ""
         st.markdown(f"**{result['rank']}. {render.escape_md(result['title'])}**")
         st.caption(render.escape_md(f"{page} {heading}".strip()) + f"　（スコア {result['score']:.4f}）")
-        st.markdown(render.highlight(result["text"], terms, width=160))
+        st.markdown(render.highlight(result["text"], terms + numbers, width=160))
         link = render.safe_link(result.get("url"))
         if link:
             st.markdown(link)
         st.caption("引用文（右上のボタンでコピー）")
         excerpt = render.excerpt(result["text"], terms)
         st.code(
-            render.copy_text(excerpt, result["title"], result.get("page"), result.get("heading"), result.get("url")),
+            render.copy_text(
+                excerpt, result["title"], result.get("page"), result.get("heading"), result.get("url")
+            ),
             language=None,
             wrap_lines=True,
         )
@@ -40,7 +43,8 @@ def main() -> None:
         query = st.text_input("検索語", placeholder="例: 柱3-3、DX認定 メリット、ITコーディネータ")
         left, right = st.columns([3, 1])
         selected = left.multiselect(
-            "文書で絞り込む（空欄ならすべて）", options=list(titles),
+            "文書で絞り込む（空欄ならすべて）",
+            options=list(titles),
             format_func=lambda d: titles.get(d, d),
             placeholder="すべての文書",
         )
@@ -63,6 +67,7 @@ def main() -> None:
     if not result:
         return
     terms = [result["query"], *result.get("expansions", [])]
+    numbers = re.findall(r"\d+(?:[-－]\d+)+", result["query"])  # 「柱3-3」 → also mark a bare 「3-3」
     if not result["results"]:
         st.info(f"「{result['query']}」に当てはまる箇所は見つかりませんでした。言い換えて検索してください。")
         return
@@ -70,7 +75,7 @@ def main() -> None:
     if result.get("expansions"):
         st.caption("あわせて検索した語: " + "、".join(render.escape_md(e) for e in result["expansions"]))
     for item in result["results"]:
-        _result_card(item, terms)
+        _result_card(item, terms, numbers)
 
 
 main()
