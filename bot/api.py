@@ -232,9 +232,11 @@ class AdvisorHolder:
                 return
             self._last_try = time.monotonic()
             try:
-                self.advisor = Advisor.from_settings(self.settings)
+                advisor = Advisor.from_settings(self.settings)
+                warm_up(advisor)
+                self.advisor = advisor
                 self.error = None
-                log.info("advisor loaded (build %s)", self.advisor.index.meta.build_id)
+                log.info("advisor loaded (build %s)", advisor.index.meta.build_id)
             except (IndexMissingError, ModelMismatchError, StoreUnavailableError) as exc:
                 self.error = exc
                 log.warning("advisor not ready: %s", exc.message)
@@ -245,6 +247,12 @@ class AdvisorHolder:
         if self.advisor is None:
             raise self.error or IndexMissingError(str(self.settings.index_dir))
         return self.advisor
+
+
+def warm_up(advisor: Advisor) -> None:
+    """One search before serving: opens the vector store (lazily opened, and not safe to open from many
+    threads at once) and runs every code path once, so the first users do not pay for it."""
+    advisor.index.search("DXを何から始めればいい？", k=1)
 
 
 class RecentAnswers:
@@ -507,8 +515,11 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
-        if app.state.holder.advisor is None:
-            await run_in_threadpool(app.state.holder.load)
+        holder: AdvisorHolder = app.state.holder
+        if holder.advisor is None:
+            await run_in_threadpool(holder.load)
+        else:
+            await run_in_threadpool(warm_up, holder.advisor)
         yield
 
     app = FastAPI(

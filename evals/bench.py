@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import tempfile
 import time
@@ -50,6 +51,8 @@ class SystemBench:
     reingest_s: float | None = None
     answer_p50_ms: float | None = None
     answer_p95_ms: float | None = None
+    # 1-minute load average of the machine when the timings ended: other work skews the latencies.
+    load_avg: float | None = None
 
 
 @dataclass
@@ -121,6 +124,7 @@ def bench_ours(settings: Settings, queries: list[str]) -> SystemBench:
             reingest_s=reingest,
             answer_p50_ms=answer_p50,
             answer_p95_ms=answer_p95,
+            load_avg=os.getloadavg()[0],
         )
 
 
@@ -148,6 +152,7 @@ def bench_baseline(settings: Settings, queries: list[str]) -> SystemBench:
             search_p50_ms=search_p50,
             search_p95_ms=search_p95,
             peak_rss_mb=peak_rss_mb(),
+            load_avg=os.getloadavg()[0],
         )
 
 
@@ -213,6 +218,7 @@ def bench_rows(report: BenchReport) -> list[tuple[str, str, str, str, str]]:
         ("回答 p95 (ms)", num(o.answer_p95_ms), "—", "≤ 100", verdict("answer_p95_ms", o.answer_p95_ms)),
         ("ピークRSS (MB)", num(o.peak_rss_mb, 0), num(b.peak_rss_mb, 0), "", ""),
         ("チャンク数", str(o.chunks), str(b.chunks), "", ""),
+        ("負荷平均（測定終了時、1分）", num(o.load_avg, 2), num(b.load_avg, 2), "", ""),
     ]
 
 
