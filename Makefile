@@ -52,3 +52,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var
+
+eval: install
+	$(VENV)/bin/dxnavi eval --baseline

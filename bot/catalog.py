@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import get_args
 
 import yaml
 from pydantic import BaseModel, Field
+
+from bot.schemas import Intent
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -60,7 +63,11 @@ def lab_regions() -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def intent_examples() -> dict[str, list[str]]:
+def intent_examples() -> dict[Intent, list[str]]:
     """Example questions per intent, for the nearest-neighbour router."""
     raw = yaml.safe_load((DATA_DIR / "intent_examples.yaml").read_text(encoding="utf-8")) or {}
-    return {str(intent): [str(q) for q in questions] for intent, questions in raw.items()}
+    valid = set(get_args(Intent))
+    unknown = set(raw) - valid
+    if unknown:
+        raise ValueError(f"intent_examples.yaml: unknown intents {sorted(unknown)}; valid: {sorted(valid)}")
+    return {intent: [str(q) for q in questions] for intent, questions in raw.items()}

@@ -68,7 +68,7 @@ class IntentRouter:
         from bot.catalog import intent_examples
 
         examples = intent_examples()
-        self.labels: list[str] = [intent for intent, questions in examples.items() for _ in questions]
+        self.labels: list[Intent] = [intent for intent, questions in examples.items() for _ in questions]
         questions = [q for qs in examples.values() for q in qs]
         self.vectors = embed(questions) if questions else np.zeros((0, 0), dtype=np.float32)
         self.regions = regions
@@ -79,11 +79,12 @@ class IntentRouter:
         if ruled in ("out_of_scope", "region") or not self.labels:
             return ruled
         sims = self.vectors @ query_vector
-        votes: dict[str, float] = {}
+        votes: dict[Intent, float] = {}
         for row in np.argsort(-sims)[: self.k]:
-            votes[self.labels[row]] = votes.get(self.labels[row], 0.0) + float(sims[row])
+            label = self.labels[row]
+            votes[label] = votes.get(label, 0.0) + float(sims[row])
         votes[ruled] = votes.get(ruled, 0.0) + RULE_VOTE * float(sims.max())
-        return max(votes, key=lambda intent: votes[intent])  # type: ignore[return-value]
+        return max(votes, key=lambda intent: votes[intent])
 
 
 RULE_VOTE = 0.8  # the rules count about as much as one close example

