@@ -276,7 +276,7 @@ class Advisor:
         stage = match.stage
         markers = [
             n
-            for q in stage.example_quotes[:1] + [stage.description_quote]
+            for q in [*stage.example_quotes[:1], stage.description_quote]
             if (n := self._cite_quote(book, q, hits))
         ]
         cues = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in match.cues[:3])
@@ -342,7 +342,7 @@ class Advisor:
             steps = (stage_match.stage if stage_match else catalog.stages()[0]).next_step_quotes[:2]
             lines = [f"- {quote_line(q, n)}" for q in steps if (n := self._cite_quote(book, q, hits))]
             seen = steps + (
-                stage_match.stage.example_quotes + [stage_match.stage.description_quote]
+                [*stage_match.stage.example_quotes, stage_match.stage.description_quote]
                 if stage_match
                 else []
             )

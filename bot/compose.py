@@ -74,11 +74,11 @@ def is_quotable(raw: str, text: str) -> bool:
     """Whole statements only: no chart values, source notes, rows of table labels or fragments."""
     if len(text) < 12 or is_chart_line(text) or _SOURCE_NOTE.search(text):
         return False
-    if not text.endswith(("。", "！", "？")) and not _BULLET_START.match(raw):
-        # Without a full stop or a bullet, short lines, lines with spaces and "(1/3)" are slide
-        # titles or rows of table labels, not statements.
-        if len(text) <= 25 or " " in text or re.search(r"\(\d+/\d+\)", text):
-            return False
+    # Without a full stop or a bullet, short lines, lines with spaces and "(1/3)" are slide titles or
+    # rows of table labels, not statements.
+    unfinished = not text.endswith(("。", "！", "？")) and not _BULLET_START.match(raw)
+    if unfinished and (len(text) <= 25 or " " in text or re.search(r"\(\d+/\d+\)", text)):
+        return False
     hiragana = sum(1 for ch in text if "\u3040" <= ch <= "\u309f")
     return hiragana >= 3
 

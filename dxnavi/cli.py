@@ -17,14 +17,17 @@ from rich.table import Table
 from dxnavi.config import Settings, load_settings
 from dxnavi.errors import DxnaviError
 
-app = typer.Typer(help="DXナビ: 中小企業のDX相談アドバイザー", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="DXナビ: 中小企業のDX相談アドバイザー", no_args_is_help=True, pretty_exceptions_enable=False
+)
 corpus_app = typer.Typer(help="コーパス（元になる文書）の管理", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 console = Console()
 err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="設定ファイル（YAML/TOML）。環境変数 DXNAVI_* が優先されます")
+    Path | None,
+    typer.Option("--config", "-c", help="設定ファイル（YAML/TOML）。環境変数 DXNAVI_* が優先されます"),
 ]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,7 +79,9 @@ def ingest(
         table.add_column(column)
     labels = {"indexed": "[green]索引済み[/]", "unchanged": "変更なし", "skipped": "[yellow]スキップ[/]"}
     for f in report.files:
-        table.add_row(f.path.name, labels[f.status], f.doc_id or "", str(f.pages), str(f.chunks), f.reason or "")
+        table.add_row(
+            f.path.name, labels[f.status], f.doc_id or "", str(f.pages), str(f.chunks), f.reason or ""
+        )
     console.print(table)
     if report.changed:
         console.print(
