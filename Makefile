@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || ! command -v docker-compose >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic docker-compose >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji docker-compose >/dev/null; \
 	  else echo "chromium / fonts-ipafont-gothic がありません: sudo apt-get install chromium fonts-ipafont-gothic"; fi; \
 	fi
 

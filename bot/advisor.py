@@ -84,18 +84,26 @@ class StreamEvent:
 
 
 @lru_cache(maxsize=1)
-def synonym_groups() -> list[list[str]]:
+def synonym_groups() -> list[tuple[list[str], list[str]]]:
+    """(words that trigger, words added): a plain list works both ways; {en, ja} goes English → Japanese."""
     raw = yaml.safe_load((catalog.DATA_DIR / "synonyms.yaml").read_text(encoding="utf-8"))
-    return [[nfkc(w).lower() for w in group] for group in raw]
+    groups = []
+    for entry in raw:
+        if isinstance(entry, dict):
+            groups.append(([nfkc(w).lower() for w in entry["en"]], [nfkc(w).lower() for w in entry["ja"]]))
+        else:
+            words = [nfkc(w).lower() for w in entry]
+            groups.append((words, words))
+    return groups
 
 
 def expansions_for(text: str) -> list[str]:
     """Guide wording for the owner's words (synonyms) and clause names for 「柱3-3」-style references."""
     lowered = nfkc(text).lower()
     out: list[str] = []
-    for group in synonym_groups():
-        if any(w in lowered for w in group):
-            out.extend(w for w in group if w not in lowered)
+    for triggers, added in synonym_groups():
+        if any(w in lowered for w in triggers):
+            out.extend(w for w in added if w not in lowered and w not in out)
     clauses = catalog.clauses()
     for match in _PILLAR.finditer(nfkc(text)):
         key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,11 +84,16 @@ class SearchIndex:
         self._client = None
         self._vectorstore: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
+        self._open_lock = threading.Lock()  # concurrent first requests must not open Chroma twice
         self._load_sentences()
 
     @property
     def vectorstore(self) -> Any:
         """The langchain-chroma vector store over this build's collection (opened lazily, once)."""
+        with self._open_lock:
+            return self._open_vectorstore()
+
+    def _open_vectorstore(self) -> Any:
         if self._vectorstore is None:
             from langchain_chroma import Chroma
 

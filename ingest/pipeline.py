@@ -344,7 +344,12 @@ def _previous_vectors(
 
 
 def _embed_missing(
-    keys: list[str], texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder, bar: Any
+    keys: list[str],
+    texts: list[str],
+    cache: dict[str, np.ndarray],
+    embedder: Embedder,
+    bar: Any,
+    batch: int = 16,
 ) -> tuple[np.ndarray, int]:
     """Vectors in `keys` order: taken from `cache` where present, embedded otherwise."""
     out = np.zeros((len(keys), embedder.dim), dtype=np.float32)
@@ -354,7 +359,6 @@ def _embed_missing(
             out[i] = cache[key]
         else:
             todo.append(i)
-    batch = 16
     for start in range(0, len(todo), batch):
         rows = todo[start : start + batch]
         out[rows] = embedder.embed_documents([texts[i] for i in rows])
@@ -377,7 +381,8 @@ def _embeddings_for(
         vectors, reused = _embed_missing(
             [c.chunk_id for c in chunks], [c.embed_text for c in chunks], chunk_cache, embedder, bar
         )
-        sentence_vectors, _ = _embed_missing(sentences, sentences, sentence_cache, embedder, bar)
+        # Sentences are short: bigger batches are faster per sentence.
+        sentence_vectors, _ = _embed_missing(sentences, sentences, sentence_cache, embedder, bar, batch=64)
     return vectors, reused, sentences, sentence_vectors
 
 

@@ -56,9 +56,17 @@ ROUTES: list[tuple[str, str]] = [
 ]
 
 # Phrasings routed wrongly today, per router; strict, so a fix shows up as XPASS.
-HR_LEAVE = ("パートの有給休暇は年に何日付与すればいい？", "out_of_scope", "OFF_TOPIC has 「有給休暇の日数」 only")
+HR_LEAVE = (
+    "パートの有給休暇は年に何日付与すればいい？",
+    "out_of_scope",
+    "OFF_TOPIC has 「有給休暇の日数」 only",
+)
 RULE_MISSES: list[tuple[str, str, str]] = [
-    ("Where should a small company start with DX?", "start", "English START knows only 'where should I/we start'"),
+    (
+        "Where should a small company start with DX?",
+        "start",
+        "English START knows only 'where should I/we start'",
+    ),
     HR_LEAVE,
 ]
 HYBRID_MISSES: list[tuple[str, str, str]] = [
@@ -90,7 +98,9 @@ NOT_INJECTIONS = [
 
 
 def known_misses(misses: list[tuple[str, str, str]]) -> list:
-    return [pytest.param(q, i, marks=pytest.mark.xfail(reason=why, strict=True), id=q) for q, i, why in misses]
+    return [
+        pytest.param(q, i, marks=pytest.mark.xfail(reason=why, strict=True), id=q) for q, i, why in misses
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +161,16 @@ def test_injection_is_detected_in_full_width_and_mixed_case() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["明日の天気は？", "肉じゃがのレシピ", "法人税の計算方法", "VBAのコードを書いて", "解雇の手続きは？"]
+    "text",
+    ["明日の天気は？", "肉じゃがのレシピ", "法人税の計算方法", "VBAのコードを書いて", "解雇の手続きは？"],
 )
 def test_off_topic_words_are_recognised(text: str) -> None:
     assert is_off_topic(text)
 
 
-@pytest.mark.parametrize("text", ["DX認定のメリットは？", "FAXで受発注している町工場です", "地域DX推進ラボとは"])
+@pytest.mark.parametrize(
+    "text", ["DX認定のメリットは？", "FAXで受発注している町工場です", "地域DX推進ラボとは"]
+)
 def test_in_scope_questions_are_not_off_topic(text: str) -> None:
     assert not is_off_topic(text)
 

@@ -45,7 +45,10 @@ def test_described_situation_is_estimated_at_its_stage(text: str, level: int) ->
 
 @pytest.mark.parametrize(
     ("text", "level"),
-    [pytest.param(t, lv, marks=pytest.mark.xfail(reason=why, strict=True), id=t) for t, lv, why in STAGE_MISSES],
+    [
+        pytest.param(t, lv, marks=pytest.mark.xfail(reason=why, strict=True), id=t)
+        for t, lv, why in STAGE_MISSES
+    ],
 )
 def test_known_missed_descriptions_are_tracked(text: str, level: int) -> None:
     match = estimate_stage(text)
@@ -84,13 +87,20 @@ def test_financing_need_puts_the_regional_bank_first(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["サイバーセキュリティ対策を相談したい", "情報処理安全確保支援士に相談したい", "勤怠や給与計算の相談先は？"]
+    "text",
+    [
+        "サイバーセキュリティ対策を相談したい",
+        "情報処理安全確保支援士に相談したい",
+        "勤怠や給与計算の相談先は？",
+    ],
 )
 def test_security_and_accounting_needs_put_the_professionals_first(text: str) -> None:
     assert first_agency(text) == "professional"
 
 
-@pytest.mark.xfail(reason="everyday security words (ウイルス・情報漏えい) are not agency keywords", strict=True)
+@pytest.mark.xfail(
+    reason="everyday security words (ウイルス・情報漏えい) are not agency keywords", strict=True
+)
 def test_everyday_security_worry_puts_the_professionals_first() -> None:
     assert first_agency("ウイルス対策や情報漏えいが心配です。誰に相談すればいい？") == "professional"
 
