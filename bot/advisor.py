@@ -18,7 +18,7 @@ from bot import catalog
 from bot.agencies import AgencyMatch, match_agencies
 from bot.compose import CitationBook, SentencePool, quote_line, select_sentences, sources_section
 from bot.retrieve import Hit, SearchIndex, check_query
-from bot.route import IntentRouter, find_regions, is_injection, route_intent
+from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk, StageEstimate
 from bot.stage import StageMatch, estimate_stage
 from dxnavi.errors import QueryError
@@ -169,7 +169,12 @@ class Advisor:
 
     # ----------------------------------------------------------------------------------------
     def _answer(self, messages: list[Message]) -> ChatResponse:
-        user_turns = [m.content for m in messages if m.role == "user"]
+        # Earlier refused turns (injection, off-topic) never steer later answers.
+        user_turns = [
+            m.content
+            for m in messages[:-1]
+            if m.role == "user" and not (is_injection(m.content) or is_off_topic(m.content))
+        ] + [messages[-1].content]
         question = user_turns[-1]
         intent: Intent = self.router.route(question, self.index.embed_query(question))
         # A follow-up such as 「それはどこに相談すればいい？」 is retrieved together with earlier turns.
@@ -178,7 +183,11 @@ class Advisor:
             context = " ".join(user_turns[-3:])
         situation = " ".join(user_turns)
         expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
-        hits = self.index.search(context, k=self.settings.retrieve_k, expansions=expansions)
+        # A clause reference such as 「柱3-3」 means the pillar's name: search for the name too (dense side).
+        query = context
+        if _PILLAR.search(nfkc(context)) or _VIEWPOINT.search(nfkc(context)):
+            query = " ".join([context, *expansions_for(context)])
+        hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
         retrieved = [self._retrieved(h) for h in hits]
         if (
             intent == "out_of_scope"

@@ -25,7 +25,7 @@ INJECTION = re.compile(
 OFF_TOPIC = re.compile(
     r"天気|気温|降水|レシピ|料理の作り方|カレー|献立|株価|株式投資|銘柄|為替|ドル円|仮想通貨|ビットコイン|観光地|旅行先|観光スポット|おすすめの(旅行|店|レストラン)"
     r"|確定申告|控除額|相続税|消費税率|インボイス|2割特例|仕訳|法人税|減価償却|源泉徴収"
-    r"|労働基準法|残業代の計算|解雇|有給休暇の日数|就業規則の(書き方|条文)"
+    r"|労働基準法|残業代の計算|解雇|有給休暇|有給の日数|就業規則の(書き方|条文)"
     r"|python|javascript|sql|エクセル関数|vba|コードを書|プログラムを書|バグ|コンパイル|正規表現"
     r"|恋愛|占い|スポーツ|試合|映画|ゲーム攻略|病気|症状|薬",
     re.IGNORECASE,
@@ -50,7 +50,7 @@ START = re.compile(
     r"何から|なにから|何をすれば|なにをすれば|何をしたら|何をすべき|まず何|始め|はじめ|第一歩|最初|どの段階|どこから"
     r"|取り掛か|取りかか|手をつけ|進め方|どう進め|順番|何とかし|何とかな|なんとか"
     r"|うち(の会社|みたい|は|も|で)|弊社|当社|小さい会社|小さな会社|町工場|零細|どの段階|どのレベル"
-    r"|where (do|should) (i|we) start|how (do|should) (i|we) (start|begin)|first step|get started",
+    r"|\bstart\b|\bbegin\b|first step|get started",
     re.IGNORECASE,
 )
 
@@ -84,6 +84,8 @@ class IntentRouter:
             label = self.labels[row]
             votes[label] = votes.get(label, 0.0) + float(sims[row])
         votes[ruled] = votes.get(ruled, 0.0) + RULE_VOTE * float(sims.max())
+        if not REGION_WORDS.search(nfkc(text)):
+            votes.pop("region", None)  # a region answer needs a place in the question
         return max(votes, key=lambda intent: votes[intent])
 
 

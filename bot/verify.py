@@ -230,7 +230,7 @@ def verify_answer(
             lines.append(("", "blank"))
             continue
         if is_structural(line):
-            lines.append((line, "struct"))
+            lines.append((_MARKER_RUN.sub("", line).rstrip(), "struct"))
             continue
         prefix_match = _LIST_PREFIX.match(line)
         prefix = prefix_match.group(1) if prefix_match else ""
