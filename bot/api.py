@@ -232,6 +232,8 @@ class AdvisorHolder:
                 return
             self._last_try = time.monotonic()
             try:
+                if self.settings.store == "server":
+                    check_store(self.settings)  # fail fast before loading models
                 advisor = Advisor.from_settings(self.settings)
                 warm_up(advisor)
                 self.advisor = advisor
@@ -242,11 +244,26 @@ class AdvisorHolder:
                 log.warning("advisor not ready: %s", exc.message)
 
     def require(self) -> Advisor:
-        if self.advisor is None and time.monotonic() - self._last_try >= RELOAD_INTERVAL_S:
+        # A Chroma server that was down is checked again on every request (a refused connection is
+        # cheap), so the API recovers as soon as it is back; a missing index is retried now and then.
+        interval = 0.0 if isinstance(self.error, StoreUnavailableError) else RELOAD_INTERVAL_S
+        if self.advisor is None and time.monotonic() - self._last_try >= interval:
             self.load()
         if self.advisor is None:
             raise self.error or IndexMissingError(str(self.settings.index_dir))
         return self.advisor
+
+
+def check_store(settings: Settings) -> None:
+    """Raise StoreUnavailableError unless the Chroma server answers its heartbeat."""
+    from ingest.store import open_client, server_down_message
+
+    try:
+        open_client(settings, settings.index_dir).heartbeat()
+    except StoreUnavailableError:
+        raise
+    except Exception as exc:  # chromadb raises plain exceptions for refused connections
+        raise StoreUnavailableError(server_down_message(settings)) from exc
 
 
 def warm_up(advisor: Advisor) -> None:
