@@ -149,13 +149,21 @@ def publish(index_dir: Path, staging: Path, build_id: str) -> Path:
     return final
 
 
+def _created(build_dir: Path) -> tuple[float, str]:
+    """When a build was made (from its meta.json; ids alone tie within one second)."""
+    try:
+        return read_meta(build_dir).created, build_dir.name
+    except (OSError, ValueError):
+        return build_dir.stat().st_mtime, build_dir.name
+
+
 def prune(index_dir: Path) -> list[str]:
     """Delete leftover partial builds and all but the newest KEEP_BUILDS builds; returns kept ids."""
     root = builds_dir(index_dir)
     current = current_build_id(index_dir)
     for partial in root.glob(".*.partial"):
         shutil.rmtree(partial, ignore_errors=True)
-    builds = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    builds = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_created)
     keep = [p.name for p in builds[-KEEP_BUILDS:]]
     if current and current not in keep:
         keep.append(current)
