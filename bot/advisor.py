@@ -125,7 +125,10 @@ class Advisor:
         self.pool = SentencePool(index.chunks, index.embedder.embed_documents, index.sentence_vectors())
         self.backend = backend
         self.regions = catalog.lab_regions()
-        self.router = IntentRouter(lambda qs: np.vstack([index.embed_query(q) for q in qs]), self.regions)
+        # Example vectors bypass the query cache: it is for questions users actually ask.
+        self.router = IntentRouter(
+            lambda qs: np.vstack([index.embedder.embed_query(q) for q in qs]), self.regions
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Advisor:
