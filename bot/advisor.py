@@ -314,10 +314,14 @@ class Advisor:
         out = []
         for m in matches:
             agency = m.agency
-            cited = [n for q in agency.quotes[:2] if (n := self._cite_quote(book, q, hits))]
+            cited: list[int] = []
             reason = agency.reason
             if m.regions:
                 reason = f"{'・'.join(m.regions)}は地域DX推進ラボの選定地域です。" + reason
+                listing = self._region_listing(m.regions[0])
+                if listing is not None:
+                    cited.append(book.cite(listing.chunk, listing.text))
+            cited += [n for q in agency.quotes[:2] if (n := self._cite_quote(book, q, hits))]
             out.append(
                 AgencyRecommendation(
                     id=agency.id,
@@ -328,6 +332,14 @@ class Advisor:
                 )
             )
         return out
+
+    def _region_listing(self, region: str) -> Any:
+        """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""
+        for cands in self.pool.by_chunk.values():
+            for cand in cands:
+                if region in cand.text and cand.text.count("・") >= 5:
+                    return cand
+        return None
 
     def _compose(
         self,
