@@ -16,7 +16,14 @@ import yaml
 
 from bot import catalog
 from bot.agencies import AgencyMatch, match_agencies
-from bot.compose import CitationBook, SentencePool, quote_line, select_sentences, sources_section
+from bot.compose import (
+    CitationBook,
+    SentencePool,
+    citation_for,
+    quote_line,
+    select_sentences,
+    sources_section,
+)
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk, StageEstimate
@@ -459,23 +466,11 @@ class Advisor:
         Returns (body, notice); body is None when the extractive answer must be used instead.
         """
         from bot.llm import llm_answer
-        from bot.schemas import Citation
         from bot.verify import parse_markers
         from dxnavi.errors import LLMError
 
         top = [h.chunk for h in hits[:5]]
-        passages = [
-            Citation(
-                n=i,
-                chunk_id=c.chunk_id,
-                doc_id=c.doc_id,
-                title=c.title,
-                page=c.page,
-                heading=c.heading,
-                quote=c.text,
-            )
-            for i, c in enumerate(top, start=1)
-        ]
+        passages = [citation_for(c, i, c.text) for i, c in enumerate(top, start=1)]
         try:
             verified = llm_answer(self.backend, question, messages[:-1], passages)
         except LLMError as exc:

@@ -217,6 +217,20 @@ def select_sentences(
     return chosen
 
 
+def citation_for(chunk: Chunk, n: int, quote: str, url: str | None = None) -> Citation:
+    """Citation number `n` quoting `quote` from `chunk`, with the chunk's document, page and heading."""
+    return Citation(
+        n=n,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        page=chunk.page,
+        heading=chunk.heading,
+        quote=quote,
+        url=url,
+    )
+
+
 @dataclass
 class CitationBook:
     """Numbers citations in order of first use; the same quote from the same chunk keeps its number."""
@@ -229,18 +243,7 @@ class CitationBook:
             if c.chunk_id == chunk.chunk_id and c.quote == quote:
                 return c.n
         n = len(self.citations) + 1
-        self.citations.append(
-            Citation(
-                n=n,
-                chunk_id=chunk.chunk_id,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                page=chunk.page,
-                heading=chunk.heading,
-                quote=quote,
-                url=self.urls.get(chunk.doc_id),
-            )
-        )
+        self.citations.append(citation_for(chunk, n, quote, self.urls.get(chunk.doc_id)))
         return n
 
     def get(self, n: int) -> Citation:

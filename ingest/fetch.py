@@ -7,7 +7,6 @@ manifest records them) check out.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dxnavi.errors import FetchError
+from ingest.load import sha256_of
 from ingest.manifest import DocumentInfo, load_manifest
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,6 @@ class OfflineError(FetchError):
 def part_path(dest: Path) -> Path:
     """Where an unfinished download of `dest` is kept (hidden, so `dxnavi ingest` never reads it)."""
     return dest.with_name(f".{dest.name}.part")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def downloadable(corpus_dir: Path, only: list[str] | None = None) -> list[DocumentInfo]:

@@ -76,6 +76,15 @@ class LoadedDocument:
     encoding: str | None
 
 
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_document(path: Path) -> LoadedDocument:
     """Read `path` into pages of raw text; raise `LoadError` with a Japanese reason when it cannot."""
     path = Path(path)

@@ -15,7 +15,7 @@ import numpy as np
 
 from dxnavi.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
-from ingest.load import SUPPORTED_SUFFIXES, load_document
+from ingest.load import SUPPORTED_SUFFIXES, load_document, sha256_of
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
 from ingest.split import Chunk, sentence_texts, split_segment
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
@@ -86,16 +86,6 @@ def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
     return list(unique)
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @contextmanager
 def ingest_lock(index_dir: Path) -> Iterator[None]:
     """One ingest at a time per index folder."""
@@ -118,21 +108,21 @@ def is_up_to_date(settings: Settings, extra: list[Path] | None = None) -> bool:
     meta = idx.read_current_meta(settings.index_dir)
     if meta is None or not _settings_match(meta, settings):
         return False
-    if meta.manifest_sha256 != _manifest_sha256(settings.corpus_dir):
+    if meta.manifest_sha256 != _manifestsha256_of(settings.corpus_dir):
         return False
     paths = discover(settings.corpus_dir, [*(Path(p) for p in meta.extra_paths), *(extra or [])])
     indexed = {f.path: f.sha256 for f in meta.files}
     candidates = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
-    current = {str(p): _sha256(p) for p in candidates}
+    current = {str(p): sha256_of(p) for p in candidates}
     # Skipped files (broken, duplicates) are not in meta.files but in the skipped list: unchanged, they
     # do not make the index stale.
     indexed_unchanged = all(current.get(path) == sha for path, sha in indexed.items())
     return indexed_unchanged and _skipped_unchanged(meta, current)
 
 
-def _manifest_sha256(corpus_dir: Path) -> str | None:
+def _manifestsha256_of(corpus_dir: Path) -> str | None:
     path = corpus_dir / MANIFEST_NAME
-    return _sha256(path) if path.is_file() else None
+    return sha256_of(path) if path.is_file() else None
 
 
 def _skipped_unchanged(meta: idx.IndexMeta, current: dict[str, str]) -> bool:
@@ -211,7 +201,7 @@ def _ingest_locked(
         return report
 
     manifest = load_manifest(settings.corpus_dir)
-    manifest_sha256 = _manifest_sha256(settings.corpus_dir)
+    manifest_sha256 = _manifestsha256_of(settings.corpus_dir)
     report = IngestReport(changed=True)
     chunks: list[Chunk] = []
     records: list[idx.FileRecord] = []
@@ -226,7 +216,7 @@ def _ingest_locked(
         except LoadError as exc:
             result.reason = exc.message
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                skipped[str(path)] = _sha256(path)
+                skipped[str(path)] = sha256_of(path)
             log.warning("skipped %s: %s", path, exc.message)
             continue
         if doc.sha256 in seen_hashes:

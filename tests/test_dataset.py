@@ -90,7 +90,9 @@ def test_every_item_has_exactly_the_expected_keys_and_types():
         assert item["category"] in CATEGORIES, f"{item_id}: invalid category {item['category']!r}"
         assert isinstance(item["question"], str) and item["question"].strip(), f"{item_id}: empty question"
         assert isinstance(item["gold_evidence"], list), f"{item_id}: gold_evidence must be a list"
-        assert all(isinstance(s, str) for s in item["gold_evidence"]), f"{item_id}: gold_evidence must hold str"
+        assert all(isinstance(s, str) for s in item["gold_evidence"]), (
+            f"{item_id}: gold_evidence must hold str"
+        )
         assert isinstance(item["key_facts"], list), f"{item_id}: key_facts must be a list"
         assert all(isinstance(s, str) for s in item["key_facts"]), f"{item_id}: key_facts must hold str"
         assert item["expected_agency"] is None or isinstance(item["expected_agency"], str), (
