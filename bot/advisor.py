@@ -228,6 +228,7 @@ class Advisor:
             body = self._compose(
                 intent, question, context, expansions, hits, book, stage, stage_match, agencies, matches
             )
+        body = book.renumber(body)
         answer = "\n\n".join(part for part in [body, sources_section(book)] if part)
         return ChatResponse(
             message_id=uuid.uuid4().hex,

@@ -247,7 +247,24 @@ class CitationBook:
         return n
 
     def get(self, n: int) -> Citation:
-        return self.citations[n - 1]
+        return next(c for c in self.citations if c.n == n)
+
+    def renumber(self, text: str) -> str:
+        """Number citations in the order the text first cites them (the rest after), and rewrite markers.
+
+        Citation objects are shared with agencies and the stage, so they see the new numbers too.
+        """
+        order: dict[int, None] = {}
+        for marker in re.findall(r"\[(\d+)\]", text):
+            if any(c.n == int(marker) for c in self.citations):
+                order.setdefault(int(marker), None)
+        for c in self.citations:
+            order.setdefault(c.n, None)
+        mapping = {old: new for new, old in enumerate(order, start=1)}
+        for c in self.citations:
+            c.n = mapping[c.n]
+        self.citations.sort(key=lambda c: c.n)
+        return re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", text)
 
 
 def quote_line(text: str, n: int) -> str:
