@@ -66,8 +66,7 @@ class SearchIndex:
     """One loaded index build: chunks, BM25 and the Chroma collection. Load once, query many times."""
 
     def __init__(self, settings: Settings, embedder: Embedder, build_dir: Path | None = None) -> None:
-        import bm25s
-
+        bm25s = idx.import_bm25s()
         self.settings = settings
         self.embedder = embedder
         self.build_dir = build_dir or idx.current_build_dir(settings.index_dir)

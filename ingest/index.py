@@ -13,6 +13,7 @@ A build folder is complete before CURRENT names it, so a killed ingest leaves th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -54,6 +55,14 @@ class IndexMeta(BaseModel):
     extra_paths: list[str] = Field(default_factory=list)
     chunk_count: int = 0
     manifest_sha256: str | None = None  # titles, ids and URLs come from the manifest
+
+
+def import_bm25s() -> Any:
+    """Import bm25s without its DEBUG chatter: it sets its own logger to DEBUG when imported."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
+    return bm25s
 
 
 def builds_dir(index_dir: Path) -> Path:

@@ -377,8 +377,7 @@ def _embeddings_for(
 
 
 def _write_bm25(build_dir: Path, chunks: list[Chunk]) -> None:
-    import bm25s
-
+    bm25s = idx.import_bm25s()
     retriever = bm25s.BM25()
     retriever.index([search_tokens(c.embed_text, TOKEN_FORM) for c in chunks], show_progress=False)
     retriever.save(str(build_dir / "bm25"))
