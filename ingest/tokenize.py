@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from typing import TYPE_CHECKING, Literal
 
 from ingest.normalize import nfkc
@@ -16,12 +16,18 @@ TokenForm = Literal["surface", "base"]
 _DROP_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 
 
-@lru_cache(maxsize=1)
-def tagger() -> fugashi.Tagger:
-    """The process-wide MeCab tagger (unidic-lite), loaded once."""
-    import fugashi
+_local = threading.local()
 
-    return fugashi.Tagger()
+
+def tagger() -> fugashi.Tagger:
+    """This thread's MeCab tagger (unidic-lite). MeCab taggers must not be shared between threads:
+    concurrent parses on one tagger return wrong tokens (API requests run in a thread pool)."""
+    tag = getattr(_local, "tagger", None)
+    if tag is None:
+        import fugashi
+
+        tag = _local.tagger = fugashi.Tagger()
+    return tag
 
 
 def count_tokens(text: str) -> int:
