@@ -111,6 +111,7 @@ class SentencePool:
         self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1.0) for t, f in df.items()}
         self.default_idf = math.log(n + 1.0)
         self.compact_chunks = [(chunk, compact(chunk.text)) for chunk in chunks]
+        self._compact_by_id = {chunk.chunk_id: text for chunk, text in self.compact_chunks}
         self.texts = list(rows)
         self.vectors = self._vectors(known or {}, embed)
 
@@ -142,7 +143,8 @@ class SentencePool:
         """The indexed chunk that holds a quote verbatim (preferring the given chunks)."""
         needle = compact(quote)
         for chunk in prefer or []:
-            if needle in compact(chunk.text):
+            text = self._compact_by_id.get(chunk.chunk_id)
+            if needle in (text if text is not None else compact(chunk.text)):
                 return chunk
         for chunk, text in self.compact_chunks:
             if needle in text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -116,6 +117,7 @@ def route_intent(text: str, regions: list[str]) -> Intent:
     return "fact"
 
 
+@lru_cache(maxsize=256)
 def region_stem(region: str) -> str:
     """「山形県」→「山形」, 「福岡市」→「福岡」 (keep 「大田区」-like names whole when the stem is one char)."""
     stem = re.sub(r"(県|府|都|道|市|区|町|村|地域)$", "", region)
