@@ -16,6 +16,7 @@ import yaml
 
 from bot import catalog
 from bot.agencies import AgencyMatch, match_agencies
+from bot.cards import Card, Claim
 from bot.compose import (
     CitationBook,
     SentencePool,
@@ -24,12 +25,24 @@ from bot.compose import (
     select_sentences,
     sources_section,
 )
+from bot.counsel import (
+    MONEY,
+    CardIndex,
+    TurnState,
+    choose_card,
+    claim_text,
+    is_follow_up,
+    wants_verbatim,
+)
+from bot.ground import check_answer, tokens_of
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk, StageEstimate
 from bot.stage import StageMatch, estimate_stage
+from bot.vectors import cache_path, question_vectors
+from bot.verify import parse_markers, strip_markers
 from dxnavi.errors import QueryError
-from ingest.normalize import nfkc
+from ingest.normalize import compact, nfkc
 
 if TYPE_CHECKING:
     from dxnavi.config import Settings
@@ -78,6 +91,79 @@ INTENT_HINTS: dict[str, list[str]] = {
     "start": ["身の回りの業務のデジタル化から始め", "身近なところから始め成功体験", "支援機関の伴走支援"],
     "agency": ["支援機関の活用", "支援機関"],
     "region": ["地域DX推進ラボ", "支援機関の活用"],
+}
+
+
+# The advice card that gives each agency's reason and what to bring (quotes that name the agency).
+AGENCY_CARDS: dict[str, str] = {
+    "regional_bank": "agency-bank",
+    "regional_it_vendor": "agency-it-vendor",
+    "major_it_vendor": "agency-others",
+    "consultant": "agency-consultant",
+    "chamber": "agency-chamber",
+    "professional": "agency-professional",
+    "saas_vendor": "agency-saas",
+    "public_body": "agency-others",
+    "university": "agency-others",
+    "industry_association": "agency-others",
+    "regional_dx_lab": "regional-dx-lab",
+}
+# The chart line that names each stage and its number (「段階1（全くの未着手）：30.8%」).
+_STAGE_LABEL_QUOTES: dict[int, str] = {
+    1: "段階1（全くの未着手）",
+    2: "段階2（デジタイゼーション）",
+    3: "段階3（デジタライゼーション）",
+    4: "段階4（DX）",
+}
+# The two parts of a DGC pillar: its 柱となる考え方 (「企業は…」「経営者は…」) and its 望ましい方向性.
+_CLAUSE_PART = {
+    "principle": re.compile(r"柱となる考え方|考え方|principle"),
+    "direction": re.compile(r"望ましい方向性|方向性|desirable|direction"),
+}
+
+
+def _clause_part(claim: Claim) -> str:
+    return "principle" if re.match(r"(企業|経営者)は、", nfkc(claim.sentence)) else "direction"
+
+
+_ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
+
+# How the answer's card reorders the search hits (measured on the tune split, README「評価」).
+RANK_CLAIMS = 3  # quotes of the first claims of the card's answer …
+RANK_FRONT = 3  # … at most this many passages …
+RANK_AFTER = 1  # … placed after the best search hit
+REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
+BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
+_CARD_INTENT: dict[str, Intent] = {
+    "start": "start",
+    "agency": "agency",
+    "region": "region",
+    "clause": "clause",
+    "topic": "fact",
+    "staff": "fact",
+}
+_LABELS: dict[str, dict[str, str]] = {
+    "ja": {
+        "notice": "",
+        "bring": "### {name}に相談するときに伝えること・持っていくもの",
+        "stage": "### 現在地",
+        "steps": "### 次の一歩",
+        "first_steps": "### 最初の一歩",
+        "agencies": "### 相談先",
+        "gap": "※ 資料に書かれていないこと: ",
+    },
+    "en": {
+        "notice": (
+            "dxnavi reads Japanese government guides, so each sentence below is our English rendering "
+            "followed by the Japanese it renders; the quoted sources are in Japanese."
+        ),
+        "bring": "### What to tell or bring to {name}",
+        "stage": "### Where you stand",
+        "steps": "### Next steps",
+        "first_steps": "### First steps",
+        "agencies": "### Whom to ask",
+        "gap": "Not covered by the guides: ",
+    },
 }
 
 
@@ -132,10 +218,15 @@ class Advisor:
         self.pool = SentencePool(index.chunks, index.embedder.embed_documents, index.sentence_vectors())
         self.backend = backend
         self.regions = catalog.lab_regions()
-        # Example vectors bypass the query cache: it is for questions users actually ask.
-        self.router = IntentRouter(
-            lambda qs: np.vstack([index.embedder.embed_query(q) for q in qs]), self.regions
+        # Example questions (router, advice cards) are embedded once per model and kept on disk; they
+        # bypass the query cache, which is for questions users actually ask.
+        cache = cache_path(settings.data_dir / "cache", getattr(index.embedder, "model_id", "model"))
+        embedder = index.embedder
+        embed_many = getattr(embedder, "embed_queries", None) or (
+            lambda qs: np.vstack([embedder.embed_query(q) for q in qs])
         )
+        self.router = IntentRouter(lambda qs: question_vectors(qs, embed_many, cache), self.regions)
+        self.cards = CardIndex(embed_many, cache, lambda t: self.pool.idf.get(t, self.pool.default_idf))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Advisor:
@@ -186,61 +277,178 @@ class Advisor:
             if m.role == "user" and not (is_injection(m.content) or is_off_topic(m.content))
         ] + [messages[-1].content]
         question = user_turns[-1]
-        intent: Intent = self.router.route(question, self.index.embed_query(question))
+        english = is_mostly_ascii(question)
+        qvec = self.index.embed_query(question)
+        intent: Intent = self.router.route(question, qvec)
+        previous = self._replay(user_turns[:-1])
+        follow = is_follow_up(question, previous)
         # A follow-up such as 「それはどこに相談すればいい？」 is retrieved together with earlier turns.
         context = question
-        if len(user_turns) > 1 and (_ANAPHORA.search(question) or len(question) < 20):
+        if len(user_turns) > 1 and follow:
             context = " ".join(user_turns[-3:])
         situation = " ".join(user_turns)
         expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
-        # A clause reference such as 「柱3-3」 means the pillar's name: search for the name too (dense side).
         query = context
         if _PILLAR.search(nfkc(context)) or _VIEWPOINT.search(nfkc(context)):
             query = " ".join([context, *expansions_for(context)])
         hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
-        retrieved = [self._retrieved(h) for h in hits]
-        if (
-            intent == "out_of_scope"
-            or is_injection(question)
-            or not self._in_scope(question, hits, expansions)
-        ):
+        if intent == "out_of_scope" or is_injection(question):
             return self._refusal(
-                intent_reason="injection" if is_injection(question) else "scope", retrieved=retrieved
+                intent_reason="injection" if is_injection(question) else "scope",
+                retrieved=[self._retrieved(h) for h in hits],
             )
-        if intent in ("fact", "clause") and len(user_turns) > 1 and re.search(r"相談|どこに|誰に", question):
-            intent = "agency"
-        book = CitationBook(urls=dict(self.index.urls))
-        stage_match = estimate_stage(situation)
-        stage = self._stage(stage_match, book, hits) if stage_match else None
-        matches = match_agencies(situation if intent != "fact" else question, first_step=intent == "start")
-        # Agencies for questions about where to go, and whenever the owner names an agency type.
-        wants_agency = intent in ("start", "agency", "region") or (
-            bool(matches) and matches[0].keyword_hits > 0
+        card, why = self._choose(question, qvec, previous)
+        described = estimate_stage(question)
+        if card is None and (described is not None or (intent == "start" and not follow)):
+            # The owner describes the business without asking anything: where they stand and what next.
+            card, why = self.cards.by_id("start-general"), "match"
+        hits = self._ranked(hits, card)
+        in_scope = (
+            self._in_scope(question, hits, expansions)
+            or (follow and card is not None)
+            or described is not None
         )
-        agencies = self._agencies(matches, book, hits) if wants_agency else []
+        if not in_scope:
+            return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
+        book = CitationBook(urls=dict(self.index.urls))
+        stage_match = self._stage_match(question, situation, card)
+        shown = {*(previous.shown if previous else [])}
+        staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
+        if card is not None and card.kind == "start" and staged is not None and staged.id not in shown:
+            card = staged
+        stage = self._stage(stage_match, book, hits) if stage_match else None
+        routed = intent
+        if card is not None and not (
+            card.kind in ("topic", "staff") and routed in ("agency", "start", "region")
+        ):
+            intent = _CARD_INTENT[card.kind]
+        elif (
+            intent in ("fact", "clause") and len(user_turns) > 1 and re.search(r"相談|どこに|誰に", question)
+        ):
+            intent = "agency"
+        agencies = self._recommend(card, routed, question, situation, book, hits, why)
         mode = "extractive"
         notice: str | None = None
         body: str | None = None
         if self.backend is not None:
-            body, notice = self._llm_body(question, messages, hits, book, stage, agencies)
+            body, notice = self._llm_body(question, messages, hits, book, stage, agencies, card)
             mode = "llm" if body is not None else "extractive"
         if body is None:
-            body = self._compose(
-                intent, question, context, expansions, hits, book, stage, stage_match, agencies, matches
-            )
+            if card is not None:
+                body = self._card_body(card, why, question, english, book, hits, stage, agencies, previous)
+            else:
+                body = self._compose(
+                    intent, question, context, expansions, hits, book, stage, stage_match, agencies, []
+                )
+        body = self._grounded(body, book)
         body = book.renumber(body)
+        book.prune(body)
         answer = "\n\n".join(part for part in [body, sources_section(book)] if part)
+        used = {c.chunk_id for c in book.citations}
         return ChatResponse(
             message_id=uuid.uuid4().hex,
             answer=answer,
             citations=book.citations,
-            agencies=agencies,
-            stage=stage,
+            agencies=[a for a in agencies if any(c.chunk_id in used for c in a.citations) or not a.citations],
+            stage=stage if stage is not None and any(c.chunk_id in used for c in stage.citations) else None,
             intent=intent,
             refused=False,
-            retrieved=retrieved,
+            retrieved=[self._retrieved(h) for h in hits],
             mode=mode,  # type: ignore[arg-type]
             notice=notice,
+            topic=card.id if card is not None else None,
+        )
+
+    # --- conversation ------------------------------------------------------------------------
+    def _choose(self, question: str, qvec: np.ndarray, previous: TurnState | None) -> tuple[Card | None, str]:
+        matches = match_agencies(question, limit=1)
+        named = matches[0].agency.id if matches and matches[0].keyword_hits > 0 else None
+        # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
+        if (
+            named in (None, "regional_dx_lab")
+            and find_regions(question, self.regions)
+            and _ASKS_SUPPORT.search(nfkc(question))
+            and not is_follow_up(question, previous)
+            and (lab := self.cards.by_id("lab-regions")) is not None
+        ):
+            return lab, "region"
+        return choose_card(self.cards, question, qvec, previous, self.index.embed_query, named)
+
+    def _replay(self, earlier: list[str]) -> TurnState | None:
+        """The state after the earlier user turns (the last three): their cards, stage and agencies."""
+        state: TurnState | None = None
+        for text in earlier[-3:]:
+            card, why = self._choose(text, self.index.embed_query(text), state)
+            stage_match = estimate_stage(text)
+            shown = [*(state.shown if state else []), *([card.id] if card else [])]
+            agencies = [a.agency.id for a in self._agency_matches(card, text, text, why)]
+            state = TurnState(
+                card=card or (state.card if state else None),
+                stage=stage_match.stage.level if stage_match else (state.stage if state else None),
+                agencies=agencies or (state.agencies if state else []),
+                shown=shown,
+            )
+        return state
+
+    def _stage_match(self, question: str, situation: str, card: Card | None) -> StageMatch | None:
+        """The stage, from what the owner says they do now: only under answers about where they stand or
+        what to do first, or when this very message describes the business."""
+        own = estimate_stage(question)
+        if own is not None:
+            return own
+        if card is not None and card.kind == "start":
+            return estimate_stage(situation)
+        return None
+
+    # --- agencies ----------------------------------------------------------------------------
+    def _agency_matches(
+        self, card: Card | None, question: str, situation: str, why: str
+    ) -> list[AgencyMatch]:
+        first_step = card is not None and card.kind == "start"
+        matches = match_agencies(
+            situation if card is None or card.kind != "topic" else question, 11, first_step
+        )
+        preferred = card.agencies if card is not None else []
+        if why == "bring" and preferred:
+            preferred = preferred[:1]
+
+        def rank(m: AgencyMatch) -> float:
+            bonus = 6.0 / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0
+            # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
+            # いい？」 is about who leads, not a wish to see a vendor).
+            named = 5.0 * m.keyword_hits if card is None or card.kind != "topic" else -3.0 * m.keyword_hits
+            return m.score + bonus + (20.0 if m.regions else 0.0) + named
+
+        return sorted(matches, key=rank, reverse=True)[:3]
+
+    def _recommend(
+        self,
+        card: Card | None,
+        intent: Intent,
+        question: str,
+        situation: str,
+        book: CitationBook,
+        hits: list[Hit],
+        why: str,
+    ) -> list[AgencyRecommendation]:
+        """Agencies for questions about where to start or whom to ask (or when the owner names one)."""
+        asks_who = bool(re.search(r"相談|どこに|誰に|だれに|頼|who|where", nfkc(question), re.IGNORECASE))
+        matches = self._agency_matches(card, question, situation, why)
+        named = bool(matches) and matches[0].keyword_hits > 0
+        if card is not None and card.kind in ("clause", "staff"):
+            return []
+        if card is not None and not (
+            card.kind in ("start", "agency", "region")
+            or asks_who
+            or named
+            or intent in ("start", "agency", "region")
+        ):
+            return []
+        if card is None and not (intent in ("start", "agency", "region") or named):
+            return []
+        context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
+        return self._agencies(
+            matches[: 1 if why == "bring" else 2], book, hits, context, brief=why != "bring"
         )
 
     def _retrieved(self, hit: Hit) -> RetrievedChunk:
@@ -301,45 +509,187 @@ class Advisor:
         return book.cite(chunk, quote)
 
     def _stage(self, match: StageMatch, book: CitationBook, hits: list[Hit]) -> StageEstimate:
+        """The stage in sentences its quotes support: the stage's example that matches the owner's words,
+        and the guides' description of the stage."""
         stage = match.stage
-        markers = [
-            n
-            for q in [*stage.example_quotes[:1], stage.description_quote]
-            if (n := self._cite_quote(book, q, hits))
-        ]
-        cues = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in match.cues[:3])
-        reason = (
-            f"ご説明にある{cues}は、資料の4段階のうち段階{stage.level}「{stage.label}」の例"
-            f"（「{stage.example_quotes[0]}」）に近い状況です。"
+        label_quote = _STAGE_LABEL_QUOTES[stage.level]
+        example = next(
+            (q for q in stage.example_quotes if any(c in nfkc(q).lower() for c in match.cues)),
+            stage.example_quotes[0],
         )
+        cues = [c for c in match.cues if c in nfkc(example).lower()][:2]
+        sentences = []
+        n_label = self._cite_quote(book, label_quote, hits)
+        n_example = self._cite_quote(book, example, hits)
+        n_desc = self._cite_quote(book, stage.description_quote, hits)
+        if n_label and n_example:
+            shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
+            lead = f"ご説明の{shown}は、" if shown else ""
+            sentences.append(
+                f"{lead}段階{stage.level}の例「{example}」にあたります。[{n_label}][{n_example}]"
+            )
+        if n_desc:
+            sentences.append(f"資料の説明: 「{stage.description_quote}」[{n_desc}]")
+        head = f"段階{stage.level}「{stage.label}」と考えられます。"
+        head += "".join(f"[{n}]" for n in (n_label, n_desc) if n)
+        reason = head + "".join(sentences)
+        cited = [n for n in (n_label, n_example, n_desc) if n]
         return StageEstimate(
-            level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in markers]
+            level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
         )
 
+    def _fitting(self, claims: list[Claim], context: str, n: int) -> list[Claim]:
+        """The `n` claims sharing the most (IDF-weighted) words with the context, kept in card order."""
+        weights = self.pool.weights(context)
+        scored = [
+            (sum(w for t, w in weights.items() if t in tokens_of(c.sentence)), -i, c)
+            for i, c in enumerate(claims)
+        ]
+        best = sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)[:n]
+        return [c for _, _, c in sorted(best, key=lambda x: -x[1])]
+
     def _agencies(
-        self, matches: list[AgencyMatch], book: CitationBook, hits: list[Hit]
+        self,
+        matches: list[AgencyMatch],
+        book: CitationBook,
+        hits: list[Hit],
+        context: str = "",
+        brief: bool = True,
     ) -> list[AgencyRecommendation]:
+        """Each agency with its reason and what to bring, from its advice card (quotes that name it)."""
         out = []
         for m in matches:
             agency = m.agency
+            card = self.cards.by_id(AGENCY_CARDS.get(agency.id, ""))
             cited: list[int] = []
-            reason = agency.reason
+            reason = ""
             if m.regions:
-                reason = f"{'・'.join(m.regions)}は地域DX推進ラボの選定地域です。" + reason
                 listing = self._region_listing(m.regions[0])
-                if listing is not None:
-                    cited.append(book.cite(listing.chunk, listing.text))
-            cited += [n for q in agency.quotes[:2] if (n := self._cite_quote(book, q, hits))]
+                heading = self._cite_quote(book, "地域DX推進ラボ選定地域", hits)
+                if listing is not None and heading is not None:
+                    n = book.cite(listing.chunk, listing.text)
+                    reason = f"{'・'.join(m.regions)}は地域DX推進ラボ選定地域です。[{heading}][{n}]"
+                    cited += [heading, n]
+            what: list[str] = []
+            if card is not None and card.answer:
+                # The reason and the things to bring that fit this conversation best (ties: card order).
+                reason_claim = self._fitting(card.answer[:REASON_CHOICES], context, 1)[0]
+                first = self._cite_claim(book, reason_claim, hits)
+                if first:
+                    reason += first
+                    cited += parse_markers(first)
+                for step in self._fitting(card.steps, context, BRING_ITEMS if brief else len(card.steps)):
+                    line = self._cite_claim(book, step, hits)
+                    if line:
+                        what.append(line)
             out.append(
                 AgencyRecommendation(
                     id=agency.id,
                     name=agency.name,
                     reason=reason,
-                    what_to_ask=agency.what_to_ask,
-                    citations=[book.get(n) for n in cited],
+                    what_to_ask=what,
+                    citations=[book.get(n) for n in dict.fromkeys(cited)],
                 )
             )
         return out
+
+    def _cite_claim(self, book: CitationBook, claim: Claim, hits: list[Hit], english: bool = False) -> str:
+        """A card sentence with the markers of its quotes; empty when a quote is not in the index."""
+        numbers = [self._cite_quote(book, q, hits) for q in claim.cites]
+        if not numbers or any(n is None for n in numbers):
+            return ""
+        return claim_text(claim, english) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+    def _card_body(
+        self,
+        card: Card,
+        why: str,
+        question: str,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        stage: StageEstimate | None,
+        agencies: list[AgencyRecommendation],
+        previous: TurnState | None,
+    ) -> str:
+        """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back."""
+        parts: list[str] = []
+        label = _LABELS["en" if english else "ja"]
+        if english:
+            parts.append(label["notice"])
+        if card.kind == "clause":
+            claims = card.answer
+            if not wants_verbatim(question):
+                # 「柱3-3の望ましい方向性は？」 asks for one part; 原文・全文 asks for the whole clause.
+                asked = [c for c in claims if _CLAUSE_PART[_clause_part(c)].search(nfkc(question))]
+                claims = asked or claims
+            lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
+            parts.append(f"### {card.title}\n" + "\n".join(lines))
+        elif why == "bring" and agencies:
+            agency = agencies[0]
+            steps = agency.what_to_ask or [
+                line for c in card.steps if (line := self._cite_claim(book, c, hits, english))
+            ]
+            parts.append(label["bring"].format(name=agency.name) + "\n" + "\n".join(f"- {s}" for s in steps))
+            if agency.reason:
+                parts.append(agency.reason)
+            agencies = []
+        else:
+            claims = card.answer
+            if stage is not None:
+                # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
+                parts.append(f"{label['stage']}\n{stage.reason}")
+                stated = {c.quote for c in stage.citations}
+                claims = [c for c in claims if not set(c.cites) & stated] or claims
+            sentences = [line for c in claims if (line := self._cite_claim(book, c, hits, english))]
+            body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
+            parts.append(("### 回答\n" if stage is not None else "") + body)
+        if stage is not None and card.kind == "clause":
+            parts.append(f"{label['stage']}\n{stage.reason}")
+        steps = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
+        if steps and why != "bring":
+            # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
+            first = card.kind == "start" and (stage is None or stage.level == 1)
+            heading = label["first_steps" if first else "steps"]
+            parts.append(heading + "\n" + "\n".join(f"- {s}" for s in steps))
+        if agencies:
+            parts.append(self._agency_section(agencies, label["agencies"], detailed=1))
+        gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+        if gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
+            parts.append(f"{label['gap']}{gap}")
+        ask = card.ask_back_en if english and card.ask_back_en else card.ask_back
+        if ask and stage is None and (previous is None or previous.stage is None):
+            parts.append(ask)
+        return "\n\n".join(p for p in parts if p.strip())
+
+    def _grounded(self, body: str, book: CitationBook) -> str:
+        """Drop every cited sentence that its quotes do not support (logged: a card or catalog bug)."""
+        body = nfkc(body)
+        quotes = {c.n: c.quote for c in book.citations}
+        bad = [c for c in check_answer(body, quotes) if not c.grounded]
+        for check in bad:
+            log.warning("unsupported sentence dropped (%s): %s", check.why, check.sentence[:60])
+            body = body.replace(check.sentence, "")
+        body = "\n".join(line for line in body.split("\n") if not re.fullmatch(r"\s*[-*+]\s*", line))
+        return re.sub(r"\n{3,}", "\n\n", body).strip()
+
+    def _ranked(self, hits: list[Hit], card: Card | None) -> list[Hit]:
+        """The search hits with the passages the card's answer quotes placed right after the best hit.
+
+        The same order is shown as the retrieved passages and given to the LLM as its passages.
+        """
+        if card is None:
+            return hits
+        front: list[Hit] = []
+        for quote in [q for c in card.answer[:RANK_CLAIMS] for q in c.cites]:
+            chunk = self.pool.find_chunk(quote, [h.chunk for h in hits])
+            if chunk is not None and all(f.chunk.chunk_id != chunk.chunk_id for f in front):
+                known = next((h for h in hits if h.chunk.chunk_id == chunk.chunk_id), None)
+                front.append(known or Hit(chunk, 0.0, None, None, None))
+        out = list(hits[:RANK_AFTER])
+        out += [f for f in front if f not in out][:RANK_FRONT]
+        out += [h for h in hits if h not in out]
+        return out[: len(hits)]
 
     def _region_listing(self, region: str) -> Any:
         """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""
@@ -373,10 +723,7 @@ class Advisor:
 
         if intent == "start":
             if stage is not None and stage_match is not None:
-                markers = "".join(f"[{c.n}]" for c in stage.citations)
-                parts.append(
-                    f"### 現在地\n段階{stage.level}「{stage.label}」と考えられます。{stage.reason}{markers}"
-                )
+                parts.append(f"### 現在地\n{stage.reason}")
             parts.append("### 最初の一歩")
             # Without a described situation, the guides' general advice applies: start small and near.
             steps = (stage_match.stage if stage_match else catalog.stages()[0]).next_step_quotes[:2]
@@ -433,25 +780,39 @@ class Advisor:
             picked = select_sentences(
                 self.pool, chunks[:6], weights, SENTENCES["fact"], want_digits=want_digits, query_vector=qvec
             )
-            parts.append("### 回答\n" + "\n".join(quoted(picked)))
+            parts.append(
+                "### 資料の関連する記述\n"
+                "ご質問に直接答える助言は用意がないため、資料の中で関連する記述をそのまま示します。\n"
+                + "\n".join(quoted(picked))
+            )
             parts.append(self._agency_section(agencies, "### 関連する相談先", detailed=1))
         return "\n\n".join(p for p in parts if p.strip())
 
     @staticmethod
     def _agency_section(agencies: list[AgencyRecommendation], title: str, detailed: int) -> str:
-        """The first `detailed` agencies with reason and what to ask; the rest on one line."""
+        """The first `detailed` agencies with reason and what to bring; the rest with their reason."""
         if not agencies:
             return ""
         lines = [title]
         for a in agencies[:detailed]:
-            markers = "".join(f"[{c.n}]" for c in a.citations)
-            lines.append(f"**{a.name}**: {a.reason}{markers}")
+            lines.append(f"**{a.name}**: {a.reason}" if a.reason else f"**{a.name}**")
             if a.what_to_ask:
-                lines.append("相談するときに伝えること: " + "／".join(a.what_to_ask[:3]))
-        others = [f"{a.name}" + "".join(f"[{c.n}]" for c in a.citations[:1]) for a in agencies[detailed:]]
+                lines.append("相談するときに伝えること:\n" + "\n".join(f"- {w}" for w in a.what_to_ask[:3]))
+        others = [f"- **{a.name}**: {a.reason}" for a in agencies[detailed:] if a.reason]
         if others:
-            lines.append("ほかの相談先: " + "、".join(others))
+            lines.append("ほかの相談先:\n" + "\n".join(others))
         return "\n\n".join(lines)
+
+    def _cite_passage(self, book: CitationBook, chunk: Any, sentence: str) -> int:
+        """Cite the passage sentence a claim quotes (verbatim), else the one that supports it best."""
+        claim = compact(strip_markers(sentence))
+        same = [c for c in self.pool.by_chunk.get(chunk.chunk_id, []) if claim and claim in compact(c.text)]
+        if same:
+            return book.cite(chunk, same[0].text)
+        if claim and claim in compact(chunk.text):
+            return book.cite(chunk, strip_markers(sentence))
+        best = select_sentences(self.pool, [chunk], self.pool.weights(sentence), 1)
+        return book.cite(chunk, best[0].text if best else chunk.text)
 
     def _llm_body(
         self,
@@ -461,41 +822,42 @@ class Advisor:
         book: CitationBook,
         stage: StageEstimate | None,
         agencies: list[AgencyRecommendation],
+        card: Card | None = None,
     ) -> tuple[str | None, str | None]:
-        """LLM mode: write from the retrieved passages, keep only verified sentences.
+        """LLM mode: write from the passages (the matched card's quoted passages first), keep only
+        verified sentences.
 
         Returns (body, notice); body is None when the extractive answer must be used instead.
         """
         from bot.llm import llm_answer
-        from bot.verify import parse_markers
         from dxnavi.errors import LLMError
 
-        top = [h.chunk for h in hits[:5]]
+        top = [h.chunk for h in hits[:5]]  # already led by the card's passages (_ranked)
         passages = [citation_for(c, i, c.text) for i, c in enumerate(top, start=1)]
         try:
             verified = llm_answer(self.backend, question, messages[:-1], passages)
         except LLMError as exc:
             log.warning("LLM answer unusable, falling back to extractive: %s", exc.message)
             return None, f"LLMの回答を使えなかったため、抜粋モードで回答しました（{exc.message}）"
-        # Each passage marker becomes a citation of the passage's sentence that best supports the claims.
-        renumber: dict[int, int] = {}
+        # Each sentence's passage markers become citations of the sentence of that passage it rests on
+        # (the one it quotes, else the one supporting it best): per sentence, since two claims may cite
+        # different sentences of one passage.
+        text = str(verified)
         for sentence in verified.kept:
+            mapping: dict[int, int] = {}
             for marker in parse_markers(sentence.sentence):
-                if marker in renumber or not 1 <= marker <= len(top):
-                    continue
-                chunk = top[marker - 1]
-                weights = self.pool.weights(sentence.sentence)
-                best = select_sentences(self.pool, [chunk], weights, 1)
-                renumber[marker] = book.cite(chunk, best[0].text if best else chunk.text)
-        text = re.sub(
-            r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)))}]", str(verified)
-        )
+                if 1 <= marker <= len(top):
+                    mapping[marker] = self._cite_passage(book, top[marker - 1], sentence.sentence)
+            if mapping:
+                remarked = re.sub(
+                    r"\[(\d+)\]",
+                    lambda m, mp=mapping: f"[{mp.get(int(m.group(1)), int(m.group(1)))}]",  # type: ignore[misc]
+                    sentence.sentence,
+                )
+                text = text.replace(sentence.sentence, remarked, 1)
         parts = []
         if stage is not None:
-            markers = "".join(f"[{c.n}]" for c in stage.citations)
-            parts.append(
-                f"### 現在地\n段階{stage.level}「{stage.label}」と考えられます。{stage.reason}{markers}"
-            )
+            parts.append(f"### 現在地\n{stage.reason}")
         parts.append("### 回答\n" + text)
         if agencies:
             parts.append(self._agency_section(agencies, "### 相談先", detailed=1))

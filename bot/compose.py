@@ -251,6 +251,11 @@ class CitationBook:
     def get(self, n: int) -> Citation:
         return next(c for c in self.citations if c.n == n)
 
+    def prune(self, text: str) -> None:
+        """Forget citations the text never cites (call after `renumber`: the rest keep their numbers)."""
+        used = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+        self.citations = [c for c in self.citations if c.n in used]
+
     def renumber(self, text: str) -> str:
         """Number citations in the order the text first cites them (the rest after), and rewrite markers.
 
@@ -275,11 +280,20 @@ def quote_line(text: str, n: int) -> str:
 
 
 def sources_section(book: CitationBook) -> str:
+    """One line per place cited: consecutive citations of the same slide share a line (「[1][2] … p.16」)."""
     if not book.citations:
         return ""
     lines = ["### 参考資料"]
+    groups: list[tuple[list[int], Citation]] = []
     for c in book.citations:
+        last = groups[-1][1] if groups else None
+        if last is not None and (last.title, last.page, last.heading) == (c.title, c.page, c.heading):
+            groups[-1][0].append(c.n)
+        else:
+            groups.append(([c.n], c))
+    for numbers, c in groups:
         where = f"スライド/ページ {c.page}" if c.page is not None else ""
         heading = f"「{c.heading}」" if c.heading else ""
-        lines.append(f"- [{c.n}] {c.title} {where} {heading}".rstrip())
+        marks = "".join(f"[{n}]" for n in numbers)
+        lines.append(f"- {marks} {c.title} {where} {heading}".rstrip())
     return "\n".join(lines)

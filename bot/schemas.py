@@ -65,5 +65,6 @@ class ChatResponse(BaseModel):
     refused: bool = False
     retrieved: list[RetrievedChunk] = Field(default_factory=list)
     mode: Literal["extractive", "llm"] = "extractive"
+    topic: str | None = None  # id of the advice card the answer rests on (None: extractive passages)
     notice: str | None = None  # e.g. 「LLMに接続できなかったため抜粋モードで回答しました」
     latency_ms: float = 0.0

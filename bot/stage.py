@@ -16,6 +16,12 @@ _SITUATION = re.compile(
 )
 _ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")
 _NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
+# What follows a cue in the same clause when it is a wish, a plan or an absence, not what the owner does
+# now: 「システムを入れたい」「クラウドは検討中」「まだ顧客管理システムはない」.
+_NOT_NOW = re.compile(
+    r"^[^。！？!?、,]{0,14}?(たい|たく|欲しい|ほしい|検討|予定|つもり|計画|考えて|迷って|悩んで|相談したい"
+    r"|ようと|ようか|入れれば|導入すれば|使えば|にしたら|ない|無い|ません|ず[、。]|ずに|なし|未導入|予定)"
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,11 @@ def _matches(text: str, cue: str) -> bool:
     index = text.find(cue)
     if index < 0:
         return False
-    # 「システムはない」 describes the absence of the thing, not its use.
-    return re.match(_NEGATED_AFTER, text[index + len(cue) :]) is None
+    after = text[index + len(cue) :]
+    # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
+    if re.match(_NEGATED_AFTER, after):
+        return False
+    return not _NOT_NOW.match(after)
 
 
 def estimate_stage(text: str) -> StageMatch | None:

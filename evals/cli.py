@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "datasets" / "public.jsonl"
+DEFAULT_CONVERSATIONS = Path(__file__).resolve().parent / "datasets" / "conversations.jsonl"
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +45,13 @@ def register(app: typer.Typer) -> None:
             bool | None, typer.Option("--judge/--no-judge", help="LLM による採点（既定: LLM 設定時のみ）")
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="進捗バーを出さない")] = False,
+        conversations: Annotated[
+            Path | None,
+            typer.Option("--conversations", help="会話（追質問）の評価データ（既定: 同梱の会話セット）"),
+        ] = DEFAULT_CONVERSATIONS,
+        no_conversations: Annotated[
+            bool, typer.Option("--no-conversations", help="会話セットを評価しない")
+        ] = False,
     ) -> None:
         """評価データでDXナビ（と任意でベースライン）を評価し、レポートを書き、しきい値で判定する。"""
         from evals.compare import compare_runs
@@ -102,6 +110,7 @@ def register(app: typer.Typer) -> None:
             baseline=baseline,
             judge=judge,
             progress=not quiet,
+            conversations=None if no_conversations else conversations,
         )
         header, rows = headline_rows(run.metrics, narrow=True)
         systems = " / ".join(SYSTEM_LABELS[s] for s in run.metrics["systems"])

@@ -14,13 +14,29 @@ from ingest.normalize import compact
 
 RANKS = (1, 3, 5, 10)
 RETRIEVAL_METRICS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10")
-ANSWER_METRICS = ("key_fact_coverage", "citation_validity", "citation_support", "agency_top1")
+ANSWER_METRICS = (
+    "key_fact_coverage",
+    "citation_validity",
+    "citation_support",
+    "agency_top1",
+    "grounded_sentence_rate",
+    "unused_citations",
+    "repetition",
+)
 REFUSAL_METRICS = ("refusal_precision", "refusal_recall")
 OTHER_METRICS = ("answer_chars", "latency_p50_ms", "latency_p95_ms")
+# From the multi-turn set (evals/conversations.py); reported under the "all" split only.
+CONVERSATION_METRICS = (
+    "followup_key_fact_coverage",
+    "followup_differs",
+    "followup_agency_top1",
+    "conversation_refusal_accuracy",
+    "stage_accuracy",
+)
 JUDGE_METRICS = ("faithfulness", "answer_relevancy")
-HEADLINE = (*RETRIEVAL_METRICS, *ANSWER_METRICS, *REFUSAL_METRICS, *OTHER_METRICS)
+HEADLINE = (*RETRIEVAL_METRICS, *ANSWER_METRICS, *REFUSAL_METRICS, *CONVERSATION_METRICS, *OTHER_METRICS)
 # Metrics where a smaller value is better (used by --compare).
-LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms"})
+LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms", "unused_citations", "repetition"})
 # Separates texts in a haystack; never inside a compacted text, so no quote can span two texts.
 _SEP = "\x00"
 
@@ -112,6 +128,50 @@ def agency_top1(agency_names: Sequence[str], expected: str | None) -> float | No
     return 1.0 if agency_names and compact(expected) in compact(agency_names[0]) else 0.0
 
 
+def grounding(answer: str, quotes: Mapping[int, str]) -> tuple[int, int, int]:
+    """(grounded sentences, cited sentences, unused citations) of one answer.
+
+    Every sentence that carries a `[n]` marker is checked against the quotes it cites (verbatim inside
+    one, or every content word and number found in them: `bot.ground`); a citation is unused when no
+    marker of the answer body points to it.
+    """
+    from bot.ground import check_answer
+    from bot.sources import answer_body
+
+    body = answer_body(answer)
+    checks = check_answer(body, quotes)
+    used = {n for c in checks for n in c.markers}
+    return sum(1 for c in checks if c.grounded), len(checks), sum(1 for n in quotes if n not in used)
+
+
+def answer_sentences(answer: str) -> set[str]:
+    """The distinct sentences of an answer body, markers and list marks removed (for repetition)."""
+    from bot.sources import answer_body
+    from bot.verify import split_sentences, strip_markers
+
+    out = set()
+    for line in answer_body(answer).splitlines():
+        line = line.strip().lstrip("-*・ ").strip()
+        if not line or line.startswith("#") or line.endswith((":", "：")):
+            continue  # headings and labels such as 「相談するときに伝えること:」 are not sentences
+        for sentence in split_sentences(line):
+            text = compact(strip_markers(sentence))
+            if len(text) >= 8:
+                out.add(text)
+    return out
+
+
+def repetition(answers: Sequence[str]) -> float | None:
+    """Share of answers that contain the single most common sentence (distinct questions only)."""
+    if not answers:
+        return None
+    counts: dict[str, int] = {}
+    for answer in answers:
+        for sentence in answer_sentences(answer):
+            counts[sentence] = counts.get(sentence, 0) + 1
+    return max(counts.values(), default=0) / len(answers)
+
+
 def refusal_precision_recall(pairs: Iterable[tuple[bool, bool]]) -> tuple[float | None, float | None]:
     """Precision and recall of refusing, from (refused, answerable) pairs; 'refused' is the positive class.
     None where undefined (nothing refused / nothing to refuse)."""
@@ -153,6 +213,7 @@ def score_item(
     answerable: bool,
     haystack: str,
     n_relevant: int | None = None,
+    cited: Mapping[int, str] | None = None,
 ) -> dict[str, float | None]:
     """Every per-item score. Retrieval scores are None for items without gold evidence (out of scope)."""
     scores: dict[str, float | None] = {}
@@ -172,6 +233,11 @@ def score_item(
     scores["citation_support"] = citation_support(quotes, gold_evidence) if with_gold else None
     scores["agency_top1"] = agency_top1(agency_names, expected_agency) if answerable else None
     scores["answer_chars"] = float(len(answer))
+    if cited is not None:
+        grounded, checked, unused = grounding(answer, cited)
+        scores["grounded_sentences"] = float(grounded)
+        scores["checked_sentences"] = float(checked)
+        scores["unused_citations"] = float(unused)
     return scores
 
 
@@ -205,6 +271,12 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> dict[str, float | int | N
         (bool(r["refused"]), bool(r["answerable"])) for r in records
     )
     out["answer_chars"] = _mean(r["scores"].get("answer_chars") for r in records)
+    checked = sum(r["scores"].get("checked_sentences") or 0 for r in records)
+    grounded = sum(r["scores"].get("grounded_sentences") or 0 for r in records)
+    out["grounded_sentence_rate"] = grounded / checked if checked else None
+    out["unused_citations"] = sum(int(r["scores"].get("unused_citations") or 0) for r in records)
+    answered = {r["question"]: r["answer"] for r in records if not r["refused"] and r.get("answer")}
+    out["repetition"] = repetition(list(answered.values()))
     latencies = [float(r["latency_ms"]) for r in records if r.get("latency_ms") is not None]
     out["latency_p50_ms"] = percentile(latencies, 50)
     out["latency_p95_ms"] = percentile(latencies, 95)

@@ -30,6 +30,14 @@ METRIC_LABELS = {
     "refusal_precision": "回答拒否の適合率",
     "refusal_recall": "回答拒否の再現率",
     "answer_chars": "回答の長さ（文字）",
+    "grounded_sentence_rate": "文の裏付け率",
+    "unused_citations": "使われない出典（件）",
+    "repetition": "同じ文の繰り返し率",
+    "followup_key_fact_coverage": "追質問のキーファクト網羅率",
+    "followup_differs": "追質問で前と違う回答",
+    "followup_agency_top1": "追質問の相談先 Top-1",
+    "conversation_refusal_accuracy": "会話中の拒否判定の正解率",
+    "stage_accuracy": "現在地（段階）の正解率",
     "latency_p50_ms": "応答時間 p50 (ms)",
     "latency_p95_ms": "応答時間 p95 (ms)",
     "faithfulness": "忠実性（LLM採点）",
@@ -72,7 +80,7 @@ def fmt(value: Any, metric: str = "") -> str:
         return "—"
     if metric.endswith("_ms"):
         return f"{value:.1f}"
-    if metric in ("answer_chars", "n", "errors"):
+    if metric in ("answer_chars", "n", "errors", "unused_citations"):
         return f"{value:.0f}"
     return f"{value:.3f}"
 

@@ -95,6 +95,7 @@ def make_record(
         answerable=item.answerable,
         haystack=haystack,
         n_relevant=n_relevant,
+        cited={c.n: c.quote for c in response.citations},
     )
     scores["n_relevant_in_index"] = float(n_relevant) if n_relevant is not None else None
     record: dict[str, Any] = {
@@ -181,6 +182,7 @@ def run_eval(
     judge: bool | None = None,
     progress: bool = True,
     advisor: Advisor | None = None,
+    conversations: Path | None = None,
 ) -> EvalRun:
     """Evaluate the advisor (and the baseline) on a dataset; `judge=None` judges when an LLM is configured."""
     items = load_dataset(dataset)
@@ -207,6 +209,11 @@ def run_eval(
         naive = NaiveBaseline.build(settings, advisor.index.embedder, cache)
         records += run_items("baseline", items, naive.ask, haystack, naive.texts, progress)
     judged = _judge(settings, advisor, records, judge, progress)
+    turns: list[dict[str, Any]] = []
+    if conversations is not None:
+        from evals.conversations import load_conversations, run_conversations, summarize_conversations
+
+        turns = run_conversations(load_conversations(conversations), advisor.ask)
     seconds = time.perf_counter() - started
 
     metrics: dict[str, Any] = {
@@ -234,8 +241,16 @@ def run_eval(
             if any(r["system"] == system for r in records)
         },
     }
+    if turns:
+        summary = summarize_conversations(turns)
+        metrics["conversations"] = {"dataset": str(Path(conversations or "").resolve()), **summary}
+        metrics["systems"]["ours"]["all"]["overall"].update(summary)
     run_dir = new_run_dir(Path(out_dir))
     write_run(run_dir, metrics, records)
+    if turns:
+        with (run_dir / "conversations.jsonl").open("w", encoding="utf-8") as fh:
+            for turn in turns:
+                fh.write(json.dumps(turn, ensure_ascii=False) + "\n")
     return EvalRun(run_dir, metrics, records)
 
 

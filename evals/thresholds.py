@@ -14,7 +14,7 @@ from evals.metrics import HEADLINE, JUDGE_METRICS
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.yaml"
 KNOWN_METRICS = frozenset({*HEADLINE, *JUDGE_METRICS})
 # Metrics that are not shares between 0 and 1.
-UNBOUNDED = frozenset({"answer_chars", "latency_p50_ms", "latency_p95_ms"})
+UNBOUNDED = frozenset({"answer_chars", "latency_p50_ms", "latency_p95_ms", "unused_citations"})
 
 
 @dataclass(frozen=True)

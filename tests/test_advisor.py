@@ -140,7 +140,7 @@ def test_question_without_a_situation_has_no_stage(advisor: Advisor) -> None:
 def test_pillar_question_quotes_the_pillar_text(advisor: Advisor) -> None:
     response = ask(advisor, "柱3-3の望ましい方向性は？")
     assert response.intent == "clause" and not response.refused
-    assert response.answer.startswith("### ITシステム・サイバーセキュリティ")
+    assert "ITシステム・サイバーセキュリティ" in response.answer.splitlines()[0]
     quoted = [c.quote for c in response.citations]
     assert any("ITシステム" in q or "サイバーセキュリティ" in q for q in quoted), quoted
 
@@ -234,7 +234,8 @@ def test_gold_start_questions_get_first_steps_and_an_agency(
     starts = [(item, r) for item, r in gold_answers if item.category == "start" and r.intent == "start"]
     assert len(starts) >= 10
     for item, r in starts:
-        assert "### 最初の一歩" in r.answer, item.id
+        headings = ("### 最初の一歩", "### 次の一歩", "### First steps", "### Next steps")
+        assert any(h in r.answer for h in headings), item.id
         assert r.agencies, item.id
 
 
@@ -306,9 +307,10 @@ def test_follow_up_question_uses_the_earlier_turn(advisor: Advisor) -> None:
     follow_up = ask(advisor, first_turn, first.answer, "それはどこに相談すればいい？")
     assert follow_up.intent == "agency" and not follow_up.refused
     assert follow_up.agencies
-    # The stage still comes from the first turn, and retrieval found the FAX passage through it.
-    assert follow_up.stage is not None and follow_up.stage.level == 1
+    # Each answer shows only its own stage; retrieval still found the FAX passage through the first turn.
+    assert follow_up.stage is None
     assert any("FAX" in r.text for r in follow_up.retrieved)
+    assert follow_up.answer != first.answer
     alone = ask(advisor, "それはどこに相談すればいい？")
     assert alone.stage is None
     assert [r.chunk_id for r in follow_up.retrieved] != [r.chunk_id for r in alone.retrieved]
@@ -393,3 +395,111 @@ def test_instructions_inside_a_document_do_not_change_answers(
     rate = ask(advisor, "DX認定を取ると融資の利率は？")
     assert "1.30%" in rate.answer
     assert all(c.doc_id == "meti-dx-policy-overview" for c in rate.citations)
+
+
+# ---- advice cards, conversation state and grounding (issue 9) ----------------------------------------
+def converse(advisor: Advisor, *questions: str) -> list[ChatResponse]:
+    """Ask the questions in turn, each with the whole conversation so far (as the UI and the API do)."""
+    messages: list[Message] = []
+    answers = []
+    for question in questions:
+        messages.append(Message(role="user", content=question))
+        response = advisor.ask(list(messages))
+        messages.append(Message(role="assistant", content=response.answer))
+        answers.append(response)
+    return answers
+
+
+def test_every_cited_sentence_is_supported_by_its_quotes(
+    gold_answers: list[tuple[EvalItem, ChatResponse]],
+) -> None:
+    from bot.ground import check_answer
+    from bot.sources import answer_body
+
+    checked = 0
+    for item, response in gold_answers:
+        checks = check_answer(answer_body(response.answer), {c.n: c.quote for c in response.citations})
+        assert all(c.grounded for c in checks), (item.id, [c for c in checks if not c.grounded])
+        checked += len(checks)
+    assert checked > 300
+
+
+def test_no_citation_is_listed_that_no_sentence_uses(
+    gold_answers: list[tuple[EvalItem, ChatResponse]],
+) -> None:
+    from bot.sources import answer_body
+
+    for item, response in gold_answers:
+        body = answer_body(response.answer)
+        used = {int(n) for n in MARKER.findall(body)}
+        assert {c.n for c in response.citations} == used, item.id
+
+
+def test_follow_up_about_what_to_bring_answers_for_the_recommended_agency(advisor: Advisor) -> None:
+    first, second = converse(
+        advisor,
+        "注文はFAXと電話だけで受けています。何から始めればいい？",
+        "そこへ行くとき、何を持っていけばいい？",
+    )
+    assert first.agencies
+    assert second.agencies and second.agencies[0].id == first.agencies[0].id
+    assert "伝えること" in second.answer and second.answer != first.answer
+    assert second.agencies[0].what_to_ask
+
+
+def test_follow_up_about_money_says_prices_are_not_in_the_guides(advisor: Advisor) -> None:
+    _, money = converse(advisor, "DXって何から始めればいい？", "お金はどれくらいかかる？")
+    assert money.topic == "money-overview"
+    assert "資料に書かれていないこと" in money.answer
+    assert "費用" in money.answer
+
+
+def test_a_different_follow_up_never_gets_the_same_answer(advisor: Advisor) -> None:
+    answers = converse(advisor, "DXって何から始めればいい？", "もっと詳しく", "他には？")
+    assert len({a.answer for a in answers}) == 3
+    assert len({a.topic for a in answers}) == 3
+
+
+def test_a_wish_is_not_taken_for_the_current_stage(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "顧客管理システムを入れたいと思っているけど、今は手書きの台帳と電話だけです。何から始めれば？",
+    )
+    assert response.stage is not None and response.stage.level == 1
+
+
+def test_leaving_everything_to_the_vendor_gets_the_guides_position_first(advisor: Advisor) -> None:
+    response = ask(advisor, "DXはITベンダーに全部任せておけばいいですよね？")
+    assert response.topic == "vendor-who-leads"
+    assert "経営者自らが主体的に" in response.answer.split("###")[0]
+    assert not response.agencies or response.agencies[0].id != "regional_it_vendor"
+
+
+def test_stage_one_practice_is_never_offered_as_a_next_step(advisor: Advisor) -> None:
+    response = ask(advisor, "うちは紙とFAXばかりです。次の一歩は？")
+    steps = response.answer.split("の一歩")[-1].split("###")[0]
+    assert "判子を押印" not in steps
+
+
+def test_verbatim_pillar_request_gets_the_whole_clause_in_reading_order(advisor: Advisor) -> None:
+    first, whole = converse(advisor, "柱3-2の望ましい方向性は？", "原文をそのまま全部")
+    assert whole.topic == "dgc-pillar-3-2"
+    assert "リスキリングやリカレント教育" in whole.answer
+    assert "企業は、DX戦略の推進に必要なデジタル人材の育成・確保の方策を定める。" in whole.answer
+    assert whole.answer != first.answer
+
+
+def test_english_question_gets_english_framing_with_the_japanese_it_renders(advisor: Advisor) -> None:
+    response = ask(advisor, "What are the benefits of DX certification?")
+    assert not response.refused
+    assert "Japanese" in response.answer.splitlines()[0]
+    assert "日本語:" in response.answer and "1.30%" in response.answer
+
+
+def test_everyday_request_for_a_shop_is_refused_even_mid_conversation(advisor: Advisor) -> None:
+    _, shop = converse(
+        advisor,
+        "居酒屋です。予約は電話、シフトは紙です。DXって関係ある？",
+        "ところで近くのおすすめのラーメン屋は？",
+    )
+    assert shop.refused

@@ -1,0 +1,156 @@
+"""Advice cards: curated, cited answers to the questions owners and support staff ask (bot/data/advice/).
+
+One YAML file per card. Each sentence of a card's answer is either a verbatim `quote` or a `text` in
+plain owner Japanese whose `cites` (verbatim corpus quotes) contain every content word and number it
+uses; `python -m bot.cards` checks every card against the corpus and prints what is unsupported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.catalog import DATA_DIR
+from bot.ground import is_verbatim, support
+from ingest.normalize import compact
+
+log = logging.getLogger(__name__)
+
+ADVICE_DIR = DATA_DIR / "advice"
+CardKind = Literal["start", "topic", "agency", "clause", "region", "staff"]
+
+
+class Claim(BaseModel):
+    """One sentence of an answer: our words (`text`, supported by `cites`) or a verbatim `quote`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    quote: str | None = None
+    en: str | None = None  # English rendering, shown to English questions (quotes stay Japanese)
+    cites: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Claim:
+        if (self.text is None) == (self.quote is None):
+            raise ValueError("a claim has exactly one of `text` (our words) or `quote` (verbatim)")
+        if self.quote is not None and not self.cites:
+            self.cites = [self.quote]
+        if self.text is not None and not self.cites:
+            raise ValueError(f"`text` needs `cites`: {self.text}")
+        return self
+
+    @property
+    def sentence(self) -> str:
+        return self.text if self.text is not None else str(self.quote)
+
+
+class Card(BaseModel):
+    """A topic an owner or support staff asks about, answered in 2–5 grounded sentences."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    title_en: str
+    kind: CardKind = "topic"
+    questions: list[str] = Field(min_length=3)  # example questions: owner Japanese and English
+    stages: list[int] = Field(default_factory=list)  # the stages it applies to (start cards)
+    needs: list[str] = Field(default_factory=list)  # vocabulary of agencies.yaml `needs`
+    answer: list[Claim] = Field(min_length=1, max_length=8)
+    steps: list[Claim] = Field(default_factory=list)  # concrete next steps, each an action
+    not_covered: str | None = None  # what the guides do not say on this topic, said plainly
+    not_covered_en: str | None = None
+    ask_back: str | None = None  # one short question that lets the next answer be tailored
+    ask_back_en: str | None = None
+    related: list[str] = Field(default_factory=list)  # card ids for follow-ups
+    agencies: list[str] = Field(default_factory=list)  # agency ids that fit, best first
+    verbatim: bool = False  # a clause: `answer` is its whole text in reading order
+
+    def claims(self) -> list[Claim]:
+        return [*self.answer, *self.steps]
+
+
+def load_card(path: Path) -> Card:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return Card(**data)
+    except Exception as exc:  # pydantic.ValidationError or TypeError: name the file
+        raise ValueError(f"{path.name}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def cards() -> tuple[Card, ...]:
+    """Every advice card, in file-name order. A card file that does not load is skipped with a warning
+    (tests/test_cards.py keeps the shipped cards valid); unknown related ids are dropped."""
+    loaded: list[Card] = []
+    for path in sorted(ADVICE_DIR.glob("*.yaml")):
+        try:
+            card = load_card(path)
+        except ValueError as exc:
+            log.warning("advice card skipped: %s", exc)
+            continue
+        if any(c.id == card.id for c in loaded):
+            log.warning("advice card %s: duplicate id, skipped", path.name)
+            continue
+        loaded.append(card)
+    known = {c.id for c in loaded}
+    for card in loaded:
+        card.related = [r for r in card.related if r in known]
+    return tuple(loaded)
+
+
+def card_by_id(card_id: str) -> Card:
+    return next(c for c in cards() if c.id == card_id)
+
+
+def problems(card: Card, corpus: str) -> list[str]:
+    """Why a card is not grounded: quotes not in the corpus (compacted), sentences their quotes don't support."""
+    out = []
+    for claim in card.claims():
+        for quote in claim.cites:
+            if compact(quote) not in corpus:
+                out.append(f"引用がコーパスにない: 「{quote}」")
+        if claim.quote is not None:
+            if not is_verbatim(claim.quote, claim.cites):
+                out.append(f"quote が cites の中にない: 「{claim.quote}」")
+        else:
+            result = support(claim.sentence, claim.cites)
+            if not result.ok:
+                out.append(f"裏付けのない語（{result.describe()}）: 「{claim.sentence}」")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bot.cards [corpus files…]`: list every problem of every card; exit 1 when any."""
+    from dxnavi.config import PROJECT_ROOT
+
+    files = [Path(a) for a in argv] or sorted((PROJECT_ROOT / "corpus").glob("*.txt"))
+    corpus = "\x00".join(compact(f.read_text(encoding="utf-8")) for f in files)
+    failed = 0
+    for path in sorted(ADVICE_DIR.glob("*.yaml")):
+        try:
+            card = load_card(path)
+        except ValueError as exc:
+            print(f"✗ {exc}")
+            failed += 1
+            continue
+        found = problems(card, corpus)
+        if found:
+            failed += 1
+            print(f"✗ {path.name}")
+            for p in found:
+                print(f"    {p}")
+    total = len(list(ADVICE_DIR.glob("*.yaml")))
+    print(f"{total - failed}/{total} 枚のカードが裏付けあり")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

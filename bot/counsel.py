@@ -1,0 +1,204 @@
+"""Counsel from advice cards: find the card that answers the question, follow the conversation, and
+assemble one answer — 結論 first, then 現在地, 次の一歩 and 相談先 — every sentence cited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.cards import Card, Claim, cards
+from bot.vectors import question_vectors
+from ingest.normalize import nfkc
+from ingest.tokenize import search_tokens
+
+# A card answers the question when its score (best example-question cosine + weighted word overlap)
+# reaches this; calibrated on the tune split of the public gold set (README「評価」).
+CARD_MIN_SCORE = 1.0
+LEXICAL_WEIGHT = 0.25
+RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
+
+_PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
+_VIEWPOINT = re.compile(r"視点\s*([①②③1-3])|viewpoint\s*([1-3])", re.IGNORECASE)
+_SUB_PILLAR_ONLY = re.compile(r"^\s*(\d\s*[-ー－]\s*\d)\s*(は|って|の方は)?[？?]?\s*$")
+VERBATIM = re.compile(
+    r"原文|全文|そのまま|一字一句|省略せず|全部|verbatim|full text|word for word", re.IGNORECASE
+)
+
+# Follow-ups that only make sense with the previous turn.
+_ANAPHORA = re.compile(
+    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|ほか|他に|もっと|詳しく|具体的|さっき"
+    r"|\b(it|that|there|they|them)\b",
+    re.IGNORECASE,
+)
+BRING = re.compile(
+    r"持って|持参|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
+    r"|bring|prepare|what should i (tell|ask)",
+    re.IGNORECASE,
+)
+MONEY = re.compile(
+    r"お金|費用|いくら|コスト|予算|値段|価格|料金|高い|安く|資金|how much|cost|price|budget", re.IGNORECASE
+)
+MORE = re.compile(
+    r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class CardHit:
+    card: Card
+    score: float
+    dense: float
+    lexical: float
+
+
+class CardIndex:
+    """Advice cards searchable by their example questions: dense (query–query cosine) plus word overlap."""
+
+    def __init__(
+        self,
+        embed_many: Callable[[list[str]], np.ndarray],
+        cache: Path | None,
+        idf: Callable[[str], float],
+        deck: Sequence[Card] | None = None,
+    ) -> None:
+        self.cards = list(deck if deck is not None else cards())
+        texts: list[str] = []
+        self.rows: list[int] = []
+        for i, card in enumerate(self.cards):
+            for text in [card.title, *card.questions]:
+                texts.append(nfkc(text))
+                self.rows.append(i)
+        self.vectors = question_vectors(texts, embed_many, cache)
+        self.row_index = np.asarray(self.rows)
+        self.tokens = [
+            frozenset(t for text in [c.title, *c.questions] for t in search_tokens(text)) for c in self.cards
+        ]
+        self.idf = idf
+
+    def rank(self, question: str, query_vector: np.ndarray, n: int = 5) -> list[CardHit]:
+        sims = self.vectors @ query_vector
+        best = np.full(len(self.cards), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.row_index, sims)
+        words = {t: self.idf(t) for t in search_tokens(question) if len(t) > 1 or not t.isascii()}
+        total = sum(words.values()) or 1.0
+        hits = []
+        for i, card in enumerate(self.cards):
+            lexical = sum(w for t, w in words.items() if t in self.tokens[i]) / total
+            dense = float(best[i])
+            hits.append(CardHit(card, dense + LEXICAL_WEIGHT * lexical, dense, lexical))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:n]
+
+    def by_id(self, card_id: str) -> Card | None:
+        return next((c for c in self.cards if c.id == card_id), None)
+
+
+def clause_card_id(text: str) -> str | None:
+    """「柱3-3」→ dgc-pillar-3-3, 「視点②」→ dgc-viewpoint-2 (None when the text names no clause)."""
+    text = nfkc(text)
+    match = _PILLAR.search(text)
+    if match:
+        key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
+        return f"dgc-pillar-{key}"
+    match = _VIEWPOINT.search(text)
+    if match:
+        key = next(g for g in match.groups() if g)
+        return f"dgc-viewpoint-{ {'①': '1', '②': '2', '③': '3'}.get(key, key) }"
+    return None
+
+
+@dataclass
+class TurnState:
+    """What a turn was about, for the next turn's follow-up: its card, stage and recommended agencies."""
+
+    card: Card | None = None
+    stage: int | None = None
+    agencies: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # card ids already answered in this conversation
+
+
+def is_follow_up(question: str, previous: TurnState | None) -> bool:
+    if previous is None or previous.card is None:
+        return False
+    text = nfkc(question)
+    return bool(
+        _ANAPHORA.search(text) or BRING.search(text) or len(text) <= 20 or _SUB_PILLAR_ONLY.match(text)
+    )
+
+
+def wants_verbatim(question: str) -> bool:
+    return bool(VERBATIM.search(nfkc(question)))
+
+
+def choose_card(
+    index: CardIndex,
+    question: str,
+    query_vector: np.ndarray,
+    previous: TurnState | None,
+    context_vector: Callable[[str], np.ndarray],
+    named_agency: str | None = None,
+) -> tuple[Card | None, str]:
+    """The card that answers this turn, and why ("clause", "bring", "money", "match", "related", "none")."""
+    text = nfkc(question)
+    follow = is_follow_up(question, previous)
+    clause_id = clause_card_id(text)
+    if clause_id is None and follow and previous and previous.card and previous.card.kind == "clause":
+        short = _SUB_PILLAR_ONLY.match(text)
+        if short:
+            clause_id = "dgc-pillar-" + re.sub(r"\s|ー|－", "-", short.group(1)).replace("--", "-")
+    if clause_id and (card := index.by_id(clause_id)) is not None:
+        return card, "clause"
+    if follow and previous and previous.card and previous.card.kind == "clause" and wants_verbatim(text):
+        return previous.card, "clause"
+    if BRING.search(text) and (named_agency or (follow and previous and previous.agencies)):
+        agency_id = named_agency or (previous.agencies[0] if previous else None)
+        card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)
+        if card is not None:
+            return card, "bring"
+    if follow and previous and previous.card:
+        # A follow-up is read together with the previous topic; the previous topic's related cards lead.
+        text_with_topic = previous.card.title + " " + question
+        hits = index.rank(text_with_topic, context_vector(text_with_topic), n=8)
+        own = index.rank(question, query_vector, n=8)
+        best: dict[str, CardHit] = {}
+        for hit in [*hits, *own]:
+            bonus = RELATED_BONUS if hit.card.id in previous.card.related else 0.0
+            score = hit.score + bonus
+            if hit.card.id not in best or score > best[hit.card.id].score:
+                best[hit.card.id] = CardHit(hit.card, score, hit.dense, hit.lexical)
+        ranked = sorted(best.values(), key=lambda h: h.score, reverse=True)
+        money = index.by_id("money-overview")
+        if (
+            MONEY.search(text)
+            and money is not None
+            and previous.card.id != money.id
+            and not any(h.card.id.startswith("money-") for h in ranked[:1])
+        ):
+            return money, "money"
+        shown = {*previous.shown, previous.card.id}
+        fresh = [h for h in ranked if h.card.id not in shown and h.score >= CARD_MIN_SCORE]
+        if MORE.search(text) or not fresh:
+            related = [
+                c for r in previous.card.related if r not in shown and (c := index.by_id(r)) is not None
+            ]
+            if related:
+                return related[0], "related"
+        if fresh:
+            return fresh[0].card, "match"
+        return None, "none"
+    hits = index.rank(question, query_vector)
+    if hits and hits[0].score >= CARD_MIN_SCORE:
+        return hits[0].card, "match"
+    return None, "none"
+
+
+def claim_text(claim: Claim, english: bool) -> str:
+    """The sentence as shown: Japanese as written, or its English rendering with the Japanese after it."""
+    if english and claim.en:
+        return f"{claim.en}（日本語: {claim.sentence.rstrip('。')}）"
+    return claim.sentence
