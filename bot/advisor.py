@@ -21,11 +21,13 @@ from bot.compose import (
     CitationBook,
     SentencePool,
     citation_for,
+    near_duplicate,
     quote_line,
     select_sentences,
     sources_section,
 )
 from bot.counsel import (
+    CARD_MIN_SCORE,
     MONEY,
     CardIndex,
     TurnState,
@@ -72,7 +74,8 @@ SCOPE_OVERLAP = 0.3  # share of the question's IDF weight found in the top passa
 SCOPE_DENSE_ENGLISH = 0.78
 _ENGLISH_DOMAIN = re.compile(
     r"\b(dx|digital|certif\w*|governance|it|sme|smes|support|bank|loan|selection|pillar|coordinator|subsid\w*"
-    r"|guidance|transformation|index|stage)\b",
+    r"|guidance|transformation|index|stage|system|software|consult\w*|advis\w*|vendor|grant|training|rate"
+    r"|interest|guarantee|lab|labs|region\w*|cyber\w*|security)\b",
     re.IGNORECASE,
 )
 
@@ -127,12 +130,19 @@ def _clause_part(claim: Claim) -> str:
 
 
 _ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
+# Asking where or how to begin (the general start card answers it when nothing fits better).
+_STARTING = re.compile(
+    r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
+)
+SCOPE_MARGIN = 0.05  # a card match this far above CARD_MIN_SCORE is evidence the question is in scope
 
 # How the answer's card reorders the search hits (measured on the tune split, README「評価」).
-RANK_CLAIMS = 3  # quotes of the first claims of the card's answer …
-RANK_FRONT = 3  # … at most this many passages …
+RANK_CLAIMS = 1  # quotes of the first claims of the card's answer …
+RANK_FRONT = 1  # … at most this many passages …
 RANK_AFTER = 1  # … placed after the best search hit
-REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
+PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
+PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
+REASON_CHOICES = 4  # an agency's reason is one of its card's first sentences
 BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
 _CARD_INTENT: dict[str, Intent] = {
     "start": "start",
@@ -151,6 +161,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "first_steps": "### 最初の一歩",
         "agencies": "### 相談先",
         "gap": "※ 資料に書かれていないこと: ",
+        "passages": "### 資料の該当箇所",
     },
     "en": {
         "notice": (
@@ -163,6 +174,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "first_steps": "### First steps",
         "agencies": "### Whom to ask",
         "gap": "Not covered by the guides: ",
+        "passages": "### The passages themselves (Japanese)",
     },
 }
 
@@ -297,25 +309,21 @@ class Advisor:
                 intent_reason="injection" if is_injection(question) else "scope",
                 retrieved=[self._retrieved(h) for h in hits],
             )
-        card, why = self._choose(question, qvec, previous)
+        card, why, score = self._resolve(question, qvec, previous, " ".join(user_turns))
         described = estimate_stage(question)
-        if card is None and (described is not None or (intent == "start" and not follow)):
-            # The owner describes the business without asking anything: where they stand and what next.
-            card, why = self.cards.by_id("start-general"), "match"
-        hits = self._ranked(hits, card)
+        # In scope: the question itself, a follow-up read with the turn before it (「And the normal
+        # rate?」), an owner describing the business, or a clear match with an advice card.
         in_scope = (
             self._in_scope(question, hits, expansions)
-            or (follow and card is not None)
+            or (follow and self._in_scope(context, hits, expansions))
             or described is not None
+            or score >= CARD_MIN_SCORE + SCOPE_MARGIN
         )
         if not in_scope:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
+        hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls))
         stage_match = self._stage_match(question, situation, card)
-        shown = {*(previous.shown if previous else [])}
-        staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
-        if card is not None and card.kind == "start" and staged is not None and staged.id not in shown:
-            card = staged
         stage = self._stage(stage_match, book, hits) if stage_match else None
         routed = intent
         if card is not None and not (
@@ -337,8 +345,11 @@ class Advisor:
             if card is not None:
                 body = self._card_body(card, why, question, english, book, hits, stage, agencies, previous)
             else:
+                # No card fits: the passages themselves, framed as such (a start question gets no stitched
+                # "first steps" from them).
+                plain: Intent = "fact" if intent == "start" else intent
                 body = self._compose(
-                    intent, question, context, expansions, hits, book, stage, stage_match, agencies, []
+                    plain, question, context, expansions, hits, book, stage, stage_match, agencies, []
                 )
         body = self._grounded(body, book)
         body = book.renumber(body)
@@ -374,11 +385,37 @@ class Advisor:
             return lab, "region"
         return choose_card(self.cards, question, qvec, previous, self.index.embed_query, named)
 
+    def _resolve(
+        self, question: str, qvec: np.ndarray, previous: TurnState | None, situation: str
+    ) -> tuple[Card | None, str, float]:
+        """This turn's card, why it was chosen, and the question's own best card score.
+
+        Where to start (or an owner describing the business) with no better card gets the general
+        start card, and that one becomes the card of the owner's stage once the stage is known.
+        """
+        card, why = self._choose(question, qvec, previous)
+        own = self.cards.rank(question, qvec, n=1)
+        score = own[0].score if own else 0.0
+        text = nfkc(question)
+        fresh = not is_follow_up(question, previous)
+        if card is None and fresh and (estimate_stage(question) or _STARTING.search(text)):
+            card, why = self.cards.by_id("start-general"), "match"
+        if card is not None and card.id == "start-general":
+            stage_match = estimate_stage(situation)
+            staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
+            if staged is not None and staged.id not in (previous.shown if previous else []):
+                card = staged
+        return card, why, score
+
     def _replay(self, earlier: list[str]) -> TurnState | None:
         """The state after the earlier user turns (the last three): their cards, stage and agencies."""
         state: TurnState | None = None
-        for text in earlier[-3:]:
-            card, why = self._choose(text, self.index.embed_query(text), state)
+        for i, text in enumerate(earlier[-3:]):
+            if is_injection(text) or is_off_topic(text):
+                continue
+            card, why, _ = self._resolve(
+                text, self.index.embed_query(text), state, " ".join(earlier[: i + 1])
+            )
             stage_match = estimate_stage(text)
             shown = [*(state.shown if state else []), *([card.id] if card else [])]
             agencies = [a.agency.id for a in self._agency_matches(card, text, text, why)]
@@ -402,21 +439,27 @@ class Advisor:
 
     # --- agencies ----------------------------------------------------------------------------
     def _agency_matches(
-        self, card: Card | None, question: str, situation: str, why: str
+        self, card: Card | None, question: str, situation: str, why: str, routed: Intent = "fact"
     ) -> list[AgencyMatch]:
-        first_step = card is not None and card.kind == "start"
+        """Agencies best first: named by the owner, fitting the card and the owner's needs, in the region.
+
+        Asking where to start puts the agencies for a first consultation ahead of the card's own choice.
+        """
+        first_step = routed == "start" or (card is not None and card.kind == "start")
         matches = match_agencies(
             situation if card is None or card.kind != "topic" else question, 11, first_step
         )
         preferred = card.agencies if card is not None else []
         if why == "bring" and preferred:
             preferred = preferred[:1]
+        weight = 2.0 if routed == "start" and (card is None or card.kind != "start") else 6.0
+        # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
+        # いい？」 is about who leads, not a wish to see a vendor).
+        about_other = card is not None and card.kind == "topic" and routed not in ("agency", "region")
 
         def rank(m: AgencyMatch) -> float:
-            bonus = 6.0 / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0
-            # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
-            # いい？」 is about who leads, not a wish to see a vendor).
-            named = 5.0 * m.keyword_hits if card is None or card.kind != "topic" else -3.0 * m.keyword_hits
+            bonus = weight / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0
+            named = -3.0 * m.keyword_hits if about_other else 5.0 * m.keyword_hits
             return m.score + bonus + (20.0 if m.regions else 0.0) + named
 
         return sorted(matches, key=rank, reverse=True)[:3]
@@ -433,9 +476,9 @@ class Advisor:
     ) -> list[AgencyRecommendation]:
         """Agencies for questions about where to start or whom to ask (or when the owner names one)."""
         asks_who = bool(re.search(r"相談|どこに|誰に|だれに|頼|who|where", nfkc(question), re.IGNORECASE))
-        matches = self._agency_matches(card, question, situation, why)
+        matches = self._agency_matches(card, question, situation, why, intent)
         named = bool(matches) and matches[0].keyword_hits > 0
-        if card is not None and card.kind in ("clause", "staff"):
+        if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
         if card is not None and not (
             card.kind in ("start", "agency", "region")
@@ -630,6 +673,12 @@ class Advisor:
             steps = agency.what_to_ask or [
                 line for c in card.steps if (line := self._cite_claim(book, c, hits, english))
             ]
+            # What any agency needs to hear, after what this one needs (skipping what it already lists).
+            prepare = self.cards.by_id("consult-prepare")
+            for claim in prepare.steps if prepare is not None else []:
+                if not any(near_duplicate(claim.sentence, strip_markers(s)) for s in steps):
+                    line = self._cite_claim(book, claim, hits, english)
+                    steps.append(line) if line else None
             parts.append(label["bring"].format(name=agency.name) + "\n" + "\n".join(f"- {s}" for s in steps))
             if agency.reason:
                 parts.append(agency.reason)
@@ -644,6 +693,8 @@ class Advisor:
             sentences = [line for c in claims if (line := self._cite_claim(book, c, hits, english))]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
             parts.append(("### 回答\n" if stage is not None else "") + body)
+            if card.kind in ("topic", "staff"):
+                parts.append(self._passages_section(card, question, hits, book, label["passages"]))
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         steps = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
@@ -661,6 +712,27 @@ class Advisor:
         if ask and stage is None and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
+
+    def _passages_section(
+        self, card: Card, question: str, hits: list[Hit], book: CitationBook, title: str
+    ) -> str:
+        """For a specific question (a figure, a name), the passage sentences that answer it verbatim,
+        when the card's sentences do not already quote them."""
+        wants_figure = bool(_WANTS_FIGURE.search(nfkc(question)))
+        taken = [q for c in card.claims() for q in c.cites] + [c.sentence for c in card.claims()]
+        picked = select_sentences(
+            self.pool,
+            [h.chunk for h in hits[:PASSAGE_CHUNKS]],
+            self.pool.weights(question),
+            2 if wants_figure else 1,
+            want_digits=wants_figure,
+            exclude=taken,
+            min_overlap=PASSAGE_MIN_OVERLAP,
+            query_vector=self.index.embed_query(question),
+        )
+        if not picked:
+            return ""
+        return title + "\n" + "\n".join(f"- {quote_line(c.text, book.cite(c.chunk, c.text))}" for c in picked)
 
     def _grounded(self, body: str, book: CitationBook) -> str:
         """Drop every cited sentence that its quotes do not support (logged: a card or catalog bug)."""
@@ -713,7 +785,8 @@ class Advisor:
         matches: list[AgencyMatch],
     ) -> str:
         chunks = [h.chunk for h in hits]
-        weights = self.pool.weights(context, expansions)
+        # The question's own words count fully; earlier turns (in a follow-up) at half weight.
+        weights = self.pool.weights(question, expansions + ([context] if context != question else []))
         want_digits = bool(_WANTS_FIGURE.search(nfkc(question)))
         qvec = self.index.embed_query(context)
         parts: list[str] = []

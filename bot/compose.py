@@ -176,7 +176,7 @@ def score(
     return value + (0.1 if cand.text.endswith("。") else 0.0)
 
 
-def _similar(a: str, b: str) -> bool:
+def near_duplicate(a: str, b: str) -> bool:
     """Near-duplicates by character-bigram Jaccard (decks repeat sentences across slides)."""
     ga = {a[i : i + 2] for i in range(len(a) - 1)}
     gb = {b[i : i + 2] for i in range(len(b) - 1)}
@@ -210,7 +210,7 @@ def select_sentences(
     chosen: list[Candidate] = []
     taken = list(exclude or [])
     for _, cand in scored:
-        if any(_similar(cand.text, other) for other in taken):
+        if any(near_duplicate(cand.text, other) for other in taken):
             continue
         chosen.append(cand)
         taken.append(cand.text)

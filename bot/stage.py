@@ -12,7 +12,7 @@ from ingest.normalize import nfkc
 _SITUATION = re.compile(
     r"うち|弊社|当社|自社|私たち|わが社|我が社|うちの|している|しています|してる|やっている|やってる|使っている|使ってる"
     r"|使っています|管理して|導入して|入れて|入れた|切り替え|でやって|頼って|中心|ばかり|だけ|のみ|しかない|まだ|we |our "
-    r"|てる|ている|ています|ました|けど|んです|です。|でいる"
+    r"|てる|ている|ています|てます|でます|ました|けど|んです|です。|でいる"
 )
 _ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")
 _NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
@@ -30,6 +30,15 @@ class StageMatch:
     cues: list[str]
 
 
+# Generic words that name a thing, not its use: they count only with a verb of present use after them
+# (「クラウドのシステムを使ってます」), never alone (「大きなシステムに投資するのは怖い」).
+_WEAK_CUES = frozenset({"システム", "クラウド", "saas", "アプリ", "ツール", "kintone"})
+_IN_USE = re.compile(
+    r"^[^。！？!?]{0,14}?(使って|使い|入れて|入れた|入れてる|導入して|導入済|導入した|管理して|管理してい|運用して"
+    r"|使用して|活用して|利用して|動いて|で管理|でやって|にして)"
+)
+
+
 def _matches(text: str, cue: str) -> bool:
     if cue.isascii():
         return re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text) is not None
@@ -40,7 +49,9 @@ def _matches(text: str, cue: str) -> bool:
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False
-    return not _NOT_NOW.match(after)
+    if _NOT_NOW.match(after):
+        return False
+    return cue not in _WEAK_CUES or bool(_IN_USE.match(after))
 
 
 def estimate_stage(text: str) -> StageMatch | None:
