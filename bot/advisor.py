@@ -125,6 +125,15 @@ _CLAUSE_PART = {
 }
 
 
+def _full_stop(sentence: str) -> str:
+    """「…繋がる[6]」→「…繋がる。[6]」: a sentence in running text ends with 。 before its markers."""
+    text = re.sub(r"(\[\d+\])+$", "", sentence)
+    markers = sentence[len(text) :]
+    if text and not text.endswith(("。", "！", "？", ".", "!", "?", ")", "）")):
+        text += "。"
+    return text + markers
+
+
 def _clause_part(claim: Claim) -> str:
     return "principle" if re.match(r"(企業|経営者)は、", nfkc(claim.sentence)) else "direction"
 
@@ -134,7 +143,25 @@ _ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
 _STARTING = re.compile(
     r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
 )
-SCOPE_MARGIN = 0.05  # a card match this far above CARD_MIN_SCORE is evidence the question is in scope
+_ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|\bwho\b|\bwhere\b", re.IGNORECASE)
+_PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
+SCOPE_MARGIN = 0.05
+STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
+# Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
+_SUPPORTER = re.compile(
+    r"経営指導員|支援担当|融資(を)?担当|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|取引先の(DX|支援|企業)"
+    r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
+    r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
+    r"|we support|our clients"
+)
+
+
+def is_supporter(text: str) -> bool:
+    """The message comes from someone who supports SMEs, not from an owner asking for their own firm."""
+    return bool(
+        _SUPPORTER.search(nfkc(text))
+    )  # a card match this far above CARD_MIN_SCORE is evidence the question is in scope
+
 
 # How the answer's card reorders the search hits (measured on the tune split, README「評価」).
 RANK_CLAIMS = 1  # quotes of the first claims of the card's answer …
@@ -142,7 +169,7 @@ RANK_FRONT = 1  # … at most this many passages …
 RANK_AFTER = 1  # … placed after the best search hit
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
-REASON_CHOICES = 4  # an agency's reason is one of its card's first sentences
+REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
 BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
 _CARD_INTENT: dict[str, Intent] = {
     "start": "start",
@@ -162,6 +189,9 @@ _LABELS: dict[str, dict[str, str]] = {
         "agencies": "### 相談先",
         "gap": "※ 資料に書かれていないこと: ",
         "passages": "### 資料の該当箇所",
+        "tell": "相談するときに伝えること:",
+        "fallback": "",
+        "others": "ほかの相談先:",
     },
     "en": {
         "notice": (
@@ -175,6 +205,12 @@ _LABELS: dict[str, dict[str, str]] = {
         "agencies": "### Whom to ask",
         "gap": "Not covered by the guides: ",
         "passages": "### The passages themselves (Japanese)",
+        "tell": "What to tell them:",
+        "fallback": (
+            "No prepared answer matches your question, so here are the passages of the guides (in Japanese) "
+            "that relate to it."
+        ),
+        "others": "Others to ask:",
     },
 }
 
@@ -239,6 +275,7 @@ class Advisor:
         )
         self.router = IntentRouter(lambda qs: question_vectors(qs, embed_many, cache), self.regions)
         self.cards = CardIndex(embed_many, cache, lambda t: self.pool.idf.get(t, self.pool.default_idf))
+        self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Advisor:
@@ -309,7 +346,8 @@ class Advisor:
                 intent_reason="injection" if is_injection(question) else "scope",
                 retrieved=[self._retrieved(h) for h in hits],
             )
-        card, why, score = self._resolve(question, qvec, previous, " ".join(user_turns))
+        passages = [h.chunk.chunk_id for h in hits]
+        card, why, score = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
         described = estimate_stage(question)
         # In scope: the question itself, a follow-up read with the turn before it (「And the normal
         # rate?」), an owner describing the business, or a clear match with an advice card.
@@ -351,6 +389,8 @@ class Advisor:
                 body = self._compose(
                     plain, question, context, expansions, hits, book, stage, stage_match, agencies, []
                 )
+                if english:
+                    body = _LABELS["en"]["fallback"] + "\n\n" + body
         body = self._grounded(body, book)
         body = book.renumber(body)
         book.prune(body)
@@ -371,7 +411,9 @@ class Advisor:
         )
 
     # --- conversation ------------------------------------------------------------------------
-    def _choose(self, question: str, qvec: np.ndarray, previous: TurnState | None) -> tuple[Card | None, str]:
+    def _choose(
+        self, question: str, qvec: np.ndarray, previous: TurnState | None, passages: list[str]
+    ) -> tuple[Card | None, str]:
         matches = match_agencies(question, limit=1)
         named = matches[0].agency.id if matches and matches[0].keyword_hits > 0 else None
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
@@ -383,18 +425,42 @@ class Advisor:
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
             return lab, "region"
-        return choose_card(self.cards, question, qvec, previous, self.index.embed_query, named)
+        if is_supporter(question) and not is_follow_up(question, previous):
+            # Support staff asking how to support: the guidance written for them, not an owner's answer.
+            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
+                if (
+                    hit.card.kind in ("staff", "topic", "clause")
+                    and hit.score >= CARD_MIN_SCORE - STAFF_MARGIN
+                ):
+                    return hit.card, "match"
+        card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
+        if card is not None and card.kind == "staff" and why == "match":
+            # An owner gets an owner's card when one fits nearly as well (staff cards speak to supporters).
+            shown = set(previous.shown) if previous else set()
+            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
+                if hit.card.kind != "staff" and hit.card.id not in shown:
+                    if hit.score >= CARD_MIN_SCORE - STAFF_MARGIN:
+                        return hit.card, "match"
+                    break
+        return card, why
 
     def _resolve(
-        self, question: str, qvec: np.ndarray, previous: TurnState | None, situation: str
+        self,
+        question: str,
+        qvec: np.ndarray,
+        previous: TurnState | None,
+        situation: str,
+        passages: list[str] | None = None,
     ) -> tuple[Card | None, str, float]:
         """This turn's card, why it was chosen, and the question's own best card score.
 
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        card, why = self._choose(question, qvec, previous)
-        own = self.cards.rank(question, qvec, n=1)
+        if passages is None:
+            passages = [h.chunk.chunk_id for h in self.index.search(question, k=self.settings.retrieve_k)]
+        card, why = self._choose(question, qvec, previous, passages)
+        own = self.cards.rank(question, qvec, n=1, passages=passages)
         score = own[0].score if own else 0.0
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
@@ -455,7 +521,8 @@ class Advisor:
         weight = 2.0 if routed == "start" and (card is None or card.kind != "start") else 6.0
         # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
         # いい？」 is about who leads, not a wish to see a vendor).
-        about_other = card is not None and card.kind == "topic" and routed not in ("agency", "region")
+        asks_who = bool(_ASKS_WHO.search(nfkc(question)))
+        about_other = card is not None and card.kind == "topic" and not asks_who
 
         def rank(m: AgencyMatch) -> float:
             bonus = weight / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0
@@ -475,7 +542,9 @@ class Advisor:
         why: str,
     ) -> list[AgencyRecommendation]:
         """Agencies for questions about where to start or whom to ask (or when the owner names one)."""
-        asks_who = bool(re.search(r"相談|どこに|誰に|だれに|頼|who|where", nfkc(question), re.IGNORECASE))
+        if is_supporter(question):
+            return []  # never send a bank's adviser to a bank
+        asks_who = bool(_ASKS_WHO.search(nfkc(question)))
         matches = self._agency_matches(card, question, situation, why, intent)
         named = bool(matches) and matches[0].keyword_hits > 0
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
@@ -491,7 +560,14 @@ class Advisor:
             return []
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
         return self._agencies(
-            matches[: 1 if why == "bring" else 2], book, hits, context, brief=why != "bring"
+            matches[: 1 if why == "bring" else 2],
+            book,
+            hits,
+            context,
+            brief=why != "bring",
+            english=is_mostly_ascii(question),
+            question=question,
+            avoid=tuple(c.sentence for c in card.answer) if card is not None else (),
         )
 
     def _retrieved(self, hit: Hit) -> RetrievedChunk:
@@ -565,18 +641,19 @@ class Advisor:
         n_label = self._cite_quote(book, label_quote, hits)
         n_example = self._cite_quote(book, example, hits)
         n_desc = self._cite_quote(book, stage.description_quote, hits)
-        if n_label and n_example:
+        if n_label and n_example and cues:
+            # Only when the owner's own words appear in the guides' example: never claim a likeness the
+            # owner did not describe (paper drawings are not 「受発注をFAXや電話のみで実施」).
             shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
-            lead = f"ご説明の{shown}は、" if shown else ""
             sentences.append(
-                f"{lead}段階{stage.level}の例「{example}」にあたります。[{n_label}][{n_example}]"
+                f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。[{n_label}][{n_example}]"
             )
         if n_desc:
             sentences.append(f"資料の説明: 「{stage.description_quote}」[{n_desc}]")
         head = f"段階{stage.level}「{stage.label}」と考えられます。"
         head += "".join(f"[{n}]" for n in (n_label, n_desc) if n)
         reason = head + "".join(sentences)
-        cited = [n for n in (n_label, n_example, n_desc) if n]
+        cited = [n for n in (n_label, n_example if cues else None, n_desc) if n]
         return StageEstimate(
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
         )
@@ -598,6 +675,9 @@ class Advisor:
         hits: list[Hit],
         context: str = "",
         brief: bool = True,
+        english: bool = False,
+        question: str = "",
+        avoid: tuple[str, ...] = (),
     ) -> list[AgencyRecommendation]:
         """Each agency with its reason and what to bring, from its advice card (quotes that name it)."""
         out = []
@@ -616,13 +696,22 @@ class Advisor:
             what: list[str] = []
             if card is not None and card.answer:
                 # The reason and the things to bring that fit this conversation best (ties: card order).
-                reason_claim = self._fitting(card.answer[:REASON_CHOICES], context, 1)[0]
-                first = self._cite_claim(book, reason_claim, hits)
+                # …and not a sentence the answer above already says.
+                choices = [
+                    c
+                    for c in card.answer[:REASON_CHOICES]
+                    if not any(near_duplicate(c.sentence, a) for a in avoid)
+                ] or card.answer[:REASON_CHOICES]
+                reason_claim = self._fitting(choices, context, 1)[0]
+                first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
                     reason += first
                     cited += parse_markers(first)
-                for step in self._fitting(card.steps, context, BRING_ITEMS if brief else len(card.steps)):
-                    line = self._cite_claim(book, step, hits)
+                # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
+                asked = set(self.pool.weights(question))
+                steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
+                for step in self._fitting(steps, context, BRING_ITEMS if brief else len(steps)):
+                    line = self._cite_claim(book, step, hits, english)
                     if line:
                         what.append(line)
             out.append(
@@ -691,6 +780,8 @@ class Advisor:
                 stated = {c.quote for c in stage.citations}
                 claims = [c for c in claims if not set(c.cites) & stated] or claims
             sentences = [line for c in claims if (line := self._cite_claim(book, c, hits, english))]
+            # In running text a quoted slide line without a full stop would run into the next sentence.
+            sentences = [_full_stop(s) for s in sentences]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
             parts.append(("### 回答\n" if stage is not None else "") + body)
             if card.kind in ("topic", "staff"):
@@ -704,12 +795,17 @@ class Advisor:
             heading = label["first_steps" if first else "steps"]
             parts.append(heading + "\n" + "\n".join(f"- {s}" for s in steps))
         if agencies:
-            parts.append(self._agency_section(agencies, label["agencies"], detailed=1))
+            parts.append(self._agency_section(agencies, label["agencies"], detailed=1, english=english))
         gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
         if gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
             parts.append(f"{label['gap']}{gap}")
+        # One question back, only where the answer can use the reply: the owner's current practice (for
+        # the stage) under where-to-start answers, the place under regional ones.
         ask = card.ask_back_en if english and card.ask_back_en else card.ask_back
-        if ask and stage is None and (previous is None or previous.stage is None):
+        usable = (card.kind == "region" and not _PLACE.search(nfkc(question))) or (
+            card.kind == "start" and stage is None
+        )
+        if ask and usable and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
 
@@ -862,18 +958,21 @@ class Advisor:
         return "\n\n".join(p for p in parts if p.strip())
 
     @staticmethod
-    def _agency_section(agencies: list[AgencyRecommendation], title: str, detailed: int) -> str:
+    def _agency_section(
+        agencies: list[AgencyRecommendation], title: str, detailed: int, english: bool = False
+    ) -> str:
         """The first `detailed` agencies with reason and what to bring; the rest with their reason."""
         if not agencies:
             return ""
+        label = _LABELS["en" if english else "ja"]
         lines = [title]
         for a in agencies[:detailed]:
             lines.append(f"**{a.name}**: {a.reason}" if a.reason else f"**{a.name}**")
             if a.what_to_ask:
-                lines.append("相談するときに伝えること:\n" + "\n".join(f"- {w}" for w in a.what_to_ask[:3]))
+                lines.append(label["tell"] + "\n" + "\n".join(f"- {w}" for w in a.what_to_ask[:3]))
         others = [f"- **{a.name}**: {a.reason}" for a in agencies[detailed:] if a.reason]
         if others:
-            lines.append("ほかの相談先:\n" + "\n".join(others))
+            lines.append(label["others"] + "\n" + "\n".join(others))
         return "\n\n".join(lines)
 
     def _cite_passage(self, book: CitationBook, chunk: Any, sentence: str) -> int:

@@ -58,6 +58,7 @@ def write_packet(out: Path, questions: Path = DEFAULT_QUESTIONS) -> int:
                 lines += [f"- [{c.n}] p.{c.page}「{c.quote}」" for c in response.citations]
             lines.append("")
         count += 1
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines), encoding="utf-8")
     return count
 

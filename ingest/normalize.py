@@ -19,6 +19,10 @@ _CHART_LINE = re.compile(
 _CONTINUES = re.compile(
     r"^[ぁ-ゖゝゞァィゥェォッャュョヮヵヶー、。，．）)」』】〕〉》％%をにはがのへとでやも]"
 )
+# After a blank line only these continue the sentence: particles, small kana, closing punctuation.
+_CONTINUES_AFTER_BLANK = re.compile(
+    r"^[ゝゞァィゥェォッャュョヮヵヶー、。，．）)」』】〕〉》％%をにはがへとで]"
+)
 # Characters a sentence cannot end with: the next line continues this one.
 _OPEN_END = re.compile(r"[、（(「『【〔〈《・,]$")
 # A case particle ending a line, followed by a line that reads as a predicate (not a short label).
@@ -88,11 +92,13 @@ def _joins(prev: str, nxt: str, blank_between: bool) -> bool:
     strong = bool(_CONTINUES.match(nxt)) or bool(_OPEN_END.search(prev)) or particle_seam
     if blank_between:
         # A blank line is usually a paragraph break; cross it only on strong evidence: a particle or
-        # open bracket at the seam, or a long bullet sentence whose short tail ends the sentence.
+        # open bracket at the seam, or a long bullet sentence whose short tail ends the sentence. A line
+        # that merely starts with hiragana after a blank is a new item (「…推進する」⏎⏎「まずは身近な…」).
+        seam = bool(_OPEN_END.search(prev)) or particle_seam or bool(_CONTINUES_AFTER_BLANK.match(nxt))
         tail_of_bullet = (
             is_bullet_line(prev) and len(prev) >= 30 and nxt.endswith("。") and len(nxt) < len(prev)
         )
-        return (strong and len(prev) >= 12) or tail_of_bullet
+        return (seam and len(prev) >= 12) or tail_of_bullet
     return True
 
 

@@ -460,3 +460,73 @@ def test_eval_compare_of_a_folder_without_metrics_is_a_japanese_error(tmp_path: 
     result = CliRunner().invoke(app, ["eval", "--compare", str(tmp_path), str(tmp_path)])
     assert result.exit_code == 2
     assert "metrics.json がありません" in result.output
+
+
+# ---- answer-quality metrics for issue 9: grounding, unused citations, repetition, conversations -------
+def test_grounding_counts_supported_sentences_and_unused_citations() -> None:
+    from evals.metrics import grounding
+
+    quote = "設備投資等に必要な資金について、基準利率(1.95%)よりも低い特別利率2(1.30%)で融資が受けられます。"
+    answer = (
+        "特別利率2(1.30%)で融資が受けられます。[1]\n"
+        "特別利率(1.20%)で融資が受けられます。[1]\n\n"
+        "### 参考資料\n- [1] 資料 [2] 資料"
+    )
+    grounded, checked, unused = grounding(answer, {1: quote, 2: quote})
+    assert (grounded, checked, unused) == (1, 2, 1)
+
+
+def test_repetition_is_the_share_of_answers_holding_the_most_common_sentence() -> None:
+    from evals.metrics import repetition
+
+    same = "身の回りの業務のデジタル化から始めましょう。"
+    answers = [same + "ほかの文その一です。", same + "ほかの文その二です。", "まったく別の回答の文です。"]
+    assert repetition(answers) == pytest.approx(2 / 3)
+    assert repetition([]) is None
+
+
+def test_same_answer_means_nearly_all_sentences_shared() -> None:
+    from evals.conversations import same_answer
+
+    a = "一つ目の文です。[1]二つ目の文です。[2]三つ目の文です。[3]"
+    assert same_answer(a, a.replace("[3]", "[4]"))
+    assert not same_answer(a, "一つ目の文です。[1]まったく違う内容の文です。[2]")
+
+
+def test_bundled_conversation_set_is_valid_and_its_key_facts_are_in_the_corpus() -> None:
+    from dxnavi.config import PROJECT_ROOT
+    from evals.conversations import DEFAULT_CONVERSATIONS, load_conversations
+    from ingest.normalize import compact
+
+    corpus = compact((PROJECT_ROOT / "corpus" / "meti-dx-policy-overview.txt").read_text(encoding="utf-8"))
+    conversations = load_conversations(DEFAULT_CONVERSATIONS)
+    assert len(conversations) >= 30
+    for conv in conversations:
+        assert 2 <= len(conv.turns) <= 4, conv.id
+        assert all(t.must_differ for t in conv.turns[1:]), conv.id
+        for turn in conv.turns:
+            assert all(compact(f) in corpus for f in turn.key_facts), (conv.id, turn.key_facts)
+
+
+def test_conversation_summary_scores_follow_ups_only() -> None:
+    from evals.conversations import summarize_conversations
+
+    def record(turn: int, kf: float | None, differs: bool | None) -> dict:
+        return {
+            "conversation": "c",
+            "turn": turn,
+            "key_fact_coverage": kf,
+            "agency_top1": None,
+            "differs": differs,
+            "refused": False,
+            "answerable": True,
+            "stage_ok": None,
+            "grounded_sentences": 2,
+            "checked_sentences": 2,
+            "unused_citations": 0,
+        }
+
+    summary = summarize_conversations([record(0, 0.0, None), record(1, 1.0, True), record(2, 0.5, False)])
+    assert summary["followup_key_fact_coverage"] == pytest.approx(0.75)
+    assert summary["followup_differs"] == pytest.approx(0.5)
+    assert summary["conversation_grounded_rate"] == 1.0
