@@ -147,9 +147,10 @@ _ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼�
 _PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 SCOPE_MARGIN = 0.05
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
+OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 # Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
 _SUPPORTER = re.compile(
-    r"経営指導員|支援担当|融資(を)?担当|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|取引先の(DX|支援|企業)"
+    r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|取引先の(DX|支援|企業)"
     r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
     r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
     r"|we support|our clients"
@@ -416,9 +417,13 @@ class Advisor:
     ) -> tuple[Card | None, str]:
         matches = match_agencies(question, limit=1)
         named = matches[0].agency.id if matches and matches[0].keyword_hits > 0 else None
+        names_other = any(
+            m.keyword_hits > 0 and m.agency.id != "regional_dx_lab"
+            for m in match_agencies(question, limit=11)
+        )
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         if (
-            named in (None, "regional_dx_lab")
+            not names_other
             and find_regions(question, self.regions)
             and _ASKS_SUPPORT.search(nfkc(question))
             and not is_follow_up(question, previous)
@@ -437,9 +442,13 @@ class Advisor:
         if card is not None and card.kind == "staff" and why == "match":
             # An owner gets an owner's card when one fits nearly as well (staff cards speak to supporters).
             shown = set(previous.shown) if previous else set()
-            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
+            ranked = self.cards.rank(question, qvec, n=10, passages=passages)
+            staff_score = next((h.score for h in ranked if h.card.id == card.id), 0.0)
+            for hit in ranked:
                 if hit.card.kind != "staff" and hit.card.id not in shown:
-                    if hit.score >= CARD_MIN_SCORE - STAFF_MARGIN:
+                    if hit.score >= max(CARD_MIN_SCORE, staff_score - OWNER_MARGIN) and not is_supporter(
+                        question
+                    ):
                         return hit.card, "match"
                     break
         return card, why
