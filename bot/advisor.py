@@ -277,6 +277,8 @@ class Advisor:
         self.router = IntentRouter(lambda qs: question_vectors(qs, embed_many, cache), self.regions)
         self.cards = CardIndex(embed_many, cache, lambda t: self.pool.idf.get(t, self.pool.default_idf))
         self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)
+        agency_steps = [c.sentence for card in self.cards.cards if card.kind == "agency" for c in card.steps]
+        self._shared_steps = {t for t in agency_steps if agency_steps.count(t) > 1}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Advisor:
@@ -355,6 +357,7 @@ class Advisor:
         in_scope = (
             self._in_scope(question, hits, expansions)
             or (follow and self._in_scope(context, hits, expansions))
+            or (follow and previous is not None and previous.card is not None)
             or described is not None
             or score >= CARD_MIN_SCORE + SCOPE_MARGIN
         )
@@ -373,7 +376,9 @@ class Advisor:
             intent in ("fact", "clause") and len(user_turns) > 1 and re.search(r"相談|どこに|誰に", question)
         ):
             intent = "agency"
-        agencies = self._recommend(card, routed, question, situation, book, hits, why)
+        agencies = self._recommend(
+            card, routed, question, situation, book, hits, why, previous if follow else None
+        )
         mode = "extractive"
         notice: str | None = None
         body: str | None = None
@@ -514,7 +519,13 @@ class Advisor:
 
     # --- agencies ----------------------------------------------------------------------------
     def _agency_matches(
-        self, card: Card | None, question: str, situation: str, why: str, routed: Intent = "fact"
+        self,
+        card: Card | None,
+        question: str,
+        situation: str,
+        why: str,
+        routed: Intent = "fact",
+        topic: list[str] | None = None,
     ) -> list[AgencyMatch]:
         """Agencies best first: named by the owner, fitting the card and the owner's needs, in the region.
 
@@ -524,9 +535,9 @@ class Advisor:
         matches = match_agencies(
             situation if card is None or card.kind != "topic" else question, 11, first_step
         )
-        preferred = card.agencies if card is not None else []
-        if why == "bring" and preferred:
-            preferred = preferred[:1]
+        preferred = list(dict.fromkeys([*(topic or []), *(card.agencies if card is not None else [])]))
+        if why == "bring" and card is not None and card.agencies:
+            preferred = card.agencies[:1]
         weight = 2.0 if routed == "start" and (card is None or card.kind != "start") else 6.0
         # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
         # いい？」 is about who leads, not a wish to see a vendor).
@@ -549,12 +560,19 @@ class Advisor:
         book: CitationBook,
         hits: list[Hit],
         why: str,
+        previous: TurnState | None = None,
     ) -> list[AgencyRecommendation]:
-        """Agencies for questions about where to start or whom to ask (or when the owner names one)."""
+        """Agencies for questions about where to start or whom to ask (or when the owner names one).
+
+        「誰に相談すればいい？」 after a topic asks whom to consult about that topic: its agencies lead.
+        """
         if is_supporter(question):
             return []  # never send a bank's adviser to a bank
         asks_who = bool(_ASKS_WHO.search(nfkc(question)))
-        matches = self._agency_matches(card, question, situation, why, intent)
+        topic = (
+            previous.card.agencies if previous and previous.card and _ASKS_WHO.search(nfkc(question)) else []
+        )
+        matches = self._agency_matches(card, question, situation, why, intent, topic)
         named = bool(matches) and matches[0].keyword_hits > 0
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
@@ -719,6 +737,10 @@ class Advisor:
                 # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
                 asked = set(self.pool.weights(question))
                 steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
+                if brief:
+                    # Under an answer, what this agency in particular needs to hear; the items every
+                    # agency card shares come with 「何を持っていけばいい？」.
+                    steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
                 for step in self._fitting(steps, context, BRING_ITEMS if brief else len(steps)):
                     line = self._cite_claim(book, step, hits, english)
                     if line:
@@ -804,7 +826,13 @@ class Advisor:
             heading = label["first_steps" if first else "steps"]
             parts.append(heading + "\n" + "\n".join(f"- {s}" for s in steps))
         if agencies:
-            parts.append(self._agency_section(agencies, label["agencies"], detailed=1, english=english))
+            # A second agency only when the owner asks whom to consult; otherwise one clear recommendation.
+            others = 1 if _ASKS_WHO.search(nfkc(question)) or card.kind in ("agency", "region") else 0
+            parts.append(
+                self._agency_section(
+                    agencies, label["agencies"], detailed=1, english=english, others_shown=others
+                )
+            )
         gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
         if gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
             parts.append(f"{label['gap']}{gap}")
@@ -968,7 +996,11 @@ class Advisor:
 
     @staticmethod
     def _agency_section(
-        agencies: list[AgencyRecommendation], title: str, detailed: int, english: bool = False
+        agencies: list[AgencyRecommendation],
+        title: str,
+        detailed: int,
+        english: bool = False,
+        others_shown: int = 1,
     ) -> str:
         """The first `detailed` agencies with reason and what to bring; the rest with their reason."""
         if not agencies:
@@ -979,7 +1011,9 @@ class Advisor:
             lines.append(f"**{a.name}**: {a.reason}" if a.reason else f"**{a.name}**")
             if a.what_to_ask:
                 lines.append(label["tell"] + "\n" + "\n".join(f"- {w}" for w in a.what_to_ask[:3]))
-        others = [f"- **{a.name}**: {a.reason}" for a in agencies[detailed:] if a.reason]
+        others = [
+            f"- **{a.name}**: {a.reason}" for a in agencies[detailed : detailed + others_shown] if a.reason
+        ]
         if others:
             lines.append(label["others"] + "\n" + "\n".join(others))
         return "\n\n".join(lines)
