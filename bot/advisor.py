@@ -144,6 +144,10 @@ _STARTING = re.compile(
     r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
 )
 _ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|\bwho\b|\bwhere\b", re.IGNORECASE)
+# Asking what a named agency does or whether to consult it.
+_ROLE = re.compile(
+    r"役割|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+)
 _PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 SCOPE_MARGIN = 0.05
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
@@ -444,6 +448,16 @@ class Advisor:
                 ):
                     return hit.card, "match"
         card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
+        if (
+            named is not None
+            and (card is None or card.kind in ("staff", "topic", "start"))
+            and why != "bring"
+            and (_ROLE.search(nfkc(question)) or is_follow_up(question, previous))
+            and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None
+            and own.id not in (previous.shown if previous else [])
+        ):
+            # 「地元のITベンダーにはどんな役割を期待すれば？」「社労士さんはどう？」: about that agency.
+            return own, "match"
         if card is not None and card.kind == "staff" and why == "match":
             # An owner gets an owner's card when one fits nearly as well (staff cards speak to supporters).
             shown = set(previous.shown) if previous else set()

@@ -247,3 +247,16 @@ def test_compact_finds_a_normalized_quote_in_the_raw_corpus() -> None:
     quote = "紙や電話を使用するアナログ業務が中心、デジタル化が図られておらず、効果なし"
 
     assert compact(quote) in compact(RAW)
+
+
+def test_a_new_item_after_a_blank_line_is_not_merged_into_the_previous_one() -> None:
+    # The 手引き slide lists success points one per paragraph; a hiragana start is not a continuation.
+    text = "経営者がリーダーシップ\nを取ってDXを推進する\n\nまずは身近なところから\n始め、成功体験を重ねる"
+    lines = normalize_text(text).split("\n")
+    assert "経営者がリーダーシップを取ってDXを推進する" in lines
+    assert "まずは身近なところから始め、成功体験を重ねる" in lines
+
+
+def test_a_particle_after_a_blank_line_still_continues_the_sentence() -> None:
+    text = "DX推進のための投資等の意思決定において、資金\n\nを経営にとって必須な投資として位置付け"
+    assert "資金を経営にとって必須な投資" in normalize_text(text)
