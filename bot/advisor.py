@@ -148,6 +148,11 @@ _ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼�
 _ROLE = re.compile(
     r"役割|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
 )
+# Case-study slides (後藤組, the support cases): quoted only when the question asks for an example.
+_CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
+_ASKS_CASE = re.compile(
+    r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|example|case"
+)
 _PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 SCOPE_MARGIN = 0.05
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
@@ -405,13 +410,15 @@ class Advisor:
         body = book.renumber(body)
         book.prune(body)
         answer = "\n\n".join(part for part in [body, sources_section(book)] if part)
-        used = {c.chunk_id for c in book.citations}
+        kept = {id(c) for c in book.citations}
         return ChatResponse(
             message_id=uuid.uuid4().hex,
             answer=answer,
             citations=book.citations,
-            agencies=[a for a in agencies if any(c.chunk_id in used for c in a.citations) or not a.citations],
-            stage=stage if stage is not None and any(c.chunk_id in used for c in stage.citations) else None,
+            # Only what the answer shows: an agency or stage whose citations were all kept (pruned ones
+            # belong to parts the text left out).
+            agencies=[a for a in agencies if all(id(c) in kept for c in a.citations)],
+            stage=stage if stage is not None and all(id(c) in kept for c in stage.citations) else None,
             intent=intent,
             refused=False,
             retrieved=[self._retrieved(h) for h in hits],
@@ -998,7 +1005,14 @@ class Advisor:
             parts.append(title + "\n" + "\n".join(quoted(picked)))
         else:
             picked = select_sentences(
-                self.pool, chunks[:6], weights, SENTENCES["fact"], want_digits=want_digits, query_vector=qvec
+                self.pool,
+                [c for c in chunks[:6] if not _CASE.search(c.heading or "")] or chunks[:6]
+                if not _ASKS_CASE.search(nfkc(question))
+                else chunks[:6],
+                weights,
+                SENTENCES["fact"],
+                want_digits=want_digits,
+                query_vector=qvec,
             )
             parts.append(
                 "### 資料の関連する記述\n"

@@ -89,7 +89,6 @@ def _joins(prev: str, nxt: str, blank_between: bool) -> bool:
     if prev.endswith(tuple(_SENTENCE_END)):
         return False
     particle_seam = bool(_PARTICLE_END.search(prev)) and (bool(_PREDICATE_END.search(nxt)) or len(nxt) >= 20)
-    strong = bool(_CONTINUES.match(nxt)) or bool(_OPEN_END.search(prev)) or particle_seam
     if blank_between:
         # A blank line is usually a paragraph break; cross it only on strong evidence: a particle or
         # open bracket at the seam, or a long bullet sentence whose short tail ends the sentence. A line
