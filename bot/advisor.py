@@ -706,9 +706,9 @@ class Advisor:
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
         )
 
-    def _fitting(self, claims: list[Claim], context: str, n: int) -> list[Claim]:
-        """The `n` claims sharing the most (IDF-weighted) words with the context, kept in card order."""
-        weights = self.pool.weights(context)
+    @staticmethod
+    def _fitting(claims: list[Claim], weights: dict[str, float], n: int) -> list[Claim]:
+        """The `n` claims sharing the most (IDF-weighted) context words, kept in card order."""
         scored = [
             (sum(w for t, w in weights.items() if t in tokens_of(c.sentence)), -i, c)
             for i, c in enumerate(claims)
@@ -728,6 +728,8 @@ class Advisor:
         avoid: tuple[str, ...] = (),
     ) -> list[AgencyRecommendation]:
         """Each agency with its reason and what to bring, from its advice card (quotes that name it)."""
+        context_weights = self.pool.weights(context)
+        asked = set(self.pool.weights(question))
         out = []
         for m in matches:
             agency = m.agency
@@ -750,19 +752,18 @@ class Advisor:
                     for c in card.answer[:REASON_CHOICES]
                     if not any(near_duplicate(c.sentence, a) for a in avoid)
                 ] or card.answer[:REASON_CHOICES]
-                reason_claim = self._fitting(choices, context, 1)[0]
+                reason_claim = self._fitting(choices, context_weights, 1)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
                     reason += first
                     cited += parse_markers(first)
                 # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
-                asked = set(self.pool.weights(question))
                 steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
                 if brief:
                     # Under an answer, what this agency in particular needs to hear; the items every
                     # agency card shares come with 「何を持っていけばいい？」.
                     steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
-                for step in self._fitting(steps, context, BRING_ITEMS if brief else len(steps)):
+                for step in self._fitting(steps, context_weights, BRING_ITEMS if brief else len(steps)):
                     line = self._cite_claim(book, step, hits, english)
                     if line:
                         what.append(line)
