@@ -29,6 +29,8 @@ from bot.compose import (
 from bot.counsel import (
     CARD_MIN_SCORE,
     MONEY,
+    PILLAR,
+    VIEWPOINT,
     CardIndex,
     TurnState,
     choose_card,
@@ -57,8 +59,6 @@ _ANAPHORA = re.compile(
 _WANTS_FIGURE = re.compile(
     r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|how much|how many|rate|percent"
 )
-_PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
-_VIEWPOINT = re.compile(r"視点\s*([①②③1-3])")
 
 REFUSAL_HELP = (
     "DXナビがお手伝いできること:\n"
@@ -256,11 +256,11 @@ def expansions_for(text: str) -> list[str]:
         if any(w in lowered for w in triggers):
             out.extend(w for w in added if w not in lowered and w not in out)
     clauses = catalog.clauses()
-    for match in _PILLAR.finditer(nfkc(text)):
+    for match in PILLAR.finditer(nfkc(text)):
         key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
         if key in clauses.pillars:
             out.append(clauses.pillars[key])
-    for match in _VIEWPOINT.finditer(nfkc(text)):
+    for match in VIEWPOINT.finditer(nfkc(text)):
         key = {"①": "1", "②": "2", "③": "3"}.get(match.group(1), match.group(1))
         if key in clauses.viewpoints:
             out.append(clauses.viewpoints[key])
@@ -350,7 +350,7 @@ class Advisor:
         situation = " ".join(user_turns)
         expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
         query = context
-        if _PILLAR.search(nfkc(context)) or _VIEWPOINT.search(nfkc(context)):
+        if PILLAR.search(nfkc(context)) or VIEWPOINT.search(nfkc(context)):
             query = " ".join([context, *expansions_for(context)])
         hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
         if intent == "out_of_scope" or is_injection(question):
@@ -1000,7 +1000,7 @@ class Advisor:
             )
             title = (
                 f"### {expansions[-1]}"
-                if expansions and _PILLAR.search(nfkc(question))
+                if expansions and PILLAR.search(nfkc(question))
                 else f"### {heading or '該当箇所'}"
             )
             parts.append(title + "\n" + "\n".join(quoted(picked)))

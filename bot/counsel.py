@@ -26,8 +26,8 @@ _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 FOLLOW_MARGIN = 0.1  # a follow-up read with the previous topic must match more clearly
 
-_PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
-_VIEWPOINT = re.compile(r"視点\s*([①②③1-3])|viewpoint\s*([1-3])", re.IGNORECASE)
+PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
+VIEWPOINT = re.compile(r"視点\s*([①②③1-3])|viewpoint\s*([1-3])", re.IGNORECASE)
 _SUB_PILLAR_ONLY = re.compile(r"^\s*(\d\s*[-ー－]\s*\d)\s*(は|って|の方は)?[？?]?\s*$")
 VERBATIM = re.compile(
     r"原文|全文|そのまま|一字一句|省略せず|全部|verbatim|full text|word for word", re.IGNORECASE
@@ -127,11 +127,11 @@ class CardIndex:
 def clause_card_id(text: str) -> str | None:
     """「柱3-3」→ dgc-pillar-3-3, 「視点②」→ dgc-viewpoint-2 (None when the text names no clause)."""
     text = nfkc(text)
-    match = _PILLAR.search(text)
+    match = PILLAR.search(text)
     if match:
         key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
         return f"dgc-pillar-{key}"
-    match = _VIEWPOINT.search(text)
+    match = VIEWPOINT.search(text)
     if match:
         key = next(g for g in match.groups() if g)
         return f"dgc-viewpoint-{ {'①': '1', '②': '2', '③': '3'}.get(key, key) }"

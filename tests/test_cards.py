@@ -7,25 +7,14 @@ from functools import cache
 
 import pytest
 
+from bot.agencies import NEED_CUES
 from bot.cards import ADVICE_DIR, Card, cards, load_card, problems
 from bot.catalog import agencies
 from bot.ground import content_words, support
 from dxnavi.config import PROJECT_ROOT
 from ingest.normalize import compact
 
-NEEDS = {
-    "general",
-    "financing",
-    "system",
-    "strategy",
-    "security",
-    "subsidy",
-    "tools",
-    "training",
-    "regional",
-    "accounting",
-    "data",
-}
+NEEDS = set(NEED_CUES)  # the needs vocabulary of the agency matcher
 # The agency card that gives each agency type's reason: its first sentence must cite a quote naming it.
 AGENCY_NAMES = {
     "agency-bank": ["金融機関", "銀行"],
