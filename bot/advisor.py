@@ -153,6 +153,10 @@ _CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 _ASKS_CASE = re.compile(
     r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|example|case"
 )
+# Asking for a price or an amount the guides may not give.
+_HOW_MUCH = re.compile(
+    r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
+)
 _PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 SCOPE_MARGIN = 0.05
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
@@ -856,7 +860,10 @@ class Advisor:
                 )
             )
         gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
-        if gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
+        if gap and _HOW_MUCH.search(nfkc(question)):
+            # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
+            parts.insert(1 if english else 0, gap)
+        elif gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
             parts.append(f"{label['gap']}{gap}")
         # One question back, only where the answer can use the reply: the owner's current practice (for
         # the stage) under where-to-start answers, the place under regional ones.
