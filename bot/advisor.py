@@ -151,7 +151,7 @@ _ROLE = re.compile(
 # Case-study slides (後藤組, the support cases): quoted only when the question asks for an example.
 _CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 _ASKS_CASE = re.compile(
-    r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|example|case"
+    r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|その会社|その企業|同社|example|case"
 )
 # Asking for a price or an amount the guides may not give.
 _HOW_MUCH = re.compile(
