@@ -87,6 +87,7 @@ def test_owner_asks_in_the_browser_and_sees_answer_sources_and_agency(
     assert "最初の一歩" in answer.inner_text()
     sources = page.get_by_test_id("stExpander").filter(has_text="出典")
     assert sources.count() == 1
+    sources.get_by_text("出典", exact=False).first.click()  # folded under the answer until opened
     card = sources.get_by_text("[1] 経済産業省", exact=False).first
     card.wait_for(timeout=WAIT_MS)
     assert card.is_visible()

@@ -187,7 +187,7 @@ def citation_card(citation: Citation, response: ChatResponse) -> None:
             st.markdown(link)
 
 
-def citation_cards(response: ChatResponse, expanded: bool) -> None:
+def citation_cards(response: ChatResponse, expanded: bool = False) -> None:
     if not response.citations:
         return
     with st.expander(
@@ -243,7 +243,7 @@ def stage_block(stage: StageEstimate, all_stages: list[dict[str, Any]], body: st
         st.markdown(escape_answer(stage.reason) + " " + markers(stage.citations))
 
 
-def answer(response: ChatResponse, all_stages: list[dict[str, Any]], latest: bool) -> None:
+def answer(response: ChatResponse, all_stages: list[dict[str, Any]]) -> None:
     """One assistant answer: the text, then DX段階, 相談先 and 出典 cards."""
     body = answer_body(response.answer)
     st.markdown(escape_answer(body))
@@ -252,4 +252,6 @@ def answer(response: ChatResponse, all_stages: list[dict[str, Any]], latest: boo
     if response.stage is not None and all_stages:
         stage_block(response.stage, all_stages, body)
     agency_cards(response.agencies)
-    citation_cards(response, expanded=latest)
+    # Sources stay folded under the answer (one click opens them): an answer cites a quote per claim,
+    # and a wall of cards would push the answer itself off the screen.
+    citation_cards(response)

@@ -232,7 +232,6 @@ def main() -> None:
             "下の入力欄に、事業の状況と困っていることを書いてください。左の「質問の例」も使えます。",
             icon="💡",
         )
-    last_answer = max((i for i, t in enumerate(turns) if t.get("response")), default=-1)
     for i, turn in enumerate(turns):
         with st.chat_message(turn["role"]):
             if turn.get("error"):
@@ -240,7 +239,7 @@ def main() -> None:
             elif turn["role"] == "user":
                 st.markdown(render.escape_answer(turn["content"]))
             else:
-                render.answer(turn["response"], all_stages, latest=i == last_answer)
+                render.answer(turn["response"], all_stages)
                 _feedback_row(api, i, turn)
 
     prompt = st.chat_input(
