@@ -413,6 +413,11 @@ class Advisor:
         body = self._grounded(body, book)
         body = book.renumber(body)
         book.prune(body)
+        for a in agencies:
+            a.reason = book.rewrite(a.reason)
+            a.what_to_ask = [book.rewrite(w) for w in a.what_to_ask]
+        if stage is not None:
+            stage.reason = book.rewrite(stage.reason)
         answer = "\n\n".join(part for part in [body, sources_section(book)] if part)
         kept = {id(c) for c in book.citations}
         return ChatResponse(

@@ -239,6 +239,7 @@ class CitationBook:
 
     urls: dict[str, str | None] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
+    mapping: dict[int, int] = field(default_factory=dict)  # old → new numbers of the last renumber
 
     def cite(self, chunk: Chunk, quote: str) -> int:
         for c in self.citations:
@@ -259,7 +260,8 @@ class CitationBook:
     def renumber(self, text: str) -> str:
         """Number citations in the order the text first cites them (the rest after), and rewrite markers.
 
-        Citation objects are shared with agencies and the stage, so they see the new numbers too.
+        Citation objects are shared with agencies and the stage, so they see the new numbers too; other
+        texts that carry markers (an agency's reason) go through `rewrite` afterwards.
         """
         order: dict[int, None] = {}
         for marker in re.findall(r"\[(\d+)\]", text):
@@ -267,11 +269,15 @@ class CitationBook:
                 order.setdefault(int(marker), None)
         for c in self.citations:
             order.setdefault(c.n, None)
-        mapping = {old: new for new, old in enumerate(order, start=1)}
+        self.mapping = {old: new for new, old in enumerate(order, start=1)}
         for c in self.citations:
-            c.n = mapping[c.n]
+            c.n = self.mapping[c.n]
         self.citations.sort(key=lambda c: c.n)
-        return re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", text)
+        return self.rewrite(text)
+
+    def rewrite(self, text: str) -> str:
+        """Markers in `text` in the numbering of the last `renumber`."""
+        return re.sub(r"\[(\d+)\]", lambda m: f"[{self.mapping.get(int(m.group(1)), int(m.group(1)))}]", text)
 
 
 def quote_line(text: str, n: int) -> str:

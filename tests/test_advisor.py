@@ -503,3 +503,15 @@ def test_everyday_request_for_a_shop_is_refused_even_mid_conversation(advisor: A
         "ところで近くのおすすめのラーメン屋は？",
     )
     assert shop.refused
+
+
+def test_agency_and_stage_reasons_carry_the_final_citation_numbers(advisor: Advisor) -> None:
+    response = ask(advisor, "うちは受注をFAXと電話でやっています。何から始めればいい？どこに相談すればいい？")
+    numbers = {c.n: c for c in response.citations}
+    assert response.agencies and response.stage is not None
+    for text, cited in [(a.reason, a.citations) for a in response.agencies] + [
+        (response.stage.reason, response.stage.citations)
+    ]:
+        shown = {int(n) for n in MARKER.findall(text)}
+        assert shown and shown <= set(numbers), text
+        assert shown <= {c.n for c in cited}, text

@@ -14,6 +14,7 @@ import streamlit as st
 
 from bot.schemas import AgencyRecommendation, ChatResponse, Citation, StageEstimate
 from bot.sources import answer_body, where
+from ingest.normalize import compact
 from ui.client import ApiClient, ApiError, ApiUnavailable
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:])")
@@ -128,10 +129,6 @@ def safe_link(url: str | None, label: str = "資料を開く ↗") -> str:
     return f"[{label}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
-def markers(citations: list[Citation]) -> str:
-    return "".join(f"[{c.n}]" for c in citations)
-
-
 _SENTENCE_END = re.compile(r"(?<=[。！？])|\n+|(?=[•✓・➢▶■◆●]\s)")
 _BULLETS = " •✓・➢▶■□◆◇○●"
 
@@ -202,7 +199,8 @@ def citation_cards(response: ChatResponse, expanded: bool = False) -> None:
 def agency_card(agency: AgencyRecommendation) -> None:
     with st.container(border=True):
         st.markdown(f"**🏢 {escape_md(agency.name)}**")
-        st.markdown(escape_md(agency.reason) + " " + escape_md(markers(agency.citations)))
+        # The reason carries its own [n] markers (each sentence cites its quotes).
+        st.markdown(escape_md(agency.reason))
         if agency.what_to_ask:
             st.markdown(
                 "**相談するときに伝えること**\n\n"
@@ -239,8 +237,8 @@ def stage_track(level: int, all_stages: list[dict[str, Any]]) -> None:
 def stage_block(stage: StageEstimate, all_stages: list[dict[str, Any]], body: str) -> None:
     st.markdown("##### 🧭 DX段階（デジタル活用の4段階）")
     stage_track(stage.level, all_stages)
-    if stage.reason not in body:  # "start" answers already explain the stage in the text
-        st.markdown(escape_answer(stage.reason) + " " + markers(stage.citations))
+    if compact(stage.reason) not in compact(body):  # answers that place the owner explain it in the text
+        st.markdown(escape_answer(stage.reason))
 
 
 def answer(response: ChatResponse, all_stages: list[dict[str, Any]]) -> None:
