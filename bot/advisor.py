@@ -523,12 +523,14 @@ class Advisor:
         for i, text in enumerate(earlier[-3:]):
             if is_injection(text) or is_off_topic(text):
                 continue
-            card, why, _ = self._resolve(
-                text, self.index.embed_query(text), state, " ".join(earlier[: i + 1])
-            )
+            qvec = self.index.embed_query(text)
+            situation = " ".join(earlier[: i + 1])
+            card, why, _ = self._resolve(text, qvec, state, situation)
             stage_match = estimate_stage(text)
             shown = [*(state.shown if state else []), *([card.id] if card else [])]
-            agencies = [a.agency.id for a in self._agency_matches(card, text, text, why)]
+            # The same ranking the answer used, so 「そこ」 is the agency that answer recommended first.
+            routed = self.router.route(text, qvec)
+            agencies = [a.agency.id for a in self._agency_matches(card, text, situation, why, routed)]
             state = TurnState(
                 card=card or (state.card if state else None),
                 stage=stage_match.stage.level if stage_match else (state.stage if state else None),
@@ -603,6 +605,9 @@ class Advisor:
             previous.card.agencies if previous and previous.card and _ASKS_WHO.search(nfkc(question)) else []
         )
         matches = self._agency_matches(card, question, situation, why, intent, topic)
+        if why == "bring" and card is not None and card.agencies:
+            # 「そこへ何を持っていけば？」 is about that one agency.
+            matches = [m for m in match_agencies(question, 11) if m.agency.id == card.agencies[0]] or matches
         named = bool(matches) and matches[0].keyword_hits > 0
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
