@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.ground import tokens_in_order
 from bot.schemas import Citation
 from ingest.normalize import BULLETS, compact, is_chart_line, nfkc
 from ingest.split import Chunk, clean_sentence, split_sentences
@@ -130,11 +131,11 @@ class SentencePool:
     def weights(self, query: str, expansions: list[str] | None = None) -> dict[str, float]:
         """Query term weights: IDF, generic words dropped; expansions count half."""
         out: dict[str, float] = {}
-        for token in search_tokens(query):
+        for token in tokens_in_order(query):
             if token not in _STOP:
                 out[token] = self.idf.get(token, self.default_idf)
         for extra in expansions or []:
-            for token in search_tokens(extra):
+            for token in tokens_in_order(extra):
                 if token not in _STOP and token not in out:
                     out[token] = 0.5 * self.idf.get(token, self.default_idf)
         return out

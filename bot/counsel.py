@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.cards import Card, Claim, cards
+from bot.ground import tokens_in_order
 from bot.vectors import question_vectors
 from ingest.normalize import nfkc
 from ingest.tokenize import search_tokens
@@ -100,7 +101,7 @@ class CardIndex:
         sims = self.vectors @ query_vector
         best = np.full(len(self.cards), -1.0, dtype=np.float32)
         np.maximum.at(best, self.row_index, sims)
-        words = {t: self.idf(t) for t in search_tokens(question) if len(t) > 1 or not t.isascii()}
+        words = {t: self.idf(t) for t in tokens_in_order(question) if len(t) > 1 or not t.isascii()}
         total = sum(words.values()) or 1.0
         found = {chunk_id: rank for rank, chunk_id in enumerate(passages[:PASSAGE_DEPTH])}
         hits = []

@@ -91,20 +91,25 @@ _KANA_ONLY = re.compile(r"^[ぁ-ゖー]$")
 
 
 @lru_cache(maxsize=4096)
+def tokens_in_order(text: str) -> tuple[str, ...]:
+    """The search tokens of a text, cached: card sentences and quotes repeat across answers."""
+    return tuple(search_tokens(text))
+
+
 def tokens_of(text: str) -> frozenset[str]:
-    """The search tokens of a fixed text (card sentences and quotes repeat across answers)."""
-    return frozenset(search_tokens(text))
+    return frozenset(tokens_in_order(text))
 
 
-def content_words(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> tuple[str, ...]:
     """The words a sentence claims something with (lemmas, framing and single kana left out)."""
     out: list[str] = []
-    for token in search_tokens(text):
+    for token in tokens_in_order(text):
         if token in FRAMING or _KANA_ONLY.match(token) or not token.strip() or _NUMBER.fullmatch(token):
             continue
         if token not in out:
             out.append(token)
-    return out
+    return tuple(out)
 
 
 def numbers(text: str) -> list[str]:
@@ -135,7 +140,7 @@ class Support:
 def support(sentence: str, quotes: Sequence[str]) -> Support:
     """Which content words and numbers of an authored sentence its quotes do not contain."""
     if not quotes:
-        return Support(content_words(sentence) or ["(出典なし)"], numbers(sentence))
+        return Support(list(content_words(sentence)) or ["(出典なし)"], numbers(sentence))
     joined = "\n".join(quotes)
     quote_tokens = set().union(*(tokens_of(q) for q in quotes))
     flat = compact(joined).lower()
