@@ -143,6 +143,10 @@ _ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
 _STARTING = re.compile(
     r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
 )
+# An owner speaking about their own business (not a supporter asking how to support).
+_OWNER_VOICE = re.compile(
+    r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b", re.IGNORECASE
+)
 _ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|\bwho\b|\bwhere\b", re.IGNORECASE)
 # Asking what a named agency does or whether to consult it.
 _ROLE = re.compile(
@@ -474,6 +478,19 @@ class Advisor:
         ):
             # 「地元のITベンダーにはどんな役割を期待すれば？」「社労士さんはどう？」: about that agency.
             return own, "match"
+        if (
+            card is not None
+            and card.kind == "staff"
+            and why == "match"
+            and _OWNER_VOICE.search(nfkc(question))
+        ):
+            # An owner speaking of their own business never gets advice written for support staff.
+            shown = set(previous.shown) if previous else set()
+            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
+                if hit.card.kind != "staff" and hit.card.id not in shown:
+                    return (
+                        (hit.card, "match") if hit.score >= CARD_MIN_SCORE - STAFF_MARGIN else (None, "none")
+                    )
         if card is not None and card.kind == "staff" and why == "match":
             # An owner gets an owner's card when one fits nearly as well (staff cards speak to supporters).
             shown = set(previous.shown) if previous else set()

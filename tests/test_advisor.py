@@ -515,3 +515,22 @@ def test_agency_and_stage_reasons_carry_the_final_citation_numbers(advisor: Advi
         shown = {int(n) for n in MARKER.findall(text)}
         assert shown and shown <= set(numbers), text
         assert shown <= {c.n for c in cited}, text
+
+
+def test_a_ramen_shop_owner_asking_about_dx_is_answered_not_refused(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "ラーメン屋を2店舗やっています。うちみたいな小さな店でもDXって何から始めればいい？"
+    )
+    assert not response.refused
+
+
+def test_an_owner_never_gets_a_card_written_for_support_staff(
+    gold_answers: list[tuple[EvalItem, ChatResponse]],
+) -> None:
+    from bot.cards import card_by_id
+
+    owners = [(i, r) for i, r in gold_answers if re.search(r"うち|弊社|当社|社員|従業員", i.question)]
+    assert len(owners) >= 10
+    for item, response in owners:
+        if response.topic and not re.search(r"支援機関の|支援する側|担当", item.question):
+            assert card_by_id(response.topic).kind != "staff", (item.id, response.topic)
