@@ -408,7 +408,9 @@ class Advisor:
             else:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
-                plain: Intent = "fact" if intent == "start" else intent
+                plain: Intent = intent
+                if intent == "start" or (intent == "agency" and not _ASKS_WHO.search(nfkc(question))):
+                    plain = "fact"  # the router's vote alone does not turn passages into a list of agencies
                 body = self._compose(
                     plain, question, context, expansions, hits, book, stage, stage_match, agencies, []
                 )
@@ -635,7 +637,7 @@ class Advisor:
             or intent in ("start", "agency", "region")
         ):
             return []
-        if card is None and not (intent in ("start", "agency", "region") or named):
+        if card is None and not (intent in ("start", "region") or asks_who or named):
             return []
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
         return self._agencies(

@@ -48,6 +48,10 @@ BRING = re.compile(
 MONEY = re.compile(
     r"お金|費用|いくら|コスト|予算|値段|価格|料金|高い|安く|資金|how much|cost|price|budget", re.IGNORECASE
 )
+# A follow-up about the very thing the last answer described (the company, the scheme, the place).
+SAME_ENTITY = re.compile(
+    r"その会社|その企業|同社|そこの|その制度|その仕組み|その事例|the company|that company"
+)
 MORE = re.compile(
     r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
 )
@@ -241,6 +245,11 @@ def _follow_up_card(
     topical = index.rank(with_topic, context_vector(with_topic), n=8, passages=passages)
     # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
     # by a wider margin, beats the other way round (README「評価」).
+    if SAME_ENTITY.search(text):
+        # 「その会社は…」 asks more about what the last answer was about: its passages answer it (read with
+        # the last question), unless the follow-up clearly matches another topic.
+        card = best_fresh(own, CARD_MIN_SCORE + FOLLOW_MARGIN)
+        return (card, "match") if card is not None else (None, "none")
     card = best_fresh(own, CARD_MIN_SCORE) or best_fresh(topical, CARD_MIN_SCORE + FOLLOW_MARGIN)
     if card is not None:
         return card, "match"

@@ -534,3 +534,15 @@ def test_an_owner_never_gets_a_card_written_for_support_staff(
     for item, response in owners:
         if response.topic and not re.search(r"支援機関の|支援する側|担当", item.question):
             assert card_by_id(response.topic).kind != "staff", (item.id, response.topic)
+
+
+def test_a_follow_up_about_the_same_company_stays_with_that_company(advisor: Advisor) -> None:
+    first, more = converse(
+        advisor,
+        "DXセレクションのグランプリの会社ってどんなところ？",
+        "その会社は社員のスキルをどうやって上げたの？",
+    )
+    assert first.topic == "case-gotogumi"
+    assert more.topic != "dx-selection" and more.answer != first.answer
+    assert "勉強会" in more.answer or "資格" in more.answer
+    assert not more.agencies  # it did not ask whom to consult
