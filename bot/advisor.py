@@ -86,7 +86,7 @@ def is_mostly_ascii(text: str) -> bool:
 
 
 # How many quoted sentences each kind of answer carries (besides stage and agency lines).
-SENTENCES: dict[str, int] = {"start": 4, "agency": 2, "clause": 4, "fact": 4}
+SENTENCES: dict[str, int] = {"agency": 2, "clause": 4, "fact": 4}
 
 # Words the guides use for what each kind of question is about: they steer the lexical side of
 # retrieval (and sentence choice, at half weight) toward the passages that answer that kind of question.
@@ -411,9 +411,7 @@ class Advisor:
                 plain: Intent = intent
                 if intent == "start" or (intent == "agency" and not _ASKS_WHO.search(nfkc(question))):
                     plain = "fact"  # the router's vote alone does not turn passages into a list of agencies
-                body = self._compose(
-                    plain, question, context, expansions, hits, book, stage, stage_match, agencies, []
-                )
+                body = self._compose(plain, question, context, expansions, hits, book, agencies)
                 if english:
                     body = _LABELS["en"]["fallback"] + "\n\n" + body
         body = self._grounded(body, book)
@@ -970,10 +968,7 @@ class Advisor:
         expansions: list[str],
         hits: list[Hit],
         book: CitationBook,
-        stage: StageEstimate | None,
-        stage_match: StageMatch | None,
         agencies: list[AgencyRecommendation],
-        matches: list[AgencyMatch],
     ) -> str:
         chunks = [h.chunk for h in hits]
         # The question's own words count fully; earlier turns (in a follow-up) at half weight.
@@ -985,29 +980,7 @@ class Advisor:
         def quoted(cands: list[Any]) -> list[str]:
             return [f"- {quote_line(c.text, book.cite(c.chunk, c.text))}" for c in cands]
 
-        if intent == "start":
-            if stage is not None and stage_match is not None:
-                parts.append(f"### 現在地\n{stage.reason}")
-            parts.append("### 最初の一歩")
-            # Without a described situation, the guides' general advice applies: start small and near.
-            steps = (stage_match.stage if stage_match else catalog.stages()[0]).next_step_quotes[:2]
-            lines = [f"- {quote_line(q, n)}" for q in steps if (n := self._cite_quote(book, q, hits))]
-            seen = steps + (
-                [*stage_match.stage.example_quotes, stage_match.stage.description_quote]
-                if stage_match
-                else []
-            )
-            picked = select_sentences(
-                self.pool,
-                chunks[:6],
-                weights,
-                SENTENCES["start"] - len(lines),
-                exclude=seen,
-                query_vector=qvec,
-            )
-            parts.append("\n".join(lines + quoted(picked)))
-            parts.append(self._agency_section(agencies, "### 相談先", detailed=1))
-        elif intent in ("agency", "region"):
+        if intent in ("agency", "region"):
             regions = find_regions(question, self.regions)
             parts.append(self._agency_section(agencies, "### おすすめの相談先", detailed=2))
             picked = select_sentences(
