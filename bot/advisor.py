@@ -53,9 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ANAPHORA = re.compile(
-    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|ほか|他に|もっと|詳しく|具体的"
-)
 _WANTS_FIGURE = re.compile(
     r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|how much|how many|rate|percent"
 )
@@ -444,12 +441,9 @@ class Advisor:
     def _choose(
         self, question: str, qvec: np.ndarray, previous: TurnState | None, passages: list[str]
     ) -> tuple[Card | None, str]:
-        matches = match_agencies(question, limit=1)
+        matches = match_agencies(question, limit=11)
         named = matches[0].agency.id if matches and matches[0].keyword_hits > 0 else None
-        names_other = any(
-            m.keyword_hits > 0 and m.agency.id != "regional_dx_lab"
-            for m in match_agencies(question, limit=11)
-        )
+        names_other = any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         if (
             not names_other
@@ -478,31 +472,23 @@ class Advisor:
         ):
             # 「地元のITベンダーにはどんな役割を期待すれば？」「社労士さんはどう？」: about that agency.
             return own, "match"
-        if (
-            card is not None
-            and card.kind == "staff"
-            and why == "match"
-            and _OWNER_VOICE.search(nfkc(question))
-        ):
-            # An owner speaking of their own business never gets advice written for support staff.
-            shown = set(previous.shown) if previous else set()
-            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
-                if hit.card.kind != "staff" and hit.card.id not in shown:
-                    return (
-                        (hit.card, "match") if hit.score >= CARD_MIN_SCORE - STAFF_MARGIN else (None, "none")
-                    )
         if card is not None and card.kind == "staff" and why == "match":
-            # An owner gets an owner's card when one fits nearly as well (staff cards speak to supporters).
+            # Staff cards speak to supporters. An owner speaking of their own business never gets one; any
+            # other asker gets an owner's card instead when one fits nearly as well.
             shown = set(previous.shown) if previous else set()
             ranked = self.cards.rank(question, qvec, n=10, passages=passages)
+            owner = next((h for h in ranked if h.card.kind != "staff" and h.card.id not in shown), None)
+            if owner is not None and _OWNER_VOICE.search(nfkc(question)):
+                return (
+                    (owner.card, "match") if owner.score >= CARD_MIN_SCORE - STAFF_MARGIN else (None, "none")
+                )
             staff_score = next((h.score for h in ranked if h.card.id == card.id), 0.0)
-            for hit in ranked:
-                if hit.card.kind != "staff" and hit.card.id not in shown:
-                    if hit.score >= max(CARD_MIN_SCORE, staff_score - OWNER_MARGIN) and not is_supporter(
-                        question
-                    ):
-                        return hit.card, "match"
-                    break
+            if (
+                owner is not None
+                and owner.score >= max(CARD_MIN_SCORE, staff_score - OWNER_MARGIN)
+                and not is_supporter(question)
+            ):
+                return owner.card, "match"
         return card, why
 
     def _resolve(
