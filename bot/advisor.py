@@ -30,12 +30,14 @@ from bot.counsel import (
     CARD_MIN_SCORE,
     MONEY,
     PILLAR,
+    STATES_COST,
     VIEWPOINT,
     CardIndex,
     TurnState,
     choose_card,
     claim_text,
     is_follow_up,
+    names_subject,
     wants_verbatim,
 )
 from bot.ground import check_answer, tokens_of
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _WANTS_FIGURE = re.compile(
-    r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|how much|how many|rate|percent"
+    r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|いつ|何年|how much|how many|rate|percent|when"
 )
 
 REFUSAL_HELP = (
@@ -144,7 +146,26 @@ _STARTING = re.compile(
 _OWNER_VOICE = re.compile(
     r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b", re.IGNORECASE
 )
-_ASKS_WHO = re.compile(r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|\bwho\b|\bwhere\b", re.IGNORECASE)
+_ASKS_WHO = re.compile(
+    r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
+    r"|\bwho\b|\bwhere\b",
+    re.IGNORECASE,
+)
+# Asking whether DX concerns the business at all (「うちくらいの規模でも関係ある？」「こういうのもDXの話になるの？」).
+_RELEVANCE = re.compile(
+    r"関係(ある|あり|ない|する)|意味(って|は|が)?(ある|あり)|(DX|デジタル化)の話になる|DXで(何とか|なんとか|解決|変わる)"
+    r"|(取り組む|やる|する)(意味|必要|価値)|必要(ある|あり|なの)"
+    r"|(小さ(い|な)|小規模(な|の)?)(会社|店|工場|事業所|事務所|企業)(でも|にも)(DX|デジタル)"
+    r"|does (dx|it) (matter|apply)|is (dx|it) (relevant|worth)",
+    re.IGNORECASE,
+)
+# Cards that answer the general question: an owner who describes the business and asks where to start
+# (or whether DX concerns them) is answered for their own stage instead.
+_GENERAL_CARDS = frozenset(
+    {"start-general", "why-dx", "dx-what", "dx-vs-it", "management-leads", "success-points", "dx-process"}
+)
+# A question about supporting SMEs (the staff cards' subject), not about the asker's own business.
+_ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 _ROLE = re.compile(
     r"役割|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
@@ -165,7 +186,7 @@ OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is a
 # Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
 _SUPPORTER = re.compile(
     r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|取引先の(DX|支援|企業)"
-    r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
+    r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|中央会|事務所)で(法人営業|営業|融資|渉外|経営指導|支援|相談)|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
     r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
     r"|we support|our clients"
 )
@@ -185,6 +206,7 @@ RANK_AFTER = 1  # … placed after the best search hit
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
 REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
+DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
 _CARD_INTENT: dict[str, Intent] = {
     "start": "start",
@@ -402,7 +424,7 @@ class Advisor:
         if body is None:
             if card is not None:
                 body = self._card_body(card, why, question, english, book, hits, stage, agencies, previous)
-            else:
+            if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
                 plain: Intent = intent
@@ -478,7 +500,10 @@ class Advisor:
             shown = set(previous.shown) if previous else set()
             ranked = self.cards.rank(question, qvec, n=10, passages=passages)
             owner = next((h for h in ranked if h.card.kind != "staff" and h.card.id not in shown), None)
-            if owner is not None and _OWNER_VOICE.search(nfkc(question)):
+            if owner is not None and (
+                _OWNER_VOICE.search(nfkc(question))
+                or not (_ABOUT_SUPPORT.search(nfkc(question)) or names_subject(card, nfkc(question)))
+            ):
                 return (
                     (owner.card, "match") if owner.score >= CARD_MIN_SCORE - STAFF_MARGIN else (None, "none")
                 )
@@ -511,8 +536,26 @@ class Advisor:
         score = own[0].score if own else 0.0
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
-        if card is None and fresh and (estimate_stage(question) or _STARTING.search(text)):
-            card, why = self.cards.by_id("start-general"), "match"
+        described = estimate_stage(question) if fresh else None
+        general = card is None or (
+            why == "match"
+            and (card.id in _GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, text)))
+        )
+        starting = fresh and bool(_STARTING.search(text))
+        relevance = general and fresh and bool(_RELEVANCE.search(text))
+        if relevance and not (described or starting):
+            card, why = self.cards.by_id("why-dx"), "match"  # 「小さな店でもDXに取り組む意味はある？」
+        elif relevance or (card is None and (described or starting)) or (general and described and starting):
+            # Where to start, or an owner describing the business: the start card of their stage. Asked
+            # whether DX concerns them at all, the answer says so first (why-dx leads it).
+            card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
+        elif (
+            card is None
+            and _ASKS_WHO.search(text)
+            and "agency-choose" not in (previous.shown if previous else [])
+        ):
+            # 「手伝ってくれるところってある？」 with no better card: how to choose whom to consult.
+            card, why = self.cards.by_id("agency-choose"), "match"
         if card is not None and card.id == "start-general":
             stage_match = estimate_stage(situation)
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
@@ -604,6 +647,8 @@ class Advisor:
         if is_supporter(question):
             return []  # never send a bank's adviser to a bank
         asks_who = bool(_ASKS_WHO.search(nfkc(question)))
+        if why == "detail" and not asks_who and card is not None and card.kind not in ("agency", "region"):
+            return []
         topic = (
             previous.card.agencies if previous and previous.card and _ASKS_WHO.search(nfkc(question)) else []
         )
@@ -827,6 +872,11 @@ class Advisor:
                 claims = asked or claims
             lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
             parts.append(f"### {card.title}\n" + "\n".join(lines))
+        elif why == "detail":
+            detail = self._detail(card, question, english, book, hits)
+            if not detail:
+                return ""  # nothing in the topic speaks to it: the passages answer instead
+            parts.append(detail)
         elif why == "bring" and agencies:
             agency = agencies[0]
             steps = agency.what_to_ask or [
@@ -844,6 +894,10 @@ class Advisor:
             agencies = []
         else:
             claims = card.answer
+            lead = self.cards.by_id("why-dx") if why == "relevance" else None
+            if lead is not None:
+                # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
+                parts.append(_full_stop(self._cite_claim(book, lead.answer[0], hits, english)))
             if stage is not None:
                 # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
                 parts.append(f"{label['stage']}\n{stage.reason}")
@@ -859,7 +913,7 @@ class Advisor:
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         steps = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
-        if steps and why != "bring":
+        if steps and why not in ("bring", "detail"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
             first = card.kind == "start" and (stage is None or stage.level == 1)
             heading = label["first_steps" if first else "steps"]
@@ -887,6 +941,50 @@ class Advisor:
         if ask and usable and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
+
+    def _detail(self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit]) -> str:
+        """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
+        and the passage sentences that speak to this question, not the whole answer again."""
+        weights = self.pool.weights(question, expansions_for(question))
+
+        money = bool(MONEY.search(nfkc(question)))
+
+        def overlap(claim: Claim) -> float:
+            words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+            cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
+            return cost + sum(w for t, w in weights.items() if t in words)
+
+        claims = sorted((c for c in card.claims() if overlap(c) > 0), key=overlap, reverse=True)[
+            :DETAIL_CLAIMS
+        ]
+        claims = [c for c in card.claims() if c in claims]  # in the card's order
+        lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
+        wants_figure = bool(_WANTS_FIGURE.search(nfkc(question)))
+        own = [
+            chunk
+            for q in dict.fromkeys(q for c in card.claims() for q in c.cites)
+            if (chunk := self.pool.find_chunk(q, [h.chunk for h in hits])) is not None
+        ]
+        chunks = list({c.chunk_id: c for c in [*(h.chunk for h in hits[:PASSAGE_CHUNKS]), *own]}.values())
+        picked = select_sentences(
+            self.pool,
+            chunks,
+            weights,
+            2 if wants_figure else 1,
+            want_digits=wants_figure,
+            exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
+            min_overlap=PASSAGE_MIN_OVERLAP,
+            query_vector=self.index.embed_query(question),
+        )
+        lines += [quote_line(c.text, book.cite(c.chunk, c.text)) for c in picked]
+        if not lines:
+            return ""
+        intro = (
+            f"On {card.title_en}, this is what the guides say on your point:"
+            if english
+            else f"「{card.title}」のうち、ご質問の点について資料に書かれていることです。"
+        )
+        return intro + "\n" + "\n".join(f"- {line}" for line in lines)
 
     def _passages_section(
         self, card: Card, question: str, hits: list[Hit], book: CitationBook, title: str

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.cards import Card, Claim, cards
-from bot.ground import tokens_in_order
+from bot.ground import content_words, tokens_in_order
 from bot.vectors import question_vectors
 from ingest.normalize import nfkc
 from ingest.tokenize import search_tokens
@@ -24,6 +24,9 @@ LEXICAL_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.1  # the card quotes the search's best passage: +0.1 (second: +0.05 …)
 PASSAGE_DEPTH = 5
 _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
+DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
+# … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
+STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 FOLLOW_MARGIN = 0.1  # a follow-up read with the previous topic must match more clearly
 
@@ -129,6 +132,15 @@ class CardIndex:
         return next((c for c in self.cards if c.id == card_id), None)
 
 
+_UNSPECIFIC = frozenset({"dx", "中小企業", "企業", "会社", "経営者", "取り組む", "進める", "何", "資料"})
+
+
+def names_subject(card: Card, text: str) -> bool:
+    """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
+    subject = set(content_words(card.title)) - _UNSPECIFIC
+    return bool(subject & set(content_words(text)))
+
+
 def clause_card_id(text: str) -> str | None:
     """「柱3-3」→ dgc-pillar-3-3, 「視点②」→ dgc-viewpoint-2 (None when the text names no clause)."""
     text = nfkc(text)
@@ -176,7 +188,8 @@ def choose_card(
     named_agency: str | None = None,
     passages: Sequence[str] = (),
 ) -> tuple[Card | None, str]:
-    """The card that answers this turn, and why ("clause", "bring", "money", "match", "related", "none")."""
+    """The card that answers this turn, and why ("clause", "bring", "money", "match", "related", "detail",
+    "none")."""
     text = nfkc(question)
     follow = is_follow_up(question, previous)
     clause_id = clause_card_id(text)
@@ -222,6 +235,10 @@ def _follow_up_card(
     text = nfkc(question)
     shown = {*previous.shown, previous.card.id}
     money = index.by_id("money-overview")
+    family = [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]
+    costed = next((c for c in family if any(STATES_COST.search(x.sentence) for x in c.claims())), None)
+    if MONEY.search(text) and costed is not None:
+        return costed, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)
     if MONEY.search(text) and money is not None and money.id not in shown:
         own_top = index.rank(question, query_vector, n=1)
         if not (own_top and own_top[0].card.id.startswith("money-") and own_top[0].score >= CARD_MIN_SCORE):
@@ -250,6 +267,15 @@ def _follow_up_card(
         # the last question), unless the follow-up clearly matches another topic.
         card = best_fresh(own, CARD_MIN_SCORE + FOLLOW_MARGIN)
         return (card, "match") if card is not None else (None, "none")
+    fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
+    if (
+        own
+        and own[0].card.id in shown
+        and own[0].score >= CARD_MIN_SCORE - DETAIL_MARGIN
+        and not (fresh and names_subject(fresh, text) and not names_subject(own[0].card, text))
+    ):
+        # 「研修してる間の給料も出るの？」 after the training grant: a detail of a topic already answered.
+        return own[0].card, "detail"
     card = best_fresh(own, CARD_MIN_SCORE) or best_fresh(topical, CARD_MIN_SCORE + FOLLOW_MARGIN)
     if card is not None:
         return card, "match"

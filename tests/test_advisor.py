@@ -546,3 +546,53 @@ def test_a_follow_up_about_the_same_company_stays_with_that_company(advisor: Adv
     assert more.topic != "dx-selection" and more.answer != first.answer
     assert "勉強会" in more.answer or "資格" in more.answer
     assert not more.agencies  # it did not ask whom to consult
+
+
+def test_does_dx_concern_my_business_is_answered_yes_then_for_the_owners_stage(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "八百屋をやっています。仕入れは電話、帳簿は手書きです。こんな商売にもDXって関係あるんですか？"
+    )
+    assert response.topic == "start-stage1" and response.stage is not None and response.stage.level == 1
+    lead = response.answer.split("###")[0]
+    assert "労働生産性や売上高が大きく向上" in lead  # the answer to 「関係ある？」 comes first, cited
+    assert "身の回りの業務のデジタル化" in response.answer
+
+
+def test_does_dx_matter_without_a_described_business_gets_why_dx(advisor: Advisor) -> None:
+    response = ask(advisor, "従業員5人の小さな会社にもDXって必要あるの？")
+    assert response.topic == "why-dx" and response.stage is None
+
+
+def test_an_owner_describing_the_business_and_asking_where_to_start_gets_their_stage_card(
+    advisor: Advisor,
+) -> None:
+    response = ask(advisor, "工務店です。見積書も工程表もまだ手書きで回しています。DXは何から始めればいい？")
+    assert response.topic == "start-stage1"
+
+
+def test_a_detail_follow_up_answers_that_detail_not_the_whole_topic_again(advisor: Advisor) -> None:
+    first, detail = converse(
+        advisor, "社員のデジタル研修に使える助成金はありますか？", "研修を受けている間の給料も助成されるの？"
+    )
+    assert first.topic == detail.topic == "money-training-grant"
+    assert "1,000円/時間" in detail.answer
+    assert "の一歩" not in detail.answer and len(detail.answer) < len(first.answer)
+
+
+def test_asking_about_cost_after_the_index_says_it_is_free(advisor: Advisor) -> None:
+    _, cost = converse(advisor, "DX推進指標って何ですか？", "それってお金はかかるの？")
+    assert "無償" in cost.answer
+
+
+def test_a_bank_account_manager_is_recognised_as_support_staff(advisor: Advisor) -> None:
+    from bot.advisor import is_supporter
+
+    assert is_supporter("信用金庫で法人営業をしています。取引先にDXをどう勧めればいいですか？")
+    assert not is_supporter("信用金庫から融資を受けています。DXに使える制度はある？")
+
+
+def test_whom_to_ask_for_help_after_a_topic_gets_the_agency_guide(advisor: Advisor) -> None:
+    _, who = converse(
+        advisor, "親会社から受発注をシステムでやりたいと言われています。", "そういうのを手伝ってくれる人はいる？"
+    )
+    assert who.agencies
