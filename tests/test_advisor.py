@@ -550,7 +550,8 @@ def test_a_follow_up_about_the_same_company_stays_with_that_company(advisor: Adv
 
 def test_does_dx_concern_my_business_is_answered_yes_then_for_the_owners_stage(advisor: Advisor) -> None:
     response = ask(
-        advisor, "八百屋をやっています。仕入れは電話、帳簿は手書きです。こんな商売にもDXって関係あるんですか？"
+        advisor,
+        "八百屋をやっています。仕入れは電話、帳簿は手書きです。こんな商売にもDXって関係あるんですか？",
     )
     assert response.topic == "start-stage1" and response.stage is not None and response.stage.level == 1
     lead = response.answer.split("###")[0]
@@ -593,6 +594,8 @@ def test_a_bank_account_manager_is_recognised_as_support_staff(advisor: Advisor)
 
 def test_whom_to_ask_for_help_after_a_topic_gets_the_agency_guide(advisor: Advisor) -> None:
     _, who = converse(
-        advisor, "親会社から受発注をシステムでやりたいと言われています。", "そういうのを手伝ってくれる人はいる？"
+        advisor,
+        "親会社から受発注をシステムでやりたいと言われています。",
+        "そういうのを手伝ってくれる人はいる？",
     )
     assert who.agencies
