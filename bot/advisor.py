@@ -912,7 +912,12 @@ class Advisor:
                 parts.append(self._passages_section(card, question, hits, book, label["passages"]))
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
-        steps = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
+        said = [q for c in card.answer for q in c.cites] if card.kind != "clause" else []
+        # A step whose every quote the answer above already cites would only say it again.
+        fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
+        steps = [
+            line for c in fresh_steps or card.steps[:1] if (line := self._cite_claim(book, c, hits, english))
+        ]
         if steps and why not in ("bring", "detail"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
             first = card.kind == "start" and (stage is None or stage.level == 1)
