@@ -32,6 +32,7 @@ from bot.counsel import (
     PILLAR,
     STATES_COST,
     VIEWPOINT,
+    CardHit,
     CardIndex,
     TurnState,
     choose_card,
@@ -146,6 +147,14 @@ _STARTING = re.compile(
 _OWNER_VOICE = re.compile(
     r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b", re.IGNORECASE
 )
+# Digital tools and work an owner may describe, and the business they describe it in.
+_DIGITISING = re.compile(
+    r"POS|レジ|システム|タブレット|アプリ|クラウド|パソコン|ソフト|デジタル|IT|DX|ペーパーレス|電子化|ネット(予約|販売)",
+    re.IGNORECASE,
+)
+_BUSINESS = re.compile(
+    r"(店|会社|工場|事務所|事業所|旅館|医院|農園|法人)(を|で|は|です|をして|を経営|をやって)"
+)
 _ASKS_WHO = re.compile(
     r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
     r"|\bwho\b|\bwhere\b",
@@ -181,6 +190,7 @@ _HOW_MUCH = re.compile(
 )
 _PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 SCOPE_MARGIN = 0.05
+SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 # Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
@@ -386,7 +396,7 @@ class Advisor:
                 retrieved=[self._retrieved(h) for h in hits],
             )
         passages = [h.chunk.chunk_id for h in hits]
-        card, why, score = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
+        card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
         described = estimate_stage(question)
         # In scope: the question itself, a follow-up read with the turn before it (「And the normal
         # rate?」), an owner describing the business, or a clear match with an advice card.
@@ -395,7 +405,11 @@ class Advisor:
             or (follow and self._in_scope(context, hits, expansions))
             or (follow and previous is not None and previous.card is not None)
             or described is not None
-            or score >= CARD_MIN_SCORE + SCOPE_MARGIN
+            or (
+                best is not None
+                and best.score >= CARD_MIN_SCORE + SCOPE_MARGIN
+                and best.dense >= SCOPE_CARD_DENSE
+            )
         )
         if not in_scope:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
@@ -477,12 +491,17 @@ class Advisor:
             return lab, "region"
         if is_supporter(question) and not is_follow_up(question, previous):
             # Support staff asking how to support: the guidance written for them, not an owner's answer.
-            for hit in self.cards.rank(question, qvec, n=10, passages=passages):
-                if (
-                    hit.card.kind in ("staff", "topic", "clause")
-                    and hit.score >= CARD_MIN_SCORE - STAFF_MARGIN
-                ):
-                    return hit.card, "match"
+            fitting = [
+                h
+                for h in self.cards.rank(question, qvec, n=10, passages=passages)
+                if h.card.kind in ("staff", "topic", "clause") and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
+            ]
+            # Among those that fit nearly as well, the one written for support staff.
+            staff = [
+                h for h in fitting if h.card.kind == "staff" and h.score >= fitting[0].score - STAFF_MARGIN
+            ]
+            if fitting:
+                return (staff or fitting)[0].card, "supporter"
         card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
         if (
             named is not None
@@ -523,8 +542,8 @@ class Advisor:
         previous: TurnState | None,
         situation: str,
         passages: list[str] | None = None,
-    ) -> tuple[Card | None, str, float]:
-        """This turn's card, why it was chosen, and the question's own best card score.
+    ) -> tuple[Card | None, str, CardHit | None]:
+        """This turn's card, why it was chosen, and the question's own best card match.
 
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
@@ -533,7 +552,6 @@ class Advisor:
             passages = [h.chunk.chunk_id for h in self.index.search(question, k=self.settings.retrieve_k)]
         card, why = self._choose(question, qvec, previous, passages)
         own = self.cards.rank(question, qvec, n=1, passages=passages)
-        score = own[0].score if own else 0.0
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
         described = estimate_stage(question) if fresh else None
@@ -561,7 +579,7 @@ class Advisor:
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
             if staged is not None and staged.id not in (previous.shown if previous else []):
                 card = staged
-        return card, why, score
+        return card, why, own[0] if own else None
 
     def _replay(self, earlier: list[str]) -> TurnState | None:
         """The state after the earlier user turns (the last three): their cards, stage and agencies."""
@@ -703,6 +721,10 @@ class Advisor:
             return False
         if route_intent(question, self.regions) in ("region", "agency", "start", "clause"):
             return True
+        if _DIGITISING.search(nfkc(question)) and (
+            _OWNER_VOICE.search(nfkc(question)) or _BUSINESS.search(nfkc(question))
+        ):
+            return True  # an owner telling how digitising their own work goes (「POSを入れたら反対された」)
         best_dense = max((h.dense_similarity or 0.0) for h in hits[:3])
         if is_mostly_ascii(question):
             # English questions share no Japanese words with the guides: rely on domain terms.
@@ -935,7 +957,7 @@ class Advisor:
         if gap and _HOW_MUCH.search(nfkc(question)):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
-        elif gap and (why in ("money", "match", "related") or MONEY.search(nfkc(question))):
+        elif gap and (why in ("money", "match", "related", "supporter") or MONEY.search(nfkc(question))):
             parts.append(f"{label['gap']}{gap}")
         # One question back, only where the answer can use the reply: the owner's current practice (for
         # the stage) under where-to-start answers, the place under regional ones.
@@ -951,17 +973,17 @@ class Advisor:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and the passage sentences that speak to this question, not the whole answer again."""
         weights = self.pool.weights(question, expansions_for(question))
-
         money = bool(MONEY.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
             words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
-            return cost + sum(w for t, w in weights.items() if t in words)
+            return cost + sum(w for t, w in weights.items() if t in words) / total
 
-        claims = sorted((c for c in card.claims() if overlap(c) > 0), key=overlap, reverse=True)[
-            :DETAIL_CLAIMS
-        ]
+        total = sum(weights.values()) or 1.0
+        claims = sorted(
+            (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
+        )[:DETAIL_CLAIMS]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
         wants_figure = bool(_WANTS_FIGURE.search(nfkc(question)))
@@ -975,7 +997,7 @@ class Advisor:
             self.pool,
             chunks,
             weights,
-            2 if wants_figure else 1,
+            2 if wants_figure or not claims else 1,
             want_digits=wants_figure,
             exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
             min_overlap=PASSAGE_MIN_OVERLAP,
