@@ -346,11 +346,15 @@ class Advisor:
             raise QueryError(
                 f"会話が長すぎます（{len(messages)}件）。{self.settings.max_messages}件以内にしてください。"
             )
-        for m in messages:
-            check_query(m.content, self.settings.max_message_chars) if m.role == "user" else None
         if messages[-1].role != "user":
             raise QueryError("最後のメッセージはユーザーの質問にしてください。")
-        return messages
+        # Every user turn is checked and cleaned once, here at the edge (earlier turns are embedded too).
+        return [
+            Message(role="user", content=check_query(m.content, self.settings.max_message_chars))
+            if m.role == "user"
+            else m
+            for m in messages
+        ]
 
     def ask(self, messages: list[Message]) -> ChatResponse:
         started = time.perf_counter()

@@ -113,5 +113,16 @@ class FeedbackStore:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         for record in self.all():
-            writer.writerow(record.model_dump())
+            writer.writerow({k: spreadsheet_safe(v) for k, v in record.model_dump().items()})
         return out.getvalue()
+
+
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): = + - @, tab or CR first.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text that Excel or LibreOffice would evaluate (「=HYPERLINK(…)」) gets a leading ' so it stays text."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +33,21 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 2000
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def check_query(query: str, limit: int = MAX_QUERY_CHARS) -> str:
-    """Reject empty or overlong queries with a Japanese message."""
-    if not query or not query.strip():
+    """The query as it is searched: control characters removed, surrounding space stripped. Text that is
+    broken (lone surrogates), empty (or only invisible characters) or overlong is refused in Japanese."""
+    if query and _SURROGATE.search(query):
+        raise QueryError("質問に壊れた文字（読み取れない文字コード）が含まれています。入力し直してください。")
+    query = _CONTROL.sub("", query or "").strip()
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in query):
         raise QueryError("質問が空です。知りたいことを日本語で入力してください。")
     if len(query) > limit:
         raise QueryError(f"質問が長すぎます（{len(query)}文字）。{limit}文字以内にしてください。")
-    return query.strip()
+    return query
 
 
 @dataclass(frozen=True)

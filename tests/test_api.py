@@ -143,6 +143,29 @@ def test_feedback_is_stored_updated_and_exported_as_csv(http: httpx.Client) -> N
     assert row["question"] == "DX認定のメリットは？" and row["answer"]
 
 
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "=cmd|' /C calc'!A0",
+        '=HYPERLINK("http://example.com","詳しく")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\t=1+1",
+    ],
+)
+def test_feedback_export_never_hands_a_spreadsheet_a_formula(http: httpx.Client, comment: str) -> None:
+    answer = http.post("/v1/chat", json=ask_body("=DX認定のメリットは？")).json()
+    mid = answer["message_id"]
+    http.post("/v1/feedback", json={"message_id": mid, "rating": "down", "comment": comment})
+    rows = list(csv.DictReader(io.StringIO(http.get("/v1/feedback/export").content.decode("utf-8-sig"))))
+    row = next(r for r in rows if r["message_id"] == mid)
+    assert row["comment"] == "'" + comment  # kept, as text
+    assert row["question"] == "'=DX認定のメリットは？"
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
 def test_feedback_with_a_bad_rating_is_422_in_japanese(http: httpx.Client) -> None:
     response = http.post("/v1/feedback", json={"message_id": "x", "rating": "meh"})
     assert response.status_code == 422
@@ -415,3 +438,44 @@ def test_openapi_docs_are_served_with_japanese_examples(http: httpx.Client) -> N
     examples = spec["paths"]["/v1/chat"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert FAX in json.dumps(examples, ensure_ascii=False)
     assert "/v1/chat/completions" in spec["paths"] and "/v1/feedback/export" in spec["paths"]
+
+
+# ---- text that is broken, invisible or full of control characters (issue 12) -------------------
+BAD_TEXT = [
+    "DX\ud800",  # a lone surrogate: not encodable text
+    "\udfffDX認定",
+    "\u200b\u200c\u200d\ufeff",  # only zero-width characters: an empty question
+    "\x00\x01\x02",  # only control characters
+    " \t\n ",
+]
+
+
+@pytest.mark.parametrize("text", BAD_TEXT)
+def test_broken_or_invisible_text_is_a_japanese_422_on_every_text_endpoint(
+    http: httpx.Client, text: str
+) -> None:
+    def post(path: str, payload: dict[str, Any]) -> httpx.Response:
+        # json.dumps keeps a lone surrogate as a \\ud800 escape, as a real client sends it.
+        body = json.dumps(payload).encode()
+        return http.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    responses = {
+        "chat": post("/v1/chat", ask_body(text)),
+        "search": post("/v1/search", {"query": text}),
+        "completions": post(
+            "/v1/chat/completions", {"model": "dxnavi", "messages": [{"role": "user", "content": text}]}
+        ),
+        "feedback": post("/v1/feedback", {"message_id": "x", "rating": "up", "comment": text}),
+    }
+    for name, response in responses.items():
+        if name == "feedback" and not re.search("[\ud800-\udfff]", text):
+            assert response.status_code < 500, (name, response.text)  # an empty comment is allowed
+            continue
+        assert response.status_code == 422, (name, response.status_code, response.text)
+        assert not response.text.isascii(), (name, response.text)  # a Japanese message
+
+
+def test_control_characters_inside_a_question_are_dropped_not_fatal(http: httpx.Client) -> None:
+    response = http.post("/v1/chat", json=ask_body("DX認定の\x00メリットは\x07？"))
+    assert response.status_code == 200
+    assert "\x00" not in response.json()["answer"]
