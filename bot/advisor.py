@@ -39,6 +39,7 @@ from bot.counsel import (
     claim_text,
     is_follow_up,
     names_subject,
+    uncovered,
     wants_verbatim,
 )
 from bot.ground import check_answer, tokens_of
@@ -381,19 +382,10 @@ class Advisor:
         question = user_turns[-1]
         english = is_mostly_ascii(question)
         qvec = self.index.embed_query(question)
-        intent: Intent = self.router.route(question, qvec)
         previous = self._replay(user_turns[:-1])
         follow = is_follow_up(question, previous)
-        # A follow-up such as 「それはどこに相談すればいい？」 is retrieved together with earlier turns.
-        context = question
-        if len(user_turns) > 1 and follow:
-            context = " ".join(user_turns[-3:])
+        hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
         situation = " ".join(user_turns)
-        expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
-        query = context
-        if PILLAR.search(nfkc(context)) or VIEWPOINT.search(nfkc(context)):
-            query = " ".join([context, *expansions_for(context)])
-        hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
         if intent == "out_of_scope" or is_injection(question):
             return self._refusal(
                 intent_reason="injection" if is_injection(question) else "scope",
@@ -482,7 +474,9 @@ class Advisor:
         self, question: str, qvec: np.ndarray, previous: TurnState | None, passages: list[str]
     ) -> tuple[Card | None, str]:
         matches = match_agencies(question, limit=11)
-        named = matches[0].agency.id if matches and matches[0].keyword_hits > 0 else None
+        # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
+        lowered = nfkc(question).lower()
+        named = next((m.agency.id for m in matches if any(n in lowered for n in m.agency.names)), None)
         names_other = any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         if (
@@ -585,19 +579,38 @@ class Advisor:
                 card = staged
         return card, why, own[0] if own else None
 
+    def _search(
+        self, question: str, qvec: np.ndarray, turns: list[str], previous: TurnState | None
+    ) -> tuple[list[Hit], Intent, str, list[str]]:
+        """A turn's search hits, routed intent, search context and expansions. A follow-up such as
+        「それはどこに相談すればいい？」 is searched together with the turns before it. The answer and the
+        replay of earlier turns search alike, so a replayed turn gets the card its answer had."""
+        intent: Intent = self.router.route(question, qvec)
+        context = question
+        if len(turns) > 1 and is_follow_up(question, previous):
+            context = " ".join(turns[-3:])
+        expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
+        query = context
+        if PILLAR.search(nfkc(context)) or VIEWPOINT.search(nfkc(context)):
+            query = " ".join([context, *expansions_for(context)])
+        hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
+        return hits, intent, context, expansions
+
     def _replay(self, earlier: list[str]) -> TurnState | None:
         """The state after the earlier user turns (the last three): their cards, stage and agencies."""
         state: TurnState | None = None
-        for i, text in enumerate(earlier[-3:]):
+        start = max(0, len(earlier) - 3)
+        for i, text in enumerate(earlier[start:], start=start):
             if is_injection(text) or is_off_topic(text):
                 continue
             qvec = self.index.embed_query(text)
-            situation = " ".join(earlier[: i + 1])
-            card, why, _ = self._resolve(text, qvec, state, situation)
+            turns = earlier[: i + 1]
+            situation = " ".join(turns)
+            hits, routed, _, _ = self._search(text, qvec, turns, state)
+            card, why, _ = self._resolve(text, qvec, state, situation, [h.chunk.chunk_id for h in hits])
             stage_match = estimate_stage(text)
             shown = [*(state.shown if state else []), *([card.id] if card else [])]
             # The same ranking the answer used, so 「そこ」 is the agency that answer recommended first.
-            routed = self.router.route(text, qvec)
             agencies = [a.agency.id for a in self._agency_matches(card, text, situation, why, routed)]
             state = TurnState(
                 card=card or (state.card if state else None),
@@ -900,6 +913,9 @@ class Advisor:
             parts.append(f"### {card.title}\n" + "\n".join(lines))
         elif why == "detail":
             detail = self._detail(card, question, english, book, hits)
+            gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+            if gap and uncovered(card, question):
+                return gap  # 「締め切りはある？」: the plain answer is that the guides do not say
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)

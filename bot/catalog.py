@@ -17,7 +17,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 class Agency(BaseModel):
     id: str
     name: str
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)  # words of the agency or of what it helps with
+    names: list[str] = Field(default_factory=list)  # words that name the agency itself (ASCII lower-case)
     needs: list[str] = Field(default_factory=list)
     helps_with: str
     when_to_go: str

@@ -27,6 +27,25 @@ _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
 # … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
 STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
+# A follow-up about a procedure (deadline, where to apply, forms, validity, contact) that the last topic's
+# card says the guides leave out: the plain answer is that they do not say (its `not_covered`).
+_PROCEDURES = {
+    r"締切|締め切り|期限|いつまで|いつでも": r"締切|期限",
+    r"申請先|どこに申請|どこで申請|申込": r"申請先|申込",
+    r"手続|申請方法|申請の方法|書類|様式|書き方": r"手続|方法|様式",
+    r"有効期間|有効期限|更新": r"有効期間",
+    r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    r"お金|費用|料金|いくら|有料|無料|cost|fee": r"費用|料金",
+}
+
+
+def uncovered(card: Card, question: str) -> bool:
+    """Does the question ask for a procedure that this card says the guides do not give?"""
+    text = nfkc(question)
+    return any(re.search(q, text) and re.search(g, card.not_covered or "") for q, g in _PROCEDURES.items())
+
+
+NAME_MARGIN = 0.05  # a card that names the question's subject wins over one at most this much better
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 FOLLOW_MARGIN = 0.1  # a follow-up read with the previous topic must match more clearly
 
@@ -240,7 +259,16 @@ def choose_card(
         return _follow_up_card(index, question, query_vector, previous, context_vector, passages)
     hits = index.rank(question, query_vector, passages=passages)
     if hits and hits[0].score >= CARD_MIN_SCORE:
-        return hits[0].card, "match"
+        top = hits[0]
+        # 「…セキュリティはどう考えれば？」: a card nearly as close that names what is asked beats one that
+        # does not.
+        naming = next(
+            (h for h in hits[1:4] if h.score >= top.score - NAME_MARGIN and names_subject(h.card, text)),
+            None,
+        )
+        if naming is not None and not names_subject(top.card, text):
+            return naming.card, "match"
+        return top.card, "match"
     return None, "none"
 
 
@@ -258,6 +286,8 @@ def _follow_up_card(
     text = nfkc(question)
     shown = {*previous.shown, previous.card.id}
     money = index.by_id("money-overview")
+    if uncovered(previous.card, text):
+        return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     if MONEY.search(text) and any(STATES_COST.search(c.sentence) for c in previous.card.claims()):
         return previous.card, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)
     if MONEY.search(text) and money is not None and money.id not in shown:

@@ -599,3 +599,27 @@ def test_whom_to_ask_for_help_after_a_topic_gets_the_agency_guide(advisor: Advis
         "そういうのを手伝ってくれる人はいる？",
     )
     assert who.agencies
+
+
+def test_a_security_worry_gets_the_security_card_not_the_agency_its_words_suggest(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "小さな会計事務所です。顧客の情報をクラウドに預けるのが不安です。セキュリティはどう考えればいいですか？",
+    )
+    assert response.topic == "security"
+
+
+def test_asking_for_a_deadline_the_guides_do_not_give_says_so_plainly(advisor: Advisor) -> None:
+    _, deadline = converse(advisor, "DX認定はどうやって取るの？", "申請の締め切りってあるの？")
+    assert deadline.topic == "dx-cert-how"
+    assert "締切" in deadline.answer and "書かれていません" in deadline.answer.split("\n")[0]
+
+
+def test_an_earlier_turn_is_replayed_with_the_card_its_answer_had(advisor: Advisor) -> None:
+    conversation = [
+        "Hi, I run a small bakery. What are the benefits of DX certification?",
+        "Does it cost anything to apply?",
+    ]
+    first, _ = converse(advisor, *conversation)
+    state = advisor._replay(conversation[:1])
+    assert state is not None and state.card is not None and state.card.id == first.topic
