@@ -27,24 +27,6 @@ _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
 # … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
 STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
-# A follow-up about a procedure (deadline, where to apply, forms, validity, contact) that the last topic's
-# card says the guides leave out: the plain answer is that they do not say (its `not_covered`).
-_PROCEDURES = {
-    r"締切|締め切り|期限|いつまで|いつでも": r"締切|期限",
-    r"申請先|どこに申請|どこで申請|申込": r"申請先|申込",
-    r"手続|申請方法|申請の方法|書類|様式|書き方": r"手続|方法|様式",
-    r"有効期間|有効期限|更新": r"有効期間",
-    r"窓口|連絡先|電話番号": r"窓口|連絡先",
-    r"お金|費用|料金|いくら|有料|無料|cost|fee": r"費用|料金",
-}
-
-
-def uncovered(card: Card, question: str) -> bool:
-    """Does the question ask for a procedure that this card says the guides do not give?"""
-    text = nfkc(question)
-    return any(re.search(q, text) and re.search(g, card.not_covered or "") for q, g in _PROCEDURES.items())
-
-
 NAME_MARGIN = 0.05  # a card that names the question's subject wins over one at most this much better
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 FOLLOW_MARGIN = 0.1  # a follow-up read with the previous topic must match more clearly
@@ -144,9 +126,8 @@ class CardIndex:
             support = 1.0 / (1 + min(ranks)) if ranks else 0.0
             score = dense + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * support
             hits.append(CardHit(card, score, dense, lexical))
-        hits.sort(
-            key=lambda h: (round(h.score, 3), h.dense), reverse=True
-        )  # a tie goes to the closer question
+        # A tie goes to the card with the closer example question.
+        hits.sort(key=lambda h: (round(h.score, 3), h.dense), reverse=True)
         return hits[:n]
 
     def by_id(self, card_id: str) -> Card | None:
@@ -155,7 +136,7 @@ class CardIndex:
 
 # Words too common in owners' questions to name a topic (「社員」 does not ask about staff resistance).
 _UNSPECIFIC = frozenset(
-    {
+    [
         "dx",
         "中小企業",
         "企業",
@@ -173,7 +154,7 @@ _UNSPECIFIC = frozenset(
         "資料",
         "中",
         "小",
-    }
+    ]
 )
 
 
@@ -181,6 +162,24 @@ def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     subject = set(content_words(card.title)) - _UNSPECIFIC
     return bool(subject & set(content_words(text)))
+
+
+# A follow-up about a procedure (deadline, where to apply, forms, validity, contact) that the last topic's
+# card says the guides leave out: the plain answer is that they do not say (its `not_covered`).
+_PROCEDURES = {
+    r"締切|締め切り|期限|いつまで|いつでも": r"締切|期限",
+    r"申請先|どこに申請|どこで申請|申込": r"申請先|申込",
+    r"手続|申請方法|申請の方法|書類|様式|書き方": r"手続|方法|様式",
+    r"有効期間|有効期限|更新": r"有効期間",
+    r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    r"お金|費用|料金|いくら|有料|無料|cost|fee": r"費用|料金",
+}
+
+
+def uncovered(card: Card, question: str) -> bool:
+    """Does the question ask for a procedure that this card says the guides do not give?"""
+    text = nfkc(question)
+    return any(re.search(q, text) and re.search(g, card.not_covered or "") for q, g in _PROCEDURES.items())
 
 
 def clause_card_id(text: str) -> str | None:
