@@ -178,7 +178,7 @@ _GENERAL_CARDS = frozenset(
 _ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 _ROLE = re.compile(
-    r"役割|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+    r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
 )
 # Case-study slides (後藤組, the support cases): quoted only when the question asks for an example.
 _CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
@@ -196,7 +196,7 @@ STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual b
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 # Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
 _SUPPORTER = re.compile(
-    r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|取引先の(DX|支援|企業)"
+    r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|(支援|指導|アドバイス)をして(い|お)(ます|ります)|取引先の(DX|支援|企業)"
     r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|中央会|事務所)で(法人営業|営業|融資|渉外|経営指導|支援|相談)|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
     r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
     r"|we support|our clients"
@@ -486,7 +486,9 @@ class Advisor:
             and not is_follow_up(question, previous)
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
-            return lab, "region"
+            # 「燕市のラボに関わるとどんなメリットが？」 asks what a lab does, not where the labs are.
+            about = self.cards.by_id("regional-dx-lab") if _ROLE.search(nfkc(question)) else None
+            return about or lab, "region"
         if is_supporter(question) and not is_follow_up(question, previous):
             # Support staff asking how to support: the guidance written for them, not an owner's answer.
             fitting = [
@@ -974,7 +976,7 @@ class Advisor:
                 )
             )
         gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
-        if gap and _HOW_MUCH.search(nfkc(question)):
+        if gap and (_HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
         elif gap and (why in ("money", "match", "related", "supporter") or MONEY.search(nfkc(question))):

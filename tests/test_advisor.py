@@ -623,3 +623,21 @@ def test_an_earlier_turn_is_replayed_with_the_card_its_answer_had(advisor: Advis
     first, _ = converse(advisor, *conversation)
     state = advisor._replay(conversation[:1])
     assert state is not None and state.card is not None and state.card.id == first.topic
+
+
+def test_asking_what_a_named_regions_lab_offers_gets_what_labs_do_and_that_the_region_has_one(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor, "北九州市で工場をやっています。地域DX推進ラボに関わるとどんなメリットがありますか？"
+    )
+    assert response.topic == "regional-dx-lab"
+    assert response.agencies and response.agencies[0].id == "regional_dx_lab"
+    assert "北九州市は地域DX推進ラボ選定地域です" in response.answer
+
+
+def test_a_supporter_saying_they_do_support_work_is_recognised() -> None:
+    from bot.advisor import is_supporter
+
+    assert is_supporter("ITコーディネータとして、地方で中小企業の支援をしています。")
+    assert is_supporter("商工会で経営指導をしております。")
