@@ -917,7 +917,8 @@ class Advisor:
             detail = self._detail(card, question, english, book, hits)
             gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
             if gap and uncovered(card, question):
-                return gap  # 「締め切りはある？」: the plain answer is that the guides do not say
+                # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do.
+                return "\n\n".join(p for p in (gap, detail) if p)
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)

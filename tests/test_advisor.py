@@ -641,3 +641,15 @@ def test_a_supporter_saying_they_do_support_work_is_recognised() -> None:
 
     assert is_supporter("ITコーディネータとして、地方で中小企業の支援をしています。")
     assert is_supporter("商工会で経営指導をしております。")
+
+
+def test_asking_what_it_costs_after_a_stage_answer_gets_the_money_answer_not_only_a_gap(
+    advisor: Advisor,
+) -> None:
+    _, cost = converse(
+        advisor,
+        "美容室を2店舗やっています。予約は電話、顧客カルテは紙です。うちくらいの規模でもDXって関係ありますか？",
+        "それってお金はどれくらいかかる？",
+    )
+    assert cost.topic == "money-overview"
+    assert "書かれていません" in cost.answer.split("\n")[0] and "特別利率" in cost.answer
