@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 from ingest.normalize import nfkc
 
@@ -30,15 +31,43 @@ def tagger() -> fugashi.Tagger:
     return tag
 
 
+# MeCab crashes the process (SIGSEGV) on a run of a few megabytes without a line end, and needs about
+# 0.5 GB per megabyte: every parse sees at most this many characters.
+MAX_PARSE_CHARS = 4096
+_CUT_AFTER = "。！？\n 、，,"
+
+
+def pieces(text: str, limit: int = MAX_PARSE_CHARS) -> Iterator[str]:
+    """`text` in pieces of at most `limit` characters, cut after a sentence end, newline, space or 、 where
+    one lies in the second half of the piece (otherwise at the limit)."""
+    start = 0
+    while len(text) - start > limit:
+        window = text[start : start + limit]
+        cut = max(window.rfind(c) for c in _CUT_AFTER) + 1
+        if cut <= limit // 2:
+            cut = limit
+        yield window[:cut]
+        start += cut
+    if start < len(text):
+        yield text[start:]
+
+
+def _parse(text: str) -> Iterator[Any]:
+    """MeCab's words for `text`, parsed piece by piece (bounded input to native code)."""
+    tag = tagger()
+    for piece in pieces(text):
+        yield from tag(piece)
+
+
 def count_tokens(text: str) -> int:
     """Number of morphemes: the unit chunk sizes are measured in."""
-    return len(tagger()(text))
+    return sum(1 for _ in _parse(text))
 
 
 def search_tokens(text: str, form: TokenForm = "base") -> list[str]:
     """NFKC + lowercase tokens without particles, auxiliaries and symbols, for BM25."""
     out: list[str] = []
-    for word in tagger()(nfkc(text).lower()):
+    for word in _parse(nfkc(text).lower()):
         feature = word.feature
         if feature.pos1 in _DROP_POS:
             continue
