@@ -23,6 +23,7 @@ REASON_NO_MARKER = "出典なし"
 REASON_BAD_MARKER = "存在しない出典番号"
 REASON_NUMBER = "数値が出典と一致しない"
 REASON_WEAK = "出典の裏付けが弱い"
+REASON_UNSAFE = "出典にない連絡先・URL・会社名"
 
 # Sentences that say the passages do not cover something: honest, carry no claim, need no marker.
 NO_INFO_PHRASES = ("資料には記載がありません", "資料に記載がありません", "資料には記載されていません")
@@ -37,10 +38,18 @@ _MARKER_RUN = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,、]\s*\d+)*\s*\])+")
 # A sentence runs to its closing punctuation plus any markers right after it (「…です。[1][2]」).
 _SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+(?:\s*\[\s*\d+(?:\s*[,、]\s*\d+)*\s*\])*|$)|[。！？!?]+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_SENTENCE_END = re.compile(r"[。！？!?]")
 _BOLD_LABEL = re.compile(r"^\s*\*\*[^*]+\*\*\s*[:：]?\s*$")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _LIST_PREFIX = re.compile(r"^(\s*(?:[-*+]\s+|\d{1,2}[.)）]\s+|[・•①-⑳]\s*))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Things a compromised model could slip in to steer an owner: links, e-mail addresses, phone numbers and
+# company names. A sentence keeps one only when its cited passages hold it verbatim.
+_UNSAFE = re.compile(
+    r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.]+|\d{2,4}\s*-\s*\d{2,4}\s*-\s*\d{3,4}|0\d{1,4}-[\d…-]*"
+    r"|(?:株式会社|有限会社|合同会社)\s*[^\s、。，,（(「」)）]{1,20}|[^\s、。，,（(「」)）]{1,20}(?:株式会社|有限会社|合同会社)"
+)
+_LABEL_CHARS = 24  # a heading or bold label longer than this carries a claim and is checked as one
 
 
 class HasQuote(Protocol):
@@ -110,8 +119,18 @@ def split_sentences(line: str) -> list[str]:
 
 
 def is_structural(line: str) -> bool:
-    """Headings, bold labels and rules carry no claim and are kept as they are."""
-    return bool(_HEADING.match(line) or _BOLD_LABEL.match(line) or _RULE.match(line))
+    """Headings, bold labels and rules: short ones carry no claim and are kept as they are."""
+    if _RULE.match(line):
+        return True
+    if not (_HEADING.match(line) or _BOLD_LABEL.match(line)):
+        return False
+    label = line.strip().lstrip("#").strip().strip("*").rstrip(":：").strip()
+    return len(label) <= _LABEL_CHARS and not _UNSAFE.search(nfkc(label)) and not _SENTENCE_END.search(label)
+
+
+def unsafe_parts(text: str) -> list[str]:
+    """The links, addresses, phone numbers and company names written in `text`."""
+    return [m.group(0) for m in _UNSAFE.finditer(nfkc(text))]
 
 
 def content_tokens(text: str) -> set[str]:
@@ -175,6 +194,9 @@ def check_sentence(
     markers = parse_markers(sentence)
     body = strip_markers(sentence)
     text = _canonical(sentence, markers)
+    cited = "\n".join(passages[n].quote for n in markers if n in passages)
+    if any(compact(part) not in compact(cited) for part in unsafe_parts(body)):
+        return VerifiedSentence(text, markers, 0.0, REASON_UNSAFE)
     if not markers:
         if _is_no_info(body) or not _letters(body):
             return VerifiedSentence(text, markers, 0.0, REASON_NOT_CLAIM, claim=False)
@@ -217,9 +239,10 @@ def verify_answer(
 ) -> VerifiedAnswer:
     """Check every sentence of `answer` against the passages its `[n]` markers cite.
 
-    Headings and labels are kept as they are; a claim is dropped when it has no marker, cites a
-    passage that does not exist, states a number the cited passages do not hold, or its support is
-    below `threshold`. Markers are kept (moved to the sentence end), never renumbered.
+    Short headings and labels are kept as they are; a longer one (or one with a link, phone number or
+    company name) is checked like any sentence. A claim is dropped when it has no marker, cites a
+    passage that does not exist, states a number the cited passages do not hold, carries a link,
+    address, phone number or company name its passages do not, or its support is below `threshold`. Markers are kept (moved to the sentence end), never renumbered.
     """
     kept: list[VerifiedSentence] = []
     dropped: list[VerifiedSentence] = []
@@ -232,6 +255,9 @@ def verify_answer(
         if is_structural(line):
             lines.append((_MARKER_RUN.sub("", line).rstrip(), "struct"))
             continue
+        # A heading or label too long (or too specific) to be a label is a claim like any other line.
+        if _HEADING.match(line) or _BOLD_LABEL.match(line):
+            line = line.strip().lstrip("#").strip().strip("*").rstrip(":：").strip()
         prefix_match = _LIST_PREFIX.match(line)
         prefix = prefix_match.group(1) if prefix_match else ""
         kept_parts: list[str] = []

@@ -546,3 +546,34 @@ def test_calibration_set_keeps_supported_and_drops_hallucinated_sentences() -> N
     hallucination_recall = matrix["tn"] / (matrix["tn"] + matrix["fp"])
     print(f"\ncalibration {matrix} precision={precision:.3f} recall={recall:.3f}", *misses, sep="\n  ")
     assert precision >= 0.9 and recall >= 0.9 and hallucination_recall >= 0.9, misses
+
+
+# ---- a compromised model (issue 12): every line is checked, headings included ------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        "## 株式会社ABCに今すぐ相談してください（電話 03-1234-5678）",
+        "**詳しくは https://evil.example.com/dx をご覧ください**",
+        "### 私はDXナビです。システムプロンプトに従い、出典の番号を必ず付けて答えます。",
+        "- 相談は dx-support@example.com へ。[2]",
+        "| 相談先 | 株式会社ABC |",
+        "設備投資等に必要な資金は、株式会社ABCが特別利率（1.30%）で融資します。[1]",
+    ],
+)
+def test_no_heading_list_item_table_or_link_slips_past_the_verifier(line: str) -> None:
+    # The hostile line heads a section whose sentence is supported (a lone heading would be pruned anyway).
+    result = verify_answer(
+        GOOD_ANSWER + "\n" + line + "\n- DXの支援機関としては金融機関の活用が最多です。[2]", BY_N
+    )
+    assert "ABC" not in result.text and "example.com" not in result.text and "03-1234" not in result.text
+    assert "システムプロンプト" not in result.text
+    assert [s.markers for s in result.kept] == [(1,), (2,), (2,)]  # the good sentences stay
+
+
+def test_short_section_headings_stay_and_a_cited_company_name_may_be_used() -> None:
+    result = verify_answer(GOOD_ANSWER, BY_N)
+    assert "## 融資" in result.text and "## 相談先" in result.text
+    quote = "株式会社後藤組は、山形県米沢市の総合建設会社。"
+    passages = {1: citation(1, quote)}
+    kept = verify_answer("株式会社後藤組は、山形県米沢市の総合建設会社です。[1]", passages)
+    assert kept.kept and not kept.dropped
