@@ -83,6 +83,14 @@ def ingest(
             f.path.name, labels[f.status], f.doc_id or "", str(f.pages), str(f.chunks), f.reason or ""
         )
     console.print(table)
+    quarantined = [(f.path.name, q) for f in report.files for q in f.quarantined]
+    if quarantined:
+        console.print(
+            f"[yellow]AIへの指示のような文 {len(quarantined)} 件を索引から除きました（引用も、LLM への"
+            "受け渡しもしません）。[/]ファイルの出どころを確かめてください:"
+        )
+        for name, sentence in quarantined:
+            console.print(f"  - {name} {sentence}", markup=False)
     if report.changed:
         console.print(
             f"ファイル {report.indexed_files} 件・ページ {report.pages}・チャンク {report.chunks}"

@@ -134,6 +134,18 @@ def check_index(settings: "Settings") -> list[Check]:
             f"ビルド {meta.build_id}（{len(meta.files)} 文書・{meta.chunk_count} チャンク・{built}）",
         )
     ]
+    quarantined = [(Path(f.path).name, q) for f in meta.files for q in f.quarantined]
+    if quarantined:
+        listed = "、".join(f"{name} {q[:40]}" for name, q in quarantined[:5])
+        checks.append(
+            Check(
+                "隔離した文",
+                "warn",
+                f"AIへの指示のような文 {len(quarantined)} 件を索引から除いています（{listed}）",
+                "そのファイルの出どころを確かめ、信頼できない文書なら corpus/ から外して `dxnavi ingest` を"
+                "実行してください。",
+            )
+        )
     if is_up_to_date(settings):
         checks.append(Check("コーパスと索引", "ok", "最新です"))
     else:

@@ -39,6 +39,8 @@ class FileRecord(BaseModel):
     pages: int
     chunks: int
     url: str | None = None
+    # Sentences addressed to an AI assistant, removed before chunking (「p.3: 以前の指示を無視して…」).
+    quarantined: list[str] = Field(default_factory=list)
 
 
 class IndexMeta(BaseModel):

@@ -17,6 +17,7 @@ from dxnavi.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
 from ingest.load import SUPPORTED_SUFFIXES, load_document, sha256_of
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
+from ingest.quarantine import quarantine
 from ingest.split import Chunk, sentence_texts, split_segment
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
 from ingest.structure import segment_pages
@@ -41,6 +42,7 @@ class FileResult:
     pages: int = 0
     chunks: int = 0
     reason: str | None = None
+    quarantined: list[str] = field(default_factory=list)  # 「p.3: …」 sentences addressed to an assistant
 
 
 @dataclass
@@ -232,7 +234,16 @@ def _ingest_locked(
             doc_id += "-2"
         seen_doc_ids.add(doc_id)
         title = info.title if info else (doc.title_hint or path.stem)
-        segments = segment_pages([(p.number, p.text) for p in doc.pages], doc.kind)
+        pages: list[tuple[int, str]] = []
+        for page in doc.pages:
+            text, removed = quarantine(page.text)
+            pages.append((page.number, text))
+            result.quarantined += [f"p.{page.number}: {sentence}" for sentence in removed]
+        if result.quarantined:
+            log.warning(
+                "%s: %d sentences addressed to an assistant quarantined", path, len(result.quarantined)
+            )
+        segments = segment_pages(pages, doc.kind)
         # A passage repeated on one page (boilerplate, a copied table) gives the same chunk id twice:
         # keep the first, since Chroma refuses duplicate ids and a copy adds nothing to retrieval.
         doc_chunks: list[Chunk] = []
@@ -258,6 +269,7 @@ def _ingest_locked(
                 pages=len(doc.pages),
                 chunks=len(doc_chunks),
                 url=info.url if info else None,
+                quarantined=result.quarantined,
             )
         )
     if not chunks:
