@@ -40,6 +40,7 @@ from dxnavi.errors import (
     QueryError,
     StoreUnavailableError,
 )
+from ingest.tokenize import count_tokens
 
 if TYPE_CHECKING:
     from dxnavi.config import Settings
@@ -164,6 +165,7 @@ class ChatCompletionRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[OpenAIMessage]
     stream: bool = False
+    stream_options: dict[str, Any] | None = None  # {"include_usage": true}: a final usage chunk
 
 
 CHAT_EXAMPLES: dict[str, Any] = {
@@ -343,7 +345,9 @@ class BodyLimitMiddleware:
         too_large = BodyTooLarge(self.limit)
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await _error_response(413, str(too_large.detail))(scope, receive, send)
+            await _error_response(413, str(too_large.detail), path=scope.get("path", ""))(
+                scope, receive, send
+            )
             return
         received = 0
         started = False
@@ -368,7 +372,9 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await _error_response(413, str(too_large.detail))(scope, receive, send)
+            await _error_response(413, str(too_large.detail), path=scope.get("path", ""))(
+                scope, receive, send
+            )
 
 
 class InternalErrorMiddleware:
@@ -396,7 +402,7 @@ class InternalErrorMiddleware:
             log.error("unexpected error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
             if started:
                 raise
-            await _error_response(500, INTERNAL_ERROR)(scope, receive, send)
+            await _error_response(500, INTERNAL_ERROR, path=scope.get("path", ""))(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -409,8 +415,30 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+# The OpenAI-compatible endpoints answer errors in OpenAI's shape, so that clients (the openai library,
+# LangChain, Open WebUI) show the Japanese message instead of only "Error code: 422".
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+_OPENAI_ERRORS = {
+    401: ("authentication_error", "invalid_api_key"),
+    404: ("invalid_request_error", "not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", "invalid_request"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+    503: ("server_error", "service_unavailable"),
+}
+
+
+def _error_response(
+    status: int, detail: str, headers: dict[str, str] | None = None, path: str = ""
+) -> JSONResponse:
+    if path.startswith(OPENAI_PATHS):
+        kind, code = _OPENAI_ERRORS.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None)
+        )
+        body: dict[str, Any] = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
+    else:
+        body = {"detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 # ---- dependencies ----------------------------------------------------------------------------
@@ -507,6 +535,29 @@ def _openai_messages(messages: list[OpenAIMessage]) -> list[Message]:
     return out
 
 
+def fit_history(messages: list[Message], max_messages: int, max_chars: int) -> list[Message]:
+    """A front-end's whole chat, cut to what the advisor takes: the most recent turns that fit.
+
+    The per-message limit applies to the user's newest message (an over-long one is still refused);
+    earlier turns that are too long, and assistant turns the client echoes back, never block the chat.
+    """
+    if not messages:
+        return messages
+    *earlier, newest = messages
+    kept = [m for m in earlier if m.role == "assistant" or len(m.content) <= max_chars]
+    recent = kept[-(max_messages - 1) :] if max_messages > 1 else []
+    while recent and recent[0].role != "user":  # start the window on a user turn
+        recent = recent[1:]
+    return [*recent, newest]
+
+
+def usage(messages: list[Message], completion: str) -> dict[str, int]:
+    """Token counts as OpenAI reports them, counted in MeCab morphemes (README「OpenAI互換」)."""
+    prompt = sum(count_tokens(m.content) for m in messages)
+    done = count_tokens(completion)
+    return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+
 def openai_content(response: ChatResponse) -> str:
     """The answer body followed by the numbered 出典 list (document, page, quote) matching the [n] markers."""
     body = answer_body(response.answer)
@@ -514,14 +565,22 @@ def openai_content(response: ChatResponse) -> str:
     return f"{body}\n\n{sources}" if sources else body
 
 
-def _completion_chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
-    payload = {
+def _completion_chunk(
+    cid: str,
+    created: int,
+    delta: dict[str, Any] | None,
+    finish: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> bytes:
+    payload: dict[str, Any] = {
         "id": cid,
         "object": "chat.completion.chunk",
         "created": created,
         "model": MODEL_ID,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+    if usage is not None:
+        payload["usage"] = usage
     return format_sse_event(data_str=json.dumps(payload, ensure_ascii=False))
 
 
@@ -775,7 +834,10 @@ def _v1_router() -> APIRouter:
     ) -> Any:
         if body.model != MODEL_ID:
             raise HTTPException(404, f"モデル「{body.model}」はありません。使えるモデル: {MODEL_ID}")
-        messages = advisor.check_messages(_openai_messages(body.messages))
+        settings = advisor.settings
+        messages = advisor.check_messages(
+            fit_history(_openai_messages(body.messages), settings.max_messages, settings.max_message_chars)
+        )
         created = int(time.time())
         recent: RecentAnswers = request.app.state.recent
         if not body.stream:
@@ -794,14 +856,17 @@ def _v1_router() -> APIRouter:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "usage": usage(messages, content),
                 "dxnavi": jsonable_encoder(response),
             }
+
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
 
         async def chunks() -> AsyncIterator[bytes]:
             cid = f"chatcmpl-{uuid.uuid4().hex}"
             yield _completion_chunk(cid, created, {"role": "assistant", "content": ""})
             body_stream = BodyStream()
+            counted = usage(messages, "")
             try:
                 async for event in _advisor_events(advisor, messages):
                     if event.kind == "delta":
@@ -815,10 +880,15 @@ def _v1_router() -> APIRouter:
                         text = tail + (f"\n\n{sources}" if sources else "")
                         if text:
                             yield _completion_chunk(cid, created, {"content": text})
+                        counted = usage(messages, openai_content(response))
                 yield _completion_chunk(cid, created, {}, finish="stop")
+                if include_usage:
+                    # stream_options.include_usage: one last chunk with no choices and the usage.
+                    yield _completion_chunk(cid, created, None, usage=counted)
             except Exception as exc:
                 status, detail = _error_detail(exc)
-                payload = {"error": {"message": detail, "type": "server_error", "code": status}}
+                kind, code = _OPENAI_ERRORS.get(status, ("server_error", None))
+                payload = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
                 yield format_sse_event(data_str=json.dumps(payload, ensure_ascii=False))
             yield format_sse_event(data_str="[DONE]")
 
@@ -867,11 +937,11 @@ def _validation_text(errors: list[dict[str, Any]]) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DxnaviError)
     async def dxnavi_error(request: Request, exc: DxnaviError) -> JSONResponse:
-        return _error_response(exc.http_status, exc.message)
+        return _error_response(exc.http_status, exc.message, path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error_response(422, _validation_text(list(exc.errors())))
+        return _error_response(422, _validation_text(list(exc.errors())), path=request.url.path)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -882,4 +952,6 @@ def _add_error_handlers(app: FastAPI) -> None:
                 detail = (
                     f"指定されたURL（{request.url.path}）は見つかりません。使えるURLは /docs を見てください。"
                 )
-        return _error_response(exc.status_code, detail, dict(exc.headers) if exc.headers else None)
+        return _error_response(
+            exc.status_code, detail, dict(exc.headers) if exc.headers else None, path=request.url.path
+        )

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 120
     max_message_chars: int = 2000
     max_messages: int = 20
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = 1024 * 1024  # a front-end resends the whole chat: 25 turns fit
 
     @field_validator("data_dir", "corpus_dir")
     @classmethod

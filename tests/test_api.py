@@ -214,7 +214,62 @@ def test_openai_unknown_model_is_404(http: httpx.Client) -> None:
         "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
     )
     assert response.status_code == 404
-    assert "dxnavi" in response.json()["detail"]
+    error = response.json()["error"]  # OpenAI's error shape on the compatible endpoints
+    assert "dxnavi" in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_openai_client_shows_the_japanese_message_of_an_error(api: str) -> None:
+    from openai import OpenAI, UnprocessableEntityError
+
+    client = OpenAI(base_url=f"{api}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.chat.completions.create(model="dxnavi", messages=[{"role": "user", "content": "あ" * 2001}])
+    assert "2000文字以内" in caught.value.message
+    assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+def test_a_25_turn_chat_from_a_front_end_keeps_going(api: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{api}/v1", api_key="unused", max_retries=0)
+    questions = [
+        "DX認定のメリットは？",
+        "それってお金かかるの？",
+        "どこに相談すればいい？",
+        "何から始めればいい？",
+    ]
+    messages: list[dict[str, str]] = []
+    for turn in range(25):
+        messages.append({"role": "user", "content": questions[turn % len(questions)]})
+        completion = client.chat.completions.create(model="dxnavi", messages=messages)  # type: ignore[arg-type]
+        answer = completion.choices[0].message.content or ""
+        assert answer, turn
+        messages.append(
+            {"role": "assistant", "content": answer}
+        )  # echoed back, over 2,000 characters at times
+    assert len(messages) == 50
+
+
+def test_usage_is_counted_and_streamed_when_asked(api: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{api}/v1", api_key="unused", max_retries=0)
+    completion = client.chat.completions.create(model="dxnavi", messages=[{"role": "user", "content": FAX}])
+    assert completion.usage is not None and completion.usage.prompt_tokens > 5
+    assert (
+        completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="dxnavi",
+            messages=[{"role": "user", "content": FAX}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.completion_tokens == completion.usage.completion_tokens
 
 
 # ---- limits and errors -----------------------------------------------------------------------
@@ -246,18 +301,18 @@ def test_a_stream_request_over_the_limit_fails_before_streaming(http: httpx.Clie
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_body_over_64_kib_is_413_by_content_length(http: httpx.Client) -> None:
-    body = json.dumps(ask_body("あ" * 30_000)).encode()
-    assert len(body) > 64 * 1024
+def test_body_over_1_mib_is_413_by_content_length(http: httpx.Client) -> None:
+    body = json.dumps(ask_body("あ" * 200_000)).encode()
+    assert len(body) > 1024 * 1024
     response = http.post("/v1/chat", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert "大きすぎます" in response.json()["detail"]
 
 
-def test_chunked_body_over_64_kib_is_413_while_reading_the_stream(http: httpx.Client) -> None:
+def test_chunked_body_over_1_mib_is_413_while_reading_the_stream(http: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"messages": [{"role": "user", "content": "'
-        for _ in range(80):
+        for _ in range(1100):
             yield b"x" * 1024
         yield b'"}]}'
 
@@ -479,3 +534,19 @@ def test_control_characters_inside_a_question_are_dropped_not_fatal(http: httpx.
     response = http.post("/v1/chat", json=ask_body("DX認定の\x00メリットは\x07？"))
     assert response.status_code == 200
     assert "\x00" not in response.json()["answer"]
+
+
+def test_fit_history_keeps_recent_turns_and_limits_only_the_newest_user_message() -> None:
+    from bot.api import fit_history
+    from bot.schemas import Message
+
+    long_old = Message(role="user", content="あ" * 3000)
+    turns = [long_old, Message(role="assistant", content="い" * 5000)]
+    for i in range(30):
+        turns += [Message(role="user", content=f"質問{i}"), Message(role="assistant", content=f"回答{i}")]
+    turns.append(Message(role="user", content="最新の質問"))
+
+    fitted = fit_history(turns, max_messages=20, max_chars=2000)
+    assert len(fitted) <= 20 and fitted[0].role == "user" and fitted[-1].content == "最新の質問"
+    assert long_old not in fitted
+    assert fitted[-2].content == "回答29"
