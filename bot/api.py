@@ -32,6 +32,7 @@ from bot.catalog import Agency, Stage, agencies, stages
 from bot.feedback import FeedbackRecord, FeedbackStore
 from bot.schemas import ChatResponse, Message
 from bot.sources import BodyStream, answer_body, sources_list
+from bot.tasks import answer_task, front_end_task
 from dxnavi import __version__
 from dxnavi.errors import (
     DxnaviError,
@@ -558,6 +559,35 @@ def usage(messages: list[Message], completion: str) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
 
 
+def _wants_usage(body: ChatCompletionRequest) -> bool:
+    return bool((body.stream_options or {}).get("include_usage"))
+
+
+def _completion(text: str, messages: list[Message], stream: bool, include_usage: bool = False) -> Any:
+    """A whole completion holding `text` (JSON, or SSE chunks when streamed)."""
+    cid, created, counted = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), usage(messages, text)
+    if not stream:
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": counted,
+        }
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield _completion_chunk(cid, created, {"role": "assistant", "content": text})
+        yield _completion_chunk(cid, created, {}, finish="stop")
+        if include_usage:
+            yield _completion_chunk(cid, created, None, usage=counted)
+        yield format_sse_event(data_str="[DONE]")
+
+    return EventSourceResponse(chunks())
+
+
 def openai_content(response: ChatResponse) -> str:
     """The answer body followed by the numbered 出典 list (document, page, quote) matching the [n] markers."""
     body = answer_body(response.answer)
@@ -835,8 +865,14 @@ def _v1_router() -> APIRouter:
         if body.model != MODEL_ID:
             raise HTTPException(404, f"モデル「{body.model}」はありません。使えるモデル: {MODEL_ID}")
         settings = advisor.settings
+        given = _openai_messages(body.messages)
+        task = front_end_task(given[-1].content) if given and given[-1].role == "user" else None
+        if task is not None:
+            # A front-end's background task (title, tags, follow-ups…): its JSON, no retrieval, no DX answer.
+            text = await run_in_threadpool(answer_task, task, advisor.cards, advisor.index.embed_query)
+            return _completion(text, given[-1:], body.stream, include_usage=_wants_usage(body))
         messages = advisor.check_messages(
-            fit_history(_openai_messages(body.messages), settings.max_messages, settings.max_message_chars)
+            fit_history(given, settings.max_messages, settings.max_message_chars)
         )
         created = int(time.time())
         recent: RecentAnswers = request.app.state.recent
@@ -860,7 +896,7 @@ def _v1_router() -> APIRouter:
                 "dxnavi": jsonable_encoder(response),
             }
 
-        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        include_usage = _wants_usage(body)
 
         async def chunks() -> AsyncIterator[bytes]:
             cid = f"chatcmpl-{uuid.uuid4().hex}"

@@ -550,3 +550,67 @@ def test_fit_history_keeps_recent_turns_and_limits_only_the_newest_user_message(
     assert len(fitted) <= 20 and fitted[0].role == "user" and fitted[-1].content == "最新の質問"
     assert long_old not in fitted
     assert fitted[-2].content == "回答29"
+
+
+# ---- Open WebUI (issue 11): every request it sent, replayed against the real app ---------------------
+OPEN_WEBUI = Path(__file__).parent / "data" / "open-webui-0.12.4-requests.jsonl"
+
+
+def _stream_text(response: httpx.Response) -> str:
+    parts = []
+    for line in response.text.splitlines():
+        if line.startswith("data: ") and line != "data: [DONE]":
+            payload = json.loads(line[len("data: ") :])
+            assert "error" not in payload, payload
+            parts += [c["delta"].get("content") or "" for c in payload["choices"]]
+    return "".join(parts)
+
+
+def test_every_request_open_webui_sent_gets_the_shape_it_expects(http: httpx.Client) -> None:
+    requests = [json.loads(line) for line in OPEN_WEBUI.read_text(encoding="utf-8").splitlines() if line]
+    assert len(requests) >= 30
+    kinds: dict[str, int] = {}
+    for captured in requests:
+        body = captured["body"]
+        prompt = body["messages"][-1]["content"]
+        response = http.post(captured["path"], json=body, headers={"User-Agent": captured["user_agent"]})
+        if not prompt.startswith("### Task:") and len(prompt) > 2000:
+            # The owner's own over-long message: an OpenAI-shaped 422 with the Japanese reason.
+            assert response.status_code == 422 and "2000文字以内" in response.json()["error"]["message"]
+            kinds["too_long"] = kinds.get("too_long", 0) + 1
+            continue
+        assert response.status_code == 200, (prompt[:40], response.text[:300])
+        text = (
+            _stream_text(response)
+            if body.get("stream")
+            else response.json()["choices"][0]["message"]["content"]
+        )
+        if prompt.startswith("### Task:"):
+            answer = json.loads(text)
+            key = next(
+                k for k in ("follow_ups", "tags", "title") if f'"{k}"' in prompt.split("### Output:")[-1]
+            )
+            kinds[key] = kinds.get(key, 0) + 1
+            if key == "title":
+                assert isinstance(answer["title"], str) and 0 < len(answer["title"]) <= 24
+                assert "###" not in answer["title"] and "[1]" not in answer["title"]
+            else:
+                assert answer[key] and all(isinstance(t, str) and t for t in answer[key])
+        else:
+            kinds["chat"] = kinds.get("chat", 0) + 1
+            assert "**出典**" in text and re.search(r"\[\d+\]", text)
+    assert kinds.keys() >= {"follow_ups", "tags", "title", "chat"}, kinds
+
+
+def test_follow_up_suggestions_are_questions_dxnavi_answers(http: httpx.Client) -> None:
+    prompt = (
+        '### Task:\nSuggest follow-ups.\n### Output:\nJSON format: { "follow_ups": ["..."] }\n'
+        "### Chat History:\n<chat_history>\nUSER: DX認定のメリットは？\nASSISTANT: …\n</chat_history>"
+    )
+    body = {"model": "dxnavi", "messages": [{"role": "user", "content": prompt}]}
+    suggestions = json.loads(
+        http.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    )
+    for question in suggestions["follow_ups"]:
+        answer = http.post("/v1/chat", json=ask_body(question)).json()
+        assert not answer["refused"] and answer["topic"], question
