@@ -996,6 +996,7 @@ class Advisor:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and the passage sentences that speak to this question, not the whole answer again."""
         weights = self.pool.weights(question, expansions_for(question))
+        total = sum(weights.values()) or 1.0
         money = bool(MONEY.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
@@ -1003,7 +1004,6 @@ class Advisor:
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
             return cost + sum(w for t, w in weights.items() if t in words) / total
 
-        total = sum(weights.values()) or 1.0
         claims = sorted(
             (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
         )[:DETAIL_CLAIMS]
