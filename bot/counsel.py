@@ -154,6 +154,11 @@ _UNSPECIFIC = frozenset(
         "資料",
         "中",
         "小",
+        "必要",
+        "教える",
+        "知る",
+        "分かる",
+        "思う",
     ]
 )
 
@@ -162,6 +167,13 @@ def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     subject = set(content_words(card.title)) - _UNSPECIFIC
     return bool(subject & set(content_words(text)))
+
+
+def speaks_to(card: Card, question: str) -> bool:
+    """Does the card's answer hold every word the follow-up asks about (「登録」「必要」)?"""
+    asked = set(content_words(question)) - _UNSPECIFIC
+    said = {w for c in card.claims() for w in content_words(c.sentence + "".join(c.cites))}
+    return bool(asked) and asked <= said
 
 
 # A follow-up about a procedure (deadline, where to apply, forms, validity, contact) that the last topic's
@@ -318,6 +330,8 @@ def _follow_up_card(
         # follow-up names another topic.
         named = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
         return (fresh, "match") if named else (previous.card, "detail")
+    if (fresh is None or not names_subject(fresh, text)) and speaks_to(previous.card, text):
+        return previous.card, "detail"  # 「登録するには何が必要？」 after ITCアソシエイト: its 登録 sentence
     if (
         own
         and own[0].card.id in shown

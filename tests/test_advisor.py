@@ -653,3 +653,9 @@ def test_asking_what_it_costs_after_a_stage_answer_gets_the_money_answer_not_onl
     )
     assert cost.topic == "money-overview"
     assert "書かれていません" in cost.answer.split("\n")[0] and "特別利率" in cost.answer
+
+
+def test_a_short_follow_up_the_last_topic_answers_stays_with_that_topic(advisor: Advisor) -> None:
+    first, register = converse(advisor, "ITCアソシエイトって何ですか？", "登録するには何が必要ですか？")
+    assert first.topic == register.topic == "itc-associate"
+    assert "登録" in register.answer and register.answer != first.answer
