@@ -3,6 +3,7 @@ OpenAI-compatible chat endpoint. `create_app(settings)` builds it; the advisor l
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -12,6 +13,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
@@ -443,26 +445,35 @@ def _error_response(
 
 
 # ---- dependencies ----------------------------------------------------------------------------
-async def check_api_key(request: Request) -> None:
-    expected = request.app.state.settings.api_key
-    if expected is None:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(
-            401,
-            "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not secrets.compare_digest(token.strip().encode(), expected.get_secret_value().encode()):
-        raise HTTPException(401, "APIキーが正しくありません。", headers={"WWW-Authenticate": "Bearer"})
+def client_address(request: Request, trusted: list[str]) -> str:
+    """The client's address: the peer, or — when the peer is a trusted proxy — the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy (a client cannot rotate it to dodge the limit)."""
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(tuple(trusted))
+    if not _in(peer, networks):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, networks):
+            return hop
+    return hops[0] if hops else peer
 
 
-async def check_rate(request: Request) -> None:
-    limiter: RateLimiter = request.app.state.limiter
-    if not limiter.enabled:
-        return
-    wait = limiter.take(request.client.host if request.client else "unknown")
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def _too_many(limiter: RateLimiter, bucket: str) -> None:
+    wait = limiter.take(bucket)
     if wait > 0:
         seconds = max(1, int(wait + 0.999))
         raise HTTPException(
@@ -471,6 +482,38 @@ async def check_rate(request: Request) -> None:
             f"{seconds}秒ほど待ってから、もう一度お試しください。",
             headers={"Retry-After": str(seconds)},
         )
+
+
+async def guard(request: Request) -> None:
+    """API key (when keys are set) and rate limit. The limit is kept per API key when keys are used (a
+    front-end's users share its key, not one address), else per client address; failed attempts count in a
+    bucket of their own per address, so that they never use up a valid key's allowance."""
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.limiter
+    client = client_address(request, settings.trusted_proxies)
+    keys = [
+        k.get_secret_value() for k in ([settings.api_key] if settings.api_key else []) + settings.api_keys
+    ]
+    if not keys:
+        if limiter.enabled:
+            _too_many(limiter, f"ip:{client}")
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    matched = next(
+        (i for i, k in enumerate(keys) if secrets.compare_digest(token.encode(), k.encode())), None
+    )
+    if scheme.lower() != "bearer" or not token or matched is None:
+        if limiter.enabled:
+            _too_many(limiter, f"denied:{client}")
+        message = (
+            "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。"
+            if scheme.lower() != "bearer" or not token
+            else "APIキーが正しくありません。"
+        )
+        raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+    if limiter.enabled:
+        _too_many(limiter, f"key:{matched}")
 
 
 async def get_advisor(request: Request) -> Advisor:
@@ -652,7 +695,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
         )
     _add_error_handlers(app)
     app.include_router(_health_router())
-    app.include_router(_v1_router(), dependencies=[Depends(check_rate), Depends(check_api_key)])
+    app.include_router(_v1_router(), dependencies=[Depends(guard)])
     return app
 
 

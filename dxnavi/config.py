@@ -58,11 +58,29 @@ class Settings(BaseSettings):
     ui_port: int = 8501
     api_url: str = "http://127.0.0.1:8000"
     api_key: SecretStr | None = None
+    # More keys, one per front-end or agency (DXNAVI_API_KEYS='["key-a","key-b"]'); each has its own limit.
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or networks, e.g. ["10.0.0.0/8"]).
+    trusted_proxies: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = 120
     max_message_chars: int = 2000
     max_messages: int = 20
     max_body_bytes: int = 1024 * 1024  # a front-end resends the whole chat: 25 turns fit
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted_proxies の「{entry}」は IP アドレスかネットワークではありません"
+                ) from exc
+        return value
 
     @field_validator("data_dir", "corpus_dir")
     @classmethod
