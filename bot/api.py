@@ -557,7 +557,7 @@ def _question(messages: list[Message]) -> str:
 
 def _error_detail(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, DxnaviError):
-        return exc.http_status, exc.message
+        return exc.http_status, exc.public_message
     log.error("unexpected error while streaming", exc_info=exc)
     return 500, INTERNAL_ERROR
 
@@ -671,12 +671,16 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
             await run_in_threadpool(warm_up, holder.advisor)
         yield
 
+    docs = settings.api_docs if settings.api_docs is not None else not (settings.api_key or settings.api_keys)
     app = FastAPI(
         title="DXナビ API",
         description=DESCRIPTION,
         version=__version__,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.holder = AdvisorHolder(settings, advisor)
@@ -731,8 +735,9 @@ def _health_router() -> APIRouter:
         )
 
     @router.get("/", include_in_schema=False)
-    async def root() -> dict[str, str]:
-        return {"name": "DXナビ API", "docs": "/docs", "health": "/healthz", "ready": "/readyz"}
+    async def root(request: Request) -> dict[str, str]:
+        links = {"name": "DXナビ API", "health": "/healthz", "ready": "/readyz"}
+        return {**links, "docs": "/docs"} if request.app.docs_url else links
 
     return router
 
@@ -1016,7 +1021,7 @@ def _validation_text(errors: list[dict[str, Any]]) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DxnaviError)
     async def dxnavi_error(request: Request, exc: DxnaviError) -> JSONResponse:
-        return _error_response(exc.http_status, exc.message, path=request.url.path)
+        return _error_response(exc.http_status, exc.public_message, path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     ui_port: int = 8501
     api_url: str = "http://127.0.0.1:8000"
     api_key: SecretStr | None = None
+    # /docs and /openapi.json: open without a key; closed when a key is set unless this says true.
+    api_docs: bool | None = None
     # More keys, one per front-end or agency (DXNAVI_API_KEYS='["key-a","key-b"]'); each has its own limit.
     api_keys: list[SecretStr] = Field(default_factory=list)
     # Reverse proxies whose X-Forwarded-For is believed (IPs or networks, e.g. ["10.0.0.0/8"]).

@@ -9,9 +9,11 @@ class DxnaviError(Exception):
     exit_code = 1
     http_status = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, public: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # What an HTTP client is told: the same, without local details such as file paths.
+        self.public_message = public or message
 
 
 class ConfigError(DxnaviError):
@@ -42,7 +44,8 @@ class IndexMissingError(DxnaviError):
 
     def __init__(self, index_dir: str) -> None:
         super().__init__(
-            f"索引がまだありません（{index_dir}）。`dxnavi ingest` を実行して索引を作ってください。"
+            f"索引がまだありません（{index_dir}）。`dxnavi ingest` を実行して索引を作ってください。",
+            public="索引がまだありません。サーバーで `dxnavi ingest` を実行して索引を作ってください。",
         )
 
 

@@ -427,9 +427,21 @@ def test_missing_index_gives_503_with_how_to_build_it(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "dxnavi ingest" in ready.json()["detail"]
+        assert str(tmp_path) not in ready.text  # no local paths to a client
         chat = client.post("/v1/chat", json=ask_body(FAX))
         assert chat.status_code == 503 and "dxnavi ingest" in chat.json()["detail"]
         assert client.post("/v1/search", json={"query": "DX"}).status_code == 503
+
+
+def test_api_docs_are_closed_when_a_key_is_set_unless_opened(built_index: BuiltIndex, tmp_path: Path) -> None:
+    closed = create_app(api_settings(built_index, tmp_path / "a", api_key="k"), shared_advisor(built_index))
+    opened = create_app(
+        api_settings(built_index, tmp_path / "b", api_key="k", api_docs=True), shared_advisor(built_index)
+    )
+    with serve(closed) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
+    with serve(opened) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/docs").status_code == 200 and client.get("/openapi.json").status_code == 200
 
 
 def test_cors_allows_only_configured_origins(built_index: BuiltIndex, tmp_path: Path) -> None:
