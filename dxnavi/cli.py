@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from dxnavi.config import Settings, load_settings
 from dxnavi.errors import DxnaviError
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
 
 app = typer.Typer(
     help="DXナビ: 中小企業のDX相談アドバイザー", no_args_is_help=True, pretty_exceptions_enable=False
@@ -70,9 +73,7 @@ def ingest(
     from ingest.pipeline import run_ingest
 
     settings = settings_for(config)
-    for path in paths or []:
-        if not path.exists():
-            raise DxnaviError(f"ファイルが見つかりません: {path}")
+    requested = _requested_files(paths or [])
     report = run_ingest(settings, lambda: embedder_from_settings(settings), paths or [], rebuild, not quiet)
     table = Table(title="取り込み結果")
     for column in ("ファイル", "状態", "文書ID", "ページ", "チャンク", "理由"):
@@ -98,6 +99,45 @@ def ingest(
         )
     else:
         console.print(f"索引は最新です（変更なし、{report.seconds:.2f} 秒）。")
+    if paths:
+        _check_requested(settings, requested, report)
+
+
+def _requested_files(paths: list[Path]) -> list[Path]:
+    """The files that `dxnavi ingest PATH…` asks for; a path that is no file or folder is refused."""
+    from ingest.pipeline import discover
+
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise DxnaviError(f"ファイルが見つかりません: {path}")
+        if not (path.is_file() or path.is_dir()):
+            raise DxnaviError(
+                f"{path} は通常のファイルでもフォルダでもありません（FIFO・デバイスなど）。取り込めません。"
+            )
+        found = [f for f in discover(path, []) if f.is_file()]
+        if not found:
+            raise DxnaviError(f"{path} に取り込めるファイルがありません（空のフォルダです）。")
+        files += found
+    return files
+
+
+def _check_requested(settings: Settings, requested: list[Path], report: IngestReport) -> None:
+    """Exit non-zero, naming each file and why, when a file asked for is not in the index."""
+    from ingest.index import read_current_meta
+
+    meta = read_current_meta(settings.index_dir)
+    indexed = {f.path for f in meta.files} if meta else set()
+    reasons = {str(f.path): f.reason for f in report.files}
+    missing = [p for p in requested if str(p) not in indexed]
+    for path in missing:
+        why = (
+            reasons.get(str(path))
+            or "対応していない形式か、読めない・重複したファイルです（前回の取り込み結果）"
+        )
+        console.print(f"[yellow]取り込めませんでした:[/] {path}: {why}")
+    if missing and len(missing) == len(requested):
+        raise typer.Exit(1)
 
 
 @app.command()

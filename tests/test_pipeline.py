@@ -678,3 +678,34 @@ def test_sentences_addressed_to_an_assistant_are_quarantined_never_indexed_nor_q
 
     doctor = CliRunner().invoke(app, ["doctor"])
     assert "隔離した文" in doctor.output and "dx-genba-no-koe.txt" in doctor.output
+
+
+# ---- explicit paths that cannot be ingested (issue 12) ------------------------------------------------
+@pytest.mark.parametrize("kind", ["fifo", "device", "empty folder"])
+def test_cli_ingest_refuses_a_path_that_is_no_file_with_the_reason(
+    kind: str, settings: Settings, tmp_path: Path
+) -> None:
+    if kind == "fifo":
+        target = tmp_path / "pipe"
+        os.mkfifo(target)
+    elif kind == "device":
+        target = Path("/dev/zero")
+    else:
+        target = tmp_path / "nothing-here"
+        target.mkdir()
+    result = CliRunner().invoke(app, ["ingest", "-q", str(target)])
+    assert result.exit_code != 0, result.output
+    assert "索引は最新です" not in result.output
+    assert str(target) in result.output
+    assert ("FIFO" in result.output) if kind != "empty folder" else ("空のフォルダ" in result.output)
+
+
+def test_cli_ingest_of_an_unsupported_file_says_why_and_exits_non_zero_every_time(
+    settings: Settings, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.docx"
+    report.write_bytes(b"PK\x03\x04 not really a docx")
+    for _ in range(2):  # the second run finds the index up to date, and still says the file is not in it
+        result = CliRunner().invoke(app, ["ingest", "-q", str(report)])
+        assert result.exit_code != 0, result.output
+        assert "取り込めませんでした" in result.output and "report.docx" in result.output
