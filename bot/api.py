@@ -434,14 +434,16 @@ _OPENAI_ERRORS = {
 def _error_response(
     status: int, detail: str, headers: dict[str, str] | None = None, path: str = ""
 ) -> JSONResponse:
-    if path.startswith(OPENAI_PATHS):
-        kind, code = _OPENAI_ERRORS.get(
-            status, ("server_error" if status >= 500 else "invalid_request_error", None)
-        )
-        body: dict[str, Any] = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
-    else:
-        body = {"detail": detail}
+    body = openai_error(status, detail) if path.startswith(OPENAI_PATHS) else {"detail": detail}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def openai_error(status: int, detail: str) -> dict[str, Any]:
+    """An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+    kind, code = _OPENAI_ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    return {"error": {"message": detail, "type": kind, "param": None, "code": code}}
 
 
 # ---- dependencies ----------------------------------------------------------------------------
@@ -503,12 +505,13 @@ async def guard(request: Request) -> None:
     matched = next(
         (i for i, k in enumerate(keys) if secrets.compare_digest(token.encode(), k.encode())), None
     )
-    if scheme.lower() != "bearer" or not token or matched is None:
+    missing = scheme.lower() != "bearer" or not token
+    if missing or matched is None:
         if limiter.enabled:
             _too_many(limiter, f"denied:{client}")
         message = (
             "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。"
-            if scheme.lower() != "bearer" or not token
+            if missing
             else "APIキーが正しくありません。"
         )
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
@@ -606,26 +609,29 @@ def _wants_usage(body: ChatCompletionRequest) -> bool:
     return bool((body.stream_options or {}).get("include_usage"))
 
 
+def _completion_body(cid: str, created: int, text: str, messages: list[Message]) -> dict[str, Any]:
+    """A non-streamed chat.completion holding `text`, with its usage."""
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": usage(messages, text),
+    }
+
+
 def _completion(text: str, messages: list[Message], stream: bool, include_usage: bool = False) -> Any:
     """A whole completion holding `text` (JSON, or SSE chunks when streamed)."""
-    cid, created, counted = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), usage(messages, text)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not stream:
-        return {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": MODEL_ID,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": counted,
-        }
+        return _completion_body(cid, created, text, messages)
 
     async def chunks() -> AsyncIterator[bytes]:
         yield _completion_chunk(cid, created, {"role": "assistant", "content": text})
         yield _completion_chunk(cid, created, {}, finish="stop")
         if include_usage:
-            yield _completion_chunk(cid, created, None, usage=counted)
+            yield _completion_chunk(cid, created, None, usage=usage(messages, text))
         yield format_sse_event(data_str="[DONE]")
 
     return EventSourceResponse(chunks())
@@ -927,22 +933,10 @@ def _v1_router() -> APIRouter:
         if not body.stream:
             response = await run_in_threadpool(advisor.ask, messages)
             recent.add(response.message_id, _question(messages), answer_body(response.answer))
-            content = openai_content(response)
-            return {
-                "id": f"chatcmpl-{response.message_id}",
-                "object": "chat.completion",
-                "created": created,
-                "model": MODEL_ID,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": usage(messages, content),
-                "dxnavi": jsonable_encoder(response),
-            }
+            completion = _completion_body(
+                f"chatcmpl-{response.message_id}", created, openai_content(response), messages
+            )
+            return {**completion, "dxnavi": jsonable_encoder(response)}
 
         include_usage = _wants_usage(body)
 
@@ -950,7 +944,7 @@ def _v1_router() -> APIRouter:
             cid = f"chatcmpl-{uuid.uuid4().hex}"
             yield _completion_chunk(cid, created, {"role": "assistant", "content": ""})
             body_stream = BodyStream()
-            counted = usage(messages, "")
+            final: ChatResponse | None = None
             try:
                 async for event in _advisor_events(advisor, messages):
                     if event.kind == "delta":
@@ -964,16 +958,15 @@ def _v1_router() -> APIRouter:
                         text = tail + (f"\n\n{sources}" if sources else "")
                         if text:
                             yield _completion_chunk(cid, created, {"content": text})
-                        counted = usage(messages, openai_content(response))
+                        final = response
                 yield _completion_chunk(cid, created, {}, finish="stop")
                 if include_usage:
                     # stream_options.include_usage: one last chunk with no choices and the usage.
-                    yield _completion_chunk(cid, created, None, usage=counted)
+                    done = openai_content(final) if final is not None else ""
+                    yield _completion_chunk(cid, created, None, usage=usage(messages, done))
             except Exception as exc:
                 status, detail = _error_detail(exc)
-                kind, code = _OPENAI_ERRORS.get(status, ("server_error", None))
-                payload = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
-                yield format_sse_event(data_str=json.dumps(payload, ensure_ascii=False))
+                yield format_sse_event(data_str=json.dumps(openai_error(status, detail), ensure_ascii=False))
             yield format_sse_event(data_str="[DONE]")
 
         return EventSourceResponse(chunks())

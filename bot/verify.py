@@ -124,8 +124,13 @@ def is_structural(line: str) -> bool:
         return True
     if not (_HEADING.match(line) or _BOLD_LABEL.match(line)):
         return False
-    label = line.strip().lstrip("#").strip().strip("*").rstrip(":：").strip()
+    label = label_text(line)
     return len(label) <= _LABEL_CHARS and not _UNSAFE.search(nfkc(label)) and not _SENTENCE_END.search(label)
+
+
+def label_text(line: str) -> str:
+    """A heading's or bold label's words, without its #, ** and closing colon."""
+    return line.strip().lstrip("#").strip().strip("*").rstrip(":：").strip()
 
 
 def unsafe_parts(text: str) -> list[str]:
@@ -257,7 +262,7 @@ def verify_answer(
             continue
         # A heading or label too long (or too specific) to be a label is a claim like any other line.
         if _HEADING.match(line) or _BOLD_LABEL.match(line):
-            line = line.strip().lstrip("#").strip().strip("*").rstrip(":：").strip()
+            line = label_text(line)
         prefix_match = _LIST_PREFIX.match(line)
         prefix = prefix_match.group(1) if prefix_match else ""
         kept_parts: list[str] = []
