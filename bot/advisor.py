@@ -541,15 +541,14 @@ class Advisor:
         qvec: np.ndarray,
         previous: TurnState | None,
         situation: str,
-        passages: list[str] | None = None,
+        passages: list[str],
     ) -> tuple[Card | None, str, CardHit | None]:
-        """This turn's card, why it was chosen, and the question's own best card match.
+        """This turn's card, why it was chosen, and the question's own best card match, given the turn's
+        search hits (`_search`).
 
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        if passages is None:
-            passages = [h.chunk.chunk_id for h in self.index.search(question, k=self.settings.retrieve_k)]
         card, why = self._choose(question, qvec, previous, passages)
         own = self.cards.rank(question, qvec, n=1, passages=passages)
         text = nfkc(question)
@@ -740,9 +739,8 @@ class Advisor:
             return False
         if route_intent(question, self.regions) in ("region", "agency", "start", "clause"):
             return True
-        if _DIGITISING.search(nfkc(question)) and (
-            _OWNER_VOICE.search(nfkc(question)) or _BUSINESS.search(nfkc(question))
-        ):
+        text = nfkc(question)
+        if _DIGITISING.search(text) and (_OWNER_VOICE.search(text) or _BUSINESS.search(text)):
             return True  # an owner telling how digitising their own work goes (「POSを入れたら反対された」)
         best_dense = max((h.dense_similarity or 0.0) for h in hits[:3])
         if is_mostly_ascii(question):
