@@ -562,7 +562,11 @@ class Advisor:
         relevance = general and fresh and bool(_RELEVANCE.search(text))
         if relevance and not (described or starting):
             card, why = self.cards.by_id("why-dx"), "match"  # 「小さな店でもDXに取り組む意味はある？」
-        elif relevance or (card is None and (described or starting)) or (general and described and starting):
+        elif (
+            relevance
+            or (card is None and (described or starting))
+            or (general and starting and (described or _BUSINESS.search(text)))
+        ):
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"

@@ -493,9 +493,7 @@ async def guard(request: Request) -> None:
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
     client = client_address(request, settings.trusted_proxies)
-    keys = [
-        k.get_secret_value() for k in ([settings.api_key] if settings.api_key else []) + settings.api_keys
-    ]
+    keys = settings.bearer_keys
     if not keys:
         if limiter.enabled:
             _too_many(limiter, f"ip:{client}")
@@ -677,7 +675,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
             await run_in_threadpool(warm_up, holder.advisor)
         yield
 
-    docs = settings.api_docs if settings.api_docs is not None else not (settings.api_key or settings.api_keys)
+    docs = settings.api_docs if settings.api_docs is not None else not settings.bearer_keys
     app = FastAPI(
         title="DXナビ API",
         description=DESCRIPTION,

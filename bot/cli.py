@@ -69,3 +69,28 @@ def register(app: typer.Typer) -> None:
             )
         if response.notice:
             console.print(f"[yellow]{response.notice}[/]")
+
+    @app.command()
+    @handle_errors
+    def mcp(
+        http: Annotated[
+            bool, typer.Option("--http", help="stdio ではなく streamable HTTP（/mcp）で待ち受ける")
+        ] = False,
+        host: Annotated[str, typer.Option("--host", help="--http のときの待ち受けアドレス")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="--http のときのポート", min=1, max=65535)] = 8765,
+        config: ConfigOption = None,
+    ) -> None:
+        """MCP サーバー（AIアシスタントから資料検索・条文・相談・相談先一覧を使う）。既定は stdio。"""
+        from bot.mcp_server import create_server, http_app
+
+        settings = settings_for(config)
+        if not http:
+            create_server(settings).run("stdio")
+            return
+        import uvicorn
+
+        from dxnavi.launch import check_port_free
+
+        check_port_free(host, port, "--port")
+        console.print(f"MCP サーバー: http://{host}:{port}/mcp（Ctrl+C で終了）", highlight=False)
+        uvicorn.run(http_app(settings, host), host=host, port=port, log_level="warning")

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     @property
+    def bearer_keys(self) -> list[str]:
+        """Every API key a client may send as `Authorization: Bearer <key>` (empty: no key needed)."""
+        return [k.get_secret_value() for k in ([self.api_key] if self.api_key else []) + self.api_keys]
+
+    @property
     def feedback_db(self) -> Path:
         return self.data_dir / "feedback.sqlite3"
 
