@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
+RECENT_SEARCHES = 256  # search results kept per index build (SearchIndex.search)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -93,6 +95,10 @@ class SearchIndex:
         self._client = None
         self._vectorstore: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
+        # Recent searches: a follow-up replays the turns before it (bot.advisor), whose searches ran
+        # in earlier requests, so that a chat turn costs one retrieval.
+        self._hits: OrderedDict[tuple[Any, ...], list[Hit]] = OrderedDict()
+        self._hits_lock = threading.Lock()
         self._open_lock = threading.Lock()  # concurrent first requests must not open Chroma twice
         self._load_sentences()
 
@@ -218,8 +224,24 @@ class SearchIndex:
     def search(
         self, query: str, k: int = 10, doc_ids: list[str] | None = None, expansions: list[str] | None = None
     ) -> list[Hit]:
-        """Hybrid search: BM25 and dense rankings fused with weighted reciprocal rank fusion."""
+        """Hybrid search: BM25 and dense rankings fused with weighted reciprocal rank fusion. The last
+        RECENT_SEARCHES results are kept (this index is one build and never changes)."""
         query = check_query(query, self.settings.max_message_chars * self.settings.max_messages)
+        key = (query, k, tuple(doc_ids or ()), tuple(expansions or ()))
+        with self._hits_lock:
+            if key in self._hits:
+                self._hits.move_to_end(key)
+                return list(self._hits[key])
+        hits = self._search(query, k, doc_ids, expansions)
+        with self._hits_lock:
+            self._hits[key] = hits
+            while len(self._hits) > RECENT_SEARCHES:
+                self._hits.popitem(last=False)
+        return list(hits)
+
+    def _search(
+        self, query: str, k: int, doc_ids: list[str] | None, expansions: list[str] | None
+    ) -> list[Hit]:
         pool = max(k * 3, 30)
         lexical_query = " ".join([nfkc(query), *(expansions or [])])
         lex = self.lexical(lexical_query, pool, doc_ids)

@@ -229,6 +229,27 @@ def test_openai_client_shows_the_japanese_message_of_an_error(api: str) -> None:
     assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
 
 
+def test_langchain_chat_openai_invokes_streams_and_shows_the_japanese_error(api: str) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_openai import ChatOpenAI
+    from openai import UnprocessableEntityError
+
+    llm = ChatOpenAI(base_url=f"{api}/v1", api_key="unused", model="dxnavi", max_retries=0, temperature=0.2)
+    answer = llm.invoke([HumanMessage(FAX)])
+    assert isinstance(answer, AIMessage) and "**出典**" in str(answer.content)
+    assert answer.usage_metadata and answer.usage_metadata["input_tokens"] > 5
+
+    follow_up = [HumanMessage(FAX), answer, HumanMessage("そこには何を持っていけばいい？")]
+    pieces = [str(chunk.content) for chunk in llm.stream(follow_up)]
+    streamed = "".join(pieces)
+    assert len([p for p in pieces if p]) >= 3
+    assert streamed != answer.content and "**出典**" in streamed
+
+    with pytest.raises(UnprocessableEntityError) as caught:
+        llm.invoke("あ" * 2001)
+    assert "2000文字以内" in caught.value.message
+
+
 def test_a_25_turn_chat_from_a_front_end_keeps_going(api: str) -> None:
     from openai import OpenAI
 
@@ -684,3 +705,45 @@ def test_follow_up_suggestions_are_questions_dxnavi_answers(http: httpx.Client) 
     for question in suggestions["follow_ups"]:
         answer = http.post("/v1/chat", json=ask_body(question)).json()
         assert not answer["refused"] and answer["topic"], question
+
+
+def test_a_chat_turn_in_open_webui_costs_one_retrieval(
+    http: httpx.Client, built_index: BuiltIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Open WebUI's turn: the chat request, then its title, tags and follow-up tasks; the next turn sends
+    the whole chat again. Each turn runs one search of the index (earlier turns' are reused)."""
+    advisor = shared_advisor(built_index)  # the app's own advisor (remembered by the `api` fixture)
+    searches: list[str] = []
+    original = advisor.index._search
+
+    def counted(query: str, *args: Any) -> Any:
+        searches.append(query)
+        return original(query, *args)
+
+    monkeypatch.setattr(advisor.index, "_search", counted)
+    templates = {}
+    for line in OPEN_WEBUI.read_text(encoding="utf-8").splitlines():
+        prompt = json.loads(line)["body"]["messages"][-1]["content"]
+        for key in ("follow_ups", "tags", "title"):
+            if prompt.startswith("### Task:") and f'"{key}"' in prompt.split("### Output:")[-1]:
+                templates.setdefault(key, prompt.split("<chat_history>")[0])
+    assert templates.keys() == {"follow_ups", "tags", "title"}
+
+    chat: list[dict[str, str]] = []
+    for question in (
+        "見積もりを手書きで作っている塗装店です。まず何をすべき？",
+        "そこには何を持っていけばいい？",
+    ):
+        before = len(searches)
+        chat.append({"role": "user", "content": question})
+        response = http.post(
+            "/v1/chat/completions", json={"model": "dxnavi", "messages": chat, "stream": True}
+        )
+        answer = _stream_text(response)
+        chat.append({"role": "assistant", "content": answer})
+        history = "\n".join(f"{m['role'].upper()}: {m['content']}" for m in chat)
+        for template in templates.values():
+            task = f"{template}<chat_history>\n{history}\n</chat_history>"
+            body = {"model": "dxnavi", "messages": [{"role": "user", "content": task}], "stream": False}
+            assert http.post("/v1/chat/completions", json=body).status_code == 200
+        assert len(searches) - before == 1, searches[before:]

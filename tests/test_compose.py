@@ -38,7 +38,7 @@ def compose_command() -> list[str] | None:
     return None
 
 
-def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def compose_config(tmp_path: Path, env: dict[str, str], *profiles: str) -> subprocess.CompletedProcess[str]:
     command = compose_command()
     if command is None:
         pytest.skip(
@@ -49,7 +49,15 @@ def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedP
     env_file.write_text("", encoding="utf-8")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DXNAVI_", "CHROMA_", "OLLAMA_"))}
     return subprocess.run(
-        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        [
+            *command,
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE_FILE),
+            *(a for p in profiles for a in ("--profile", p)),
+            "config",
+        ],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
@@ -65,9 +73,37 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return yaml.safe_load(result.stdout)
 
 
-def test_compose_config_validates_with_the_four_services(config: dict[str, Any]) -> None:
-    assert set(config["services"]) == {"chroma", "api", "ui", "ollama"}
+def test_compose_config_validates_with_the_five_services(config: dict[str, Any]) -> None:
+    assert set(config["services"]) == {"chroma", "api", "ui", "ollama", "openwebui"}
     assert config["services"]["ollama"]["profiles"] == ["ollama"]
+    assert config["services"]["openwebui"]["profiles"] == ["openwebui"]
+
+
+def test_openwebui_profile_validates_and_is_wired_to_the_api(tmp_path: Path) -> None:
+    from bot.api import MODEL_ID
+
+    result = compose_config(tmp_path, {"DXNAVI_API_KEY": "test-key"}, "openwebui")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    webui, api = services["openwebui"], services["api"]
+    env = webui["environment"]
+
+    assert env["OPENAI_API_BASE_URL"] == f"http://api:{api['environment']['DXNAVI_API_PORT']}/v1"
+    assert env["OPENAI_API_KEY"] == "test-key"
+    assert set(webui["networks"]) & set(api["networks"])
+    # dxnavi's own model does the background tasks it answers itself (bot/tasks.py); nothing is downloaded.
+    assert env["TASK_MODEL_EXTERNAL"] == env["DEFAULT_MODELS"] == MODEL_ID
+    for task in ("TITLE", "TAGS", "FOLLOW_UP"):
+        assert env[f"ENABLE_{task}_GENERATION"] == "true"
+    for off in (
+        "AUTOCOMPLETE_GENERATION",
+        "RETRIEVAL_QUERY_GENERATION",
+        "SEARCH_QUERY_GENERATION",
+        "OLLAMA_API",
+    ):
+        assert env[f"ENABLE_{off}"] == "false"
+    assert env["OFFLINE_MODE"] == "true"
+    assert any(":/app/backend/data" in str(v) for v in webui["volumes"])
 
 
 def test_chroma_image_is_pinned_to_the_installed_client_version(config: dict[str, Any]) -> None:
