@@ -38,6 +38,7 @@ run: install
 
 ## Command 2: install what the tests need and run them all, then the eval quality gate.
 test: install-dev system-deps
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -ra
 	$(VENV)/bin/dxnavi eval --gate
 
@@ -45,7 +46,7 @@ ingest: install
 	$(VENV)/bin/dxnavi ingest
 
 lint: install-dev
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
 
 bench: install
 	$(VENV)/bin/dxnavi bench

@@ -42,18 +42,18 @@ from bot.counsel import (
     uncovered,
     wants_verbatim,
 )
-from bot.ground import check_answer, tokens_of
+from bot.grounding import check_answer, tokens_of
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk, StageEstimate
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import cache_path, question_vectors
 from bot.verify import parse_markers, strip_markers
-from dxnavi.errors import QueryError
+from ground.errors import QueryError
 from ingest.normalize import compact, nfkc
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -1219,7 +1219,7 @@ class Advisor:
         Returns (body, notice); body is None when the extractive answer must be used instead.
         """
         from bot.llm import llm_answer
-        from dxnavi.errors import LLMError
+        from ground.errors import LLMError
 
         top = [h.chunk for h in hits[:5]]  # already led by the card's passages (_ranked)
         passages = [citation_for(c, i, c.text) for i, c in enumerate(top, start=1)]

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.catalog import DATA_DIR
-from bot.ground import is_verbatim, support
+from bot.grounding import is_verbatim, support
 from ingest.normalize import compact
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def problems(card: Card, corpus: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """`python -m bot.cards [corpus files…]`: list every problem of every card; exit 1 when any."""
-    from dxnavi.config import PROJECT_ROOT
+    from ground.config import PROJECT_ROOT
 
     files = [Path(a) for a in argv] or sorted((PROJECT_ROOT / "corpus").glob("*.txt"))
     corpus = "\x00".join(compact(f.read_text(encoding="utf-8")) for f in files)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.ground import tokens_in_order
+from bot.grounding import tokens_in_order
 from bot.schemas import Citation
 from ingest.normalize import BULLETS, compact, is_chart_line, nfkc
 from ingest.split import Chunk, clean_sentence, split_sentences

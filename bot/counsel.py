@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.cards import Card, Claim, cards
-from bot.ground import content_words, tokens_in_order
+from bot.grounding import content_words, tokens_in_order
 from bot.vectors import question_vectors
 from ingest.normalize import nfkc
 from ingest.tokenize import search_tokens

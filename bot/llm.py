@@ -11,12 +11,12 @@ from pydantic import SecretStr
 
 from bot.schemas import Citation, Message
 from bot.verify import VerifiedAnswer, verify_answer
-from dxnavi.errors import ConfigError, LLMError, MissingDependencyError, UnknownBackendError
+from ground.errors import ConfigError, LLMError, MissingDependencyError, UnknownBackendError
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 

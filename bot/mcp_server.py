@@ -24,10 +24,10 @@ from bot.counsel import clause_card_id
 from bot.retrieve import check_query
 from bot.schemas import Citation, Message
 from bot.sources import answer_body, sources_list
-from dxnavi.errors import DxnaviError
+from ground.errors import DxnaviError
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 INSTRUCTIONS = (
     "経済産業省のDX関連資料（デジタルガバナンス・コード3.0、中堅・中小企業等向けDX推進の手引き、DX支援ガイダンス、"
@@ -111,7 +111,7 @@ def _answer(advisor: Advisor, messages: list[Message]) -> Answer:
 
 def create_server(settings: Settings) -> MCPServer:
     """The MCP server with dxnavi's four read-only tools."""
-    from dxnavi import __version__
+    from ground import __version__
 
     server = MCPServer("dxnavi", title="DXナビ", instructions=INSTRUCTIONS, version=__version__)
     advisors = Advisors(settings)

@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from dxnavi.errors import ModelMismatchError, QueryError, StoreUnavailableError
+from ground.errors import ModelMismatchError, QueryError, StoreUnavailableError
 from ingest import index as idx
 from ingest.normalize import nfkc
 from ingest.split import Chunk, sentence_texts
@@ -26,7 +26,7 @@ from ingest.store import collection_name, get_collection, open_client, server_do
 from ingest.tokenize import search_tokens
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
     from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)

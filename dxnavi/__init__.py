@@ -1,3 +1,5 @@
-"""dxnavi (DXナビ): shared application shell — settings, errors and the `dxnavi` command line."""
+"""dxnavi (DXナビ): the `dxnavi` command line, the top layer — it uses every package below it."""
 
-__version__ = "0.1.0"
+from ground import __version__
+
+__all__ = ["__version__"]

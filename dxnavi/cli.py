@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dxnavi.config import Settings, load_settings
-from dxnavi.errors import DxnaviError
+from ground.config import Settings, load_settings
+from ground.errors import DxnaviError
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -184,7 +184,7 @@ def _register_optional_commands() -> None:
     """Commands implemented in other packages register themselves here (imported lazily)."""
     import importlib
 
-    for module in ("bot.cli", "dxnavi.launch", "evals.cli", "dxnavi.ops"):
+    for module in ("dxnavi.ask", "dxnavi.launch", "dxnavi.evaluate", "dxnavi.ops"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

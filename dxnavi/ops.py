@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 CheckStatus = Literal["ok", "warn", "fail"]
 MIN_PYTHON = (3, 11)
@@ -359,7 +359,7 @@ CHECKS: list[Callable[["Settings"], list[Check]]] = [
 
 def run_checks(settings: "Settings") -> list[Check]:
     """Every doctor check in order; a check that crashes becomes a failed line naming the error."""
-    from dxnavi.errors import DxnaviError
+    from ground.errors import DxnaviError
 
     results: list[Check] = []
     for check in CHECKS:
@@ -423,7 +423,7 @@ def register(app: typer.Typer) -> None:
             TransferSpeedColumn,
         )
 
-        from dxnavi.errors import FetchError
+        from ground.errors import FetchError
         from ingest.fetch import downloadable, fetch_corpus
 
         settings = settings_for(config)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.schemas import ChatResponse, Citation, RetrievedChunk
-from dxnavi.errors import IngestError, LoadError
+from ground.errors import IngestError, LoadError
 from ingest.normalize import nfkc
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
     from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from evals.metrics import percentile
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 

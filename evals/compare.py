@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dxnavi.errors import ConfigError
 from evals.metrics import HEADLINE, JUDGE_METRICS, LOWER_IS_BETTER
 from evals.report import METRIC_LABELS, SYSTEM_LABELS, fmt
+from ground.errors import ConfigError
 
 COMPARED = (*HEADLINE, *JUDGE_METRICS)
 # Answer length has no better direction: its change is shown, never flagged.

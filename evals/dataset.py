@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dxnavi.errors import DxnaviError
+from ground.errors import DxnaviError
 
 Category = Literal["start", "agency", "clause", "fact", "region", "out_of_scope"]
 Split = Literal["tune", "heldout"]
@@ -17,6 +17,7 @@ CATEGORIES: tuple[str, ...] = ("start", "agency", "clause", "fact", "region", "o
 SPLITS: tuple[str, ...] = ("tune", "heldout", "all")
 # Share of items (by id hash, in tenths) kept out of sight while tuning.
 HELDOUT_TENTHS = 3
+DATASETS = Path(__file__).resolve().parent / "datasets"
 
 
 class DatasetError(DxnaviError):

@@ -9,10 +9,10 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from dxnavi.errors import DxnaviError
+from ground.errors import DxnaviError
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 

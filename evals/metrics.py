@@ -132,10 +132,10 @@ def grounding(answer: str, quotes: Mapping[int, str]) -> tuple[int, int, int]:
     """(grounded sentences, cited sentences, unused citations) of one answer.
 
     Every sentence that carries a `[n]` marker is checked against the quotes it cites (verbatim inside
-    one, or every content word and number found in them: `bot.ground`); a citation is unused when no
+    one, or every content word and number found in them: `bot.grounding`); a citation is unused when no
     marker of the answer body points to it.
     """
-    from bot.ground import check_answer
+    from bot.grounding import check_answer
     from bot.sources import answer_body
 
     body = answer_body(answer)

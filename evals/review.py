@@ -26,8 +26,8 @@ For a question the guides do not cover, a clear refusal is the right answer (5 f
 def write_packet(out: Path, questions: Path = DEFAULT_QUESTIONS) -> int:
     """Answer every conversation in turn (with history) and write the review packet; returns the count."""
     from bot.advisor import Advisor
-    from dxnavi.config import load_settings
     from evals.runner import ensure_index
+    from ground.config import load_settings
 
     settings = load_settings()
     ensure_index(settings, progress=False)

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.schemas import ChatResponse, Message
-from dxnavi.errors import DxnaviError, LoadError
 from evals import metrics as m
 from evals.dataset import EvalItem, load_dataset
+from ground.errors import DxnaviError, LoadError
 
 if TYPE_CHECKING:
     from bot.advisor import Advisor
-    from dxnavi.config import Settings
     from evals.judge import Judge
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from dxnavi.errors import ConfigError
 from evals.metrics import HEADLINE, JUDGE_METRICS
+from ground.errors import ConfigError
 
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.yaml"
 KNOWN_METRICS = frozenset({*HEADLINE, *JUDGE_METRICS})

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from dxnavi.errors import MissingDependencyError, UnknownBackendError
+from ground.errors import MissingDependencyError, UnknownBackendError
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 log = logging.getLogger(__name__)
 

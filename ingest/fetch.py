@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dxnavi.errors import FetchError
+from ground.errors import FetchError
 from ingest.load import sha256_of
 from ingest.manifest import DocumentInfo, load_manifest
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from dxnavi.errors import IndexMissingError
+from ground.errors import IndexMissingError
 from ingest.split import Chunk
 
 KEEP_BUILDS = 2  # the current one and the one before (a running API may still read it)

@@ -19,7 +19,7 @@ from charset_normalizer import from_bytes
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
-from dxnavi.errors import LoadError
+from ground.errors import LoadError
 
 logger = logging.getLogger(__name__)
 

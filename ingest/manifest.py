@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dxnavi.errors import ConfigError
+from ground.errors import ConfigError
 
 MANIFEST_NAME = "manifest.yaml"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from dxnavi.errors import DxnaviError, IngestError, LoadError
+from ground.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
 from ingest.load import SUPPORTED_SUFFIXES, load_document, sha256_of
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
@@ -24,7 +24,7 @@ from ingest.structure import segment_pages
 from ingest.tokenize import search_tokens
 
 if TYPE_CHECKING:
-    from dxnavi.config import Settings
+    from ground.config import Settings
     from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)

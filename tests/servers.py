@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import uvicorn
 
-from dxnavi.config import Settings, load_settings
+from ground.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -86,7 +86,7 @@ def streamlit_app(api_url: str, data_dir: Path) -> Iterator[str]:
     """`streamlit run ui/app.py` on a free port, talking to `api_url`; yields the UI's URL."""
     import os
 
-    from dxnavi.launch import stop_processes, ui_command, wait_until_ready
+    from ground.processes import stop_processes, ui_command, wait_until_ready
 
     port = free_port()
     env = {**os.environ, "DXNAVI_API_URL": api_url, "DXNAVI_DATA_DIR": str(data_dir)}

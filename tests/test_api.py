@@ -384,7 +384,7 @@ def test_rate_limit_is_kept_per_api_key_and_failed_keys_never_use_a_valid_keys_a
 
 
 def test_forwarded_addresses_count_only_from_trusted_proxies(built_index: BuiltIndex, tmp_path: Path) -> None:
-    from bot.api import client_address
+    from bot.api.deps import client_address
 
     def addr(peer: str, forwarded: str | None, trusted: list[str]) -> str:
         scope = {
@@ -415,7 +415,7 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(built_index: BuiltI
 
 
 def test_a_bad_trusted_proxy_setting_is_a_clear_error() -> None:
-    from dxnavi.config import load_settings
+    from ground.config import load_settings
 
     with pytest.raises(Exception, match="trusted_proxies"):
         load_settings(trusted_proxies=["not-an-ip"])
@@ -441,7 +441,7 @@ def test_api_key_is_required_when_configured(built_index: BuiltIndex, tmp_path: 
 
 
 def test_missing_index_gives_503_with_how_to_build_it(tmp_path: Path) -> None:
-    from dxnavi.config import load_settings
+    from ground.config import load_settings
 
     settings = load_settings(data_dir=tmp_path / "empty")
     with serve(create_app(settings)) as url, httpx.Client(base_url=url) as client:
@@ -628,7 +628,7 @@ def test_control_characters_inside_a_question_are_dropped_not_fatal(http: httpx.
 
 
 def test_fit_history_keeps_recent_turns_and_limits_only_the_newest_user_message() -> None:
-    from bot.api import fit_history
+    from bot.api.completions import fit_history
     from bot.schemas import Message
 
     long_old = Message(role="user", content="あ" * 3000)
@@ -708,19 +708,20 @@ def test_follow_up_suggestions_are_questions_dxnavi_answers(http: httpx.Client) 
 
 
 def test_a_chat_turn_in_open_webui_costs_one_retrieval(
-    http: httpx.Client, built_index: BuiltIndex, monkeypatch: pytest.MonkeyPatch
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Open WebUI's turn: the chat request, then its title, tags and follow-up tasks; the next turn sends
     the whole chat again. Each turn runs one search of the index (earlier turns' are reused)."""
-    advisor = shared_advisor(built_index)  # the app's own advisor (remembered by the `api` fixture)
+    from bot.retrieve import SearchIndex
+
     searches: list[str] = []
-    original = advisor.index._search
+    original = SearchIndex._search
 
-    def counted(query: str, *args: Any) -> Any:
+    def counted(self: SearchIndex, query: str, *args: Any) -> Any:
         searches.append(query)
-        return original(query, *args)
+        return original(self, query, *args)
 
-    monkeypatch.setattr(advisor.index, "_search", counted)
+    monkeypatch.setattr(SearchIndex, "_search", counted)
     templates = {}
     for line in OPEN_WEBUI.read_text(encoding="utf-8").splitlines():
         prompt = json.loads(line)["body"]["messages"][-1]["content"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dxnavi.config import PROJECT_ROOT
 from evals.bench import bench_rows, enough_queries, run_bench, write_bench
+from ground.config import PROJECT_ROOT
 
 
 def test_questions_are_repeated_until_there_are_enough():

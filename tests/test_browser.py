@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.api import create_app
-from bot.bench_api import CHROMIUM, CHROMIUM_ARGS
+from evals.bench_api import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import BuiltIndex
 from tests.servers import api_settings, serve, shared_advisor, streamlit_app
 

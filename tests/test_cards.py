@@ -1,5 +1,5 @@
 """The advice cards stay grounded: every quote is verbatim in the corpus and every sentence we wrote
-is supported by the quotes it cites (content words and numbers), checked with bot.ground."""
+is supported by the quotes it cites (content words and numbers), checked with bot.grounding."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from bot.agencies import NEED_CUES
 from bot.cards import ADVICE_DIR, Card, cards, load_card, problems
 from bot.catalog import agencies
-from bot.ground import content_words, support
-from dxnavi.config import PROJECT_ROOT
+from bot.grounding import content_words, support
+from ground.config import PROJECT_ROOT
 from ingest.normalize import compact
 
 NEEDS = set(NEED_CUES)  # the needs vocabulary of the agency matcher

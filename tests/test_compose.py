@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dxnavi.cli import app
-from dxnavi.config import PROJECT_ROOT
+from ground.config import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
@@ -80,7 +80,7 @@ def test_compose_config_validates_with_the_five_services(config: dict[str, Any])
 
 
 def test_openwebui_profile_validates_and_is_wired_to_the_api(tmp_path: Path) -> None:
-    from bot.api import MODEL_ID
+    from bot.api.schemas import MODEL_ID
 
     result = compose_config(tmp_path, {"DXNAVI_API_KEY": "test-key"}, "openwebui")
     assert result.returncode == 0, result.stderr

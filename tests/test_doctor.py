@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from dxnavi.cli import app
-from dxnavi.config import Settings
 from dxnavi.ops import Check, check_index, check_llm, check_ports, check_store, run_checks
+from ground.config import Settings
 from tests.chroma_server import ChromaServer, free_port
 
 pytest_plugins = ["tests.chroma_server"]

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from bot.advisor import Advisor
 from dxnavi.cli import app
-from dxnavi.errors import ConfigError
 from evals import metrics as m
 from evals.compare import compare_metrics, compare_runs, is_regression
 from evals.dataset import DatasetError, load_dataset, parse_items, split_of
@@ -21,6 +20,7 @@ from evals.judge import Judge, make_judge, parse_score
 from evals.report import worst_items
 from evals.runner import EvalRun, run_eval
 from evals.thresholds import DEFAULT_THRESHOLDS, check, load_thresholds
+from ground.errors import ConfigError
 
 PUBLIC = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "public.jsonl"
 ITEM = {
@@ -494,8 +494,8 @@ def test_same_answer_means_nearly_all_sentences_shared() -> None:
 
 
 def test_bundled_conversation_set_is_valid_and_its_key_facts_are_in_the_corpus() -> None:
-    from dxnavi.config import PROJECT_ROOT
     from evals.conversations import DEFAULT_CONVERSATIONS, load_conversations
+    from ground.config import PROJECT_ROOT
     from ingest.normalize import compact
 
     corpus = compact((PROJECT_ROOT / "corpus" / "meti-dx-policy-overview.txt").read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from dxnavi.cli import app
-from dxnavi.errors import FetchError
+from ground.errors import FetchError
 from ingest.fetch import fetch_corpus, part_path
 from tests.chroma_server import free_port
 from tests.files import make_pdf

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dxnavi.cli import app
-from dxnavi.launch import child_env, local_url, port_in_use, ui_command
+from ground.processes import child_env, local_url, port_in_use, ui_command
 from tests.conftest import BuiltIndex
 from tests.servers import free_port
 
@@ -42,7 +42,7 @@ def test_run_says_which_port_is_busy(tmp_path: Path) -> None:
 
 
 def test_ui_child_gets_the_api_url_and_the_bundled_app(tmp_path: Path) -> None:
-    from dxnavi.config import load_settings
+    from ground.config import load_settings
 
     settings = load_settings(data_dir=tmp_path, api_url="http://127.0.0.1:9999")
     assert child_env(settings, None)["DXNAVI_API_URL"] == "http://127.0.0.1:9999"

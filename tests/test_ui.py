@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
 from bot.api import create_app
-from dxnavi.config import PROJECT_ROOT, load_settings
+from ground.config import PROJECT_ROOT, load_settings
 from tests.conftest import BuiltIndex
 from tests.servers import api_settings, free_port, serve, shared_advisor
 

@@ -30,7 +30,7 @@ def _client(api_url: str, api_key: str | None) -> ApiClient:
 
 def client() -> ApiClient:
     """The API client for the configured DXNAVI_API_URL (one per URL for the whole Streamlit server)."""
-    from dxnavi.config import load_settings
+    from ground.config import load_settings
 
     settings = load_settings()
     key = settings.api_key.get_secret_value() if settings.api_key else None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dxnavi.config import Settings
+    from ground.config import Settings
 
 QUESTIONS = [
     "FAXで受発注しているのですが、何から始めればいい？",
@@ -135,7 +135,7 @@ def ui_first_text_ms(api_url: str, env: dict[str, str], n: int = 5) -> list[floa
     """Streamlit + chromium: time from pressing Enter in the chat box to the first answer text on screen."""
     from playwright.sync_api import sync_playwright
 
-    from dxnavi.launch import stop_processes, ui_command, wait_until_ready
+    from ground.processes import stop_processes, ui_command, wait_until_ready
 
     port = free_port()
     proc = subprocess.Popen(
@@ -178,8 +178,8 @@ def run_benchmark(
     echo: Callable[[str], None] = print,
 ) -> BenchReport:
     """Start the API (extractive mode, no rate limit) on a free loopback port and measure it."""
-    from dxnavi.errors import IndexMissingError
-    from dxnavi.launch import api_command, child_env, stop_processes, wait_until_ready
+    from ground.errors import IndexMissingError
+    from ground.processes import api_command, child_env, stop_processes, wait_until_ready
     from ingest import index as idx
 
     if idx.read_current_meta(settings.index_dir) is None:

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML config file into a dict of setting names → values."""
-    from dxnavi.errors import ConfigError
+    from ground.errors import ConfigError
 
     if not path.is_file():
         raise ConfigError(f"設定ファイルが見つかりません: {path}")

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         """DXの相談に、資料の該当箇所を引用して答える。"""
         from bot.advisor import Advisor
         from bot.schemas import Message
-        from dxnavi.errors import DxnaviError, QueryError
+        from ground.errors import DxnaviError, QueryError
 
         if (question is None) == (batch is None):
             raise QueryError("質問を1つ指定するか、--batch で JSONL ファイルを指定してください。")
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
             return
         import uvicorn
 
-        from dxnavi.launch import check_port_free
+        from ground.processes import check_port_free
 
         check_port_free(host, port, "--port")
         console.print(f"MCP サーバー: http://{host}:{port}/mcp（Ctrl+C で終了）", highlight=False)

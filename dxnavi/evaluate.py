@@ -1,4 +1,4 @@
-"""`dxnavi eval` and `dxnavi bench`, registered on the main typer app by dxnavi.cli."""
+"""`dxnavi eval`, `dxnavi bench` and `dxnavi bench-api`, registered on the main typer app by dxnavi.cli."""
 # No `from __future__ import annotations`: typer reads the option types, some of which are local names.
 
 from pathlib import Path
@@ -6,12 +6,14 @@ from typing import Annotated
 
 import typer
 
-DEFAULT_DATASET = Path(__file__).resolve().parent / "datasets" / "public.jsonl"
-DEFAULT_CONVERSATIONS = Path(__file__).resolve().parent / "datasets" / "conversations.jsonl"
+from evals.dataset import DATASETS
+
+DEFAULT_DATASET = DATASETS / "public.jsonl"
+DEFAULT_CONVERSATIONS = DATASETS / "conversations.jsonl"
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `eval` and `bench` commands to the app."""
+    """Add the `eval`, `bench` and `bench-api` commands to the app."""
     # Imported here: dxnavi.cli imports this module while it is still being initialised.
     from rich.table import Table
 
@@ -154,3 +156,26 @@ def register(app: typer.Typer) -> None:
             table.add_row(*row, style="red" if row[4] == "未達" else None)
         console.print(table)
         console.print(f"結果を書きました: {write_bench(report, settings.data_dir)}")
+
+    @app.command("bench-api")
+    @handle_errors
+    def bench_api(
+        requests: Annotated[
+            int, typer.Option("--requests", "-n", min=1, help="各同時接続数で送るリクエスト数")
+        ] = 64,
+        concurrency: Annotated[
+            list[int] | None, typer.Option("--concurrency", "-c", help="同時接続数（複数可）")
+        ] = None,
+        ui: Annotated[
+            bool, typer.Option("--ui/--no-ui", help="ブラウザで画面の最初の文字までの時間も測る")
+        ] = False,
+        config: ConfigOption = None,
+    ) -> None:
+        """API の応答時間（p50/p95）と最初のトークンまでの時間を測る（抜粋モード、ループバック）。"""
+        from evals.bench_api import print_report, run_benchmark
+
+        settings = settings_for(config)
+        report = run_benchmark(
+            settings, concurrency or [1, 8, 32], requests, measure_ui=ui, echo=console.print
+        )
+        print_report(report, console)
