@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from collections.abc import Callable
@@ -133,15 +134,20 @@ def _require(settings: Settings, backend: str) -> tuple[str, str]:
     return settings.llm_base_url, settings.llm_model
 
 
+def _chat_model(backend: str, module: str, name: str) -> Any:
+    """LangChain's chat model class for a backend; a missing package is named with how to install it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        package = module.replace("_", "-")
+        raise MissingDependencyError(
+            f"LLMバックエンド {backend} には {package} が必要です: pip install {package}"
+        ) from exc
+
+
 def _openai_backend(settings: Settings) -> ChatBackend:
     base_url, model = _require(settings, "openai")
-    try:
-        from langchain_openai import ChatOpenAI
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "LLMバックエンド openai には langchain-openai が必要です: pip install langchain-openai"
-        ) from exc
-    chat = ChatOpenAI(
+    chat = _chat_model("openai", "langchain_openai", "ChatOpenAI")(
         model=model,
         base_url=base_url,
         api_key=settings.llm_api_key or SecretStr(_PLACEHOLDER_KEY),
@@ -156,13 +162,7 @@ def _openai_backend(settings: Settings) -> ChatBackend:
 
 def _ollama_backend(settings: Settings) -> ChatBackend:
     base_url, model = _require(settings, "ollama")
-    try:
-        from langchain_ollama import ChatOllama
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "LLMバックエンド ollama には langchain-ollama が必要です: pip install langchain-ollama"
-        ) from exc
-    chat = ChatOllama(
+    chat = _chat_model("ollama", "langchain_ollama", "ChatOllama")(
         model=model,
         base_url=base_url,
         temperature=0,

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.advisor import Advisor, expansions_for
+from bot.advisor import Advisor
+from bot.api.schemas import SearchResponse
 from bot.catalog import agencies, clauses
 from bot.counsel import clause_card_id
 from bot.retrieve import check_query
@@ -39,21 +40,6 @@ T = TypeVar("T")
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-
-
-class Passage(BaseModel):
-    rank: int
-    title: str = Field(description="文書名")
-    page: int | None = Field(None, description="スライド/ページ番号")
-    heading: str | None = Field(None, description="見出し")
-    text: str = Field(description="資料の原文")
-    doc_id: str
-    url: str | None = None
-
-
-class SearchResult(BaseModel):
-    query: str
-    passages: list[Passage]
 
 
 class AgencyInfo(BaseModel):
@@ -121,27 +107,11 @@ def create_server(settings: Settings) -> MCPServer:
     def search_guides(
         query: Annotated[str, Field(description="探したい内容（日本語）。例: 「DX認定の申請に必要なもの」")],
         k: Annotated[int, Field(ge=1, le=20, description="返す箇所の数")] = 5,
-    ) -> SearchResult:
+    ) -> SearchResponse:
         """DX関連資料から、問いに関係する箇所（原文・文書名・ページ・見出し）を探します。"""
-        query = _tool_errors(check_query, query, max_chars)
         advisor = advisors.get()
-        hits = _tool_errors(advisor.index.search, query, k, None, expansions_for(query))
-        urls = advisor.index.urls
-        return SearchResult(
-            query=query,
-            passages=[
-                Passage(
-                    rank=rank,
-                    title=h.chunk.title,
-                    page=h.chunk.page,
-                    heading=h.chunk.heading,
-                    text=h.chunk.text,
-                    doc_id=h.chunk.doc_id,
-                    url=urls.get(h.chunk.doc_id),
-                )
-                for rank, h in enumerate(hits, start=1)
-            ],
-        )
+        query, expansions, hits = _tool_errors(advisor.search_guides, query, k)
+        return SearchResponse.of(query, expansions, hits, advisor.index.urls)
 
     @server.tool(title="条文を引く", annotations=READ_ONLY)
     def lookup_clause(

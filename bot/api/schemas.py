@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.retrieve import Hit
 from bot.schemas import Message
 
 MODEL_ID = "dxnavi"  # the one model of the OpenAI-compatible endpoints
@@ -40,6 +41,29 @@ class SearchResponse(BaseModel):
         default_factory=list, description="あわせて検索した語（「柱3-3」→柱の名称など）"
     )
     results: list[SearchResult]
+
+    @classmethod
+    def of(
+        cls, query: str, expansions: list[str], hits: list[Hit], urls: dict[str, str | None]
+    ) -> SearchResponse:
+        return cls(
+            query=query,
+            expansions=expansions,
+            results=[
+                SearchResult(
+                    rank=rank,
+                    chunk_id=h.chunk.chunk_id,
+                    doc_id=h.chunk.doc_id,
+                    title=h.chunk.title,
+                    page=h.chunk.page,
+                    heading=h.chunk.heading,
+                    text=h.chunk.text,
+                    score=round(h.score, 6),
+                    url=urls.get(h.chunk.doc_id),
+                )
+                for rank, h in enumerate(hits, start=1)
+            ],
+        )
 
 
 class DocumentInfo(BaseModel):

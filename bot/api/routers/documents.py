@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
-from bot.advisor import expansions_for
 from bot.api.deps import AdvisorDep
 from bot.api.schemas import (
     ERRORS,
@@ -16,11 +15,8 @@ from bot.api.schemas import (
     DocumentsResponse,
     SearchRequest,
     SearchResponse,
-    SearchResult,
 )
 from bot.catalog import Agency, Stage, agencies, stages
-from bot.retrieve import check_query
-from ground.errors import QueryError
 
 router = APIRouter(tags=["資料"])
 
@@ -35,34 +31,8 @@ router = APIRouter(tags=["資料"])
 async def search(
     advisor: AdvisorDep, body: Annotated[SearchRequest, Body(openapi_examples=SEARCH_EXAMPLES)]
 ) -> SearchResponse:
-    query = check_query(body.query, advisor.settings.max_message_chars)
-    known = {f.doc_id for f in advisor.index.meta.files}
-    unknown = sorted(set(body.doc_ids or []) - known)
-    if unknown:
-        raise QueryError(
-            f"文書IDが見つかりません: {', '.join(unknown)}。使えるID: {', '.join(sorted(known))}"
-        )
-    expansions = expansions_for(query)
-    hits = await run_in_threadpool(advisor.index.search, query, body.k, body.doc_ids or None, expansions)
-    urls = advisor.index.urls
-    return SearchResponse(
-        query=query,
-        expansions=expansions,
-        results=[
-            SearchResult(
-                rank=rank,
-                chunk_id=h.chunk.chunk_id,
-                doc_id=h.chunk.doc_id,
-                title=h.chunk.title,
-                page=h.chunk.page,
-                heading=h.chunk.heading,
-                text=h.chunk.text,
-                score=round(h.score, 6),
-                url=urls.get(h.chunk.doc_id),
-            )
-            for rank, h in enumerate(hits, start=1)
-        ],
-    )
+    query, expansions, hits = await run_in_threadpool(advisor.search_guides, body.query, body.k, body.doc_ids)
+    return SearchResponse.of(query, expansions, hits, advisor.index.urls)
 
 
 @router.get(

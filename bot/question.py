@@ -1,0 +1,126 @@
+"""What an owner's (or a supporter's) question says, read with patterns and synonyms: where they want to
+begin, whether they describe their business, whom they ask about, whether they ask for a figure, a case or a
+price, whether they are support staff, whether it is English — and the guide wording for their words."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import yaml
+
+from bot import catalog
+from bot.counsel import PILLAR, VIEWPOINT
+from ingest.normalize import nfkc
+
+WANTS_FIGURE = re.compile(
+    r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|いつ|何年|how much|how many|rate|percent|when"
+)
+
+
+ENGLISH_DOMAIN = re.compile(
+    r"\b(dx|digital|certif\w*|governance|it|sme|smes|support|bank|loan|selection|pillar|coordinator|subsid\w*"
+    r"|guidance|transformation|index|stage|system|software|consult\w*|advis\w*|vendor|grant|training|rate"
+    r"|interest|guarantee|lab|labs|region\w*|cyber\w*|security)\b",
+    re.IGNORECASE,
+)
+
+
+def is_mostly_ascii(text: str) -> bool:
+    letters = [ch for ch in text if not ch.isspace()]
+    return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) > 0.6
+
+
+ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
+# Asking where or how to begin (the general start card answers it when nothing fits better).
+STARTING = re.compile(
+    r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
+)
+# An owner speaking about their own business (not a supporter asking how to support).
+OWNER_VOICE = re.compile(
+    r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b", re.IGNORECASE
+)
+# Digital tools and work an owner may describe, and the business they describe it in.
+DIGITISING = re.compile(
+    r"POS|レジ|システム|タブレット|アプリ|クラウド|パソコン|ソフト|デジタル|IT|DX|ペーパーレス|電子化|ネット(予約|販売)",
+    re.IGNORECASE,
+)
+BUSINESS = re.compile(
+    r"(店|会社|工場|事務所|事業所|旅館|医院|農園|法人)(を|で|は|です|をして|を経営|をやって)"
+)
+ASKS_WHO = re.compile(
+    r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
+    r"|\bwho\b|\bwhere\b",
+    re.IGNORECASE,
+)
+# Asking whether DX concerns the business at all (「うちくらいの規模でも関係ある？」「こういうのもDXの話になるの？」).
+RELEVANCE = re.compile(
+    r"関係(ある|あり|ない|する)|意味(って|は|が)?(ある|あり)|(DX|デジタル化)の話になる|DXで(何とか|なんとか|解決|変わる)"
+    r"|(取り組む|やる|する)(意味|必要|価値)|必要(ある|あり|なの)"
+    r"|(小さ(い|な)|小規模(な|の)?)(会社|店|工場|事業所|事務所|企業)(でも|にも)(DX|デジタル)"
+    r"|does (dx|it) (matter|apply)|is (dx|it) (relevant|worth)",
+    re.IGNORECASE,
+)
+# A question about supporting SMEs (the staff cards' subject), not about the asker's own business.
+ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
+# Asking what a named agency does or whether to consult it.
+ROLE = re.compile(
+    r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+)
+ASKS_CASE = re.compile(
+    r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|その会社|その企業|同社|example|case"
+)
+# Asking for a price or an amount the guides may not give.
+HOW_MUCH = re.compile(
+    r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
+)
+PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
+
+
+# Support staff describing their own role (a bank's account manager, a 商工会 adviser, a tax office).
+SUPPORTER = re.compile(
+    r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|(支援|指導|アドバイス)をして(い|お)(ます|ります)|取引先の(DX|支援|企業)"
+    r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|中央会|事務所)で(法人営業|営業|融資|渉外|経営指導|支援|相談)|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
+    r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
+    r"|we support|our clients"
+)
+
+
+def is_supporter(text: str) -> bool:
+    """The message comes from someone who supports SMEs, not from an owner asking for their own firm."""
+    return bool(
+        SUPPORTER.search(nfkc(text))
+    )  # a card match this far above CARD_MIN_SCORE is evidence the question is in scope
+
+
+@lru_cache(maxsize=1)
+def synonym_groups() -> list[tuple[list[str], list[str]]]:
+    """(words that trigger, words added): a plain list works both ways; {en, ja} goes English → Japanese."""
+    raw = yaml.safe_load((catalog.DATA_DIR / "synonyms.yaml").read_text(encoding="utf-8"))
+    groups = []
+    for entry in raw:
+        if isinstance(entry, dict):
+            groups.append(([nfkc(w).lower() for w in entry["en"]], [nfkc(w).lower() for w in entry["ja"]]))
+        else:
+            words = [nfkc(w).lower() for w in entry]
+            groups.append((words, words))
+    return groups
+
+
+def expansions_for(text: str) -> list[str]:
+    """Guide wording for the owner's words (synonyms) and clause names for 「柱3-3」-style references."""
+    lowered = nfkc(text).lower()
+    out: list[str] = []
+    for triggers, added in synonym_groups():
+        if any(w in lowered for w in triggers):
+            out.extend(w for w in added if w not in lowered and w not in out)
+    clauses = catalog.clauses()
+    for match in PILLAR.finditer(nfkc(text)):
+        key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
+        if key in clauses.pillars:
+            out.append(clauses.pillars[key])
+    for match in VIEWPOINT.finditer(nfkc(text)):
+        key = {"①": "1", "②": "2", "③": "3"}.get(match.group(1), match.group(1))
+        if key in clauses.viewpoints:
+            out.append(clauses.viewpoints[key])
+    return out

@@ -1,0 +1,616 @@
+"""The sections of an answer, written from an advice card or the passages and cited as they are written:
+現在地 (the stage), 相談先 (agencies: reason, what to tell them, what to bring), the card's body or a
+detail of it, 資料の該当箇所 (verbatim passages), the extractive answer when no card fits, and an LLM's
+verified body. `Advisor` decides what the answer is about; `SectionWriter` writes it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from bot.agencies import AgencyMatch
+from bot.cards import Card, Claim
+from bot.compose import (
+    CitationBook,
+    SentencePool,
+    citation_for,
+    near_duplicate,
+    quote_line,
+    select_sentences,
+)
+from bot.counsel import (
+    MONEY,
+    PILLAR,
+    STATES_COST,
+    CardIndex,
+    TurnState,
+    claim_text,
+    uncovered,
+    wants_verbatim,
+)
+from bot.grounding import check_answer, tokens_of
+from bot.question import ASKS_CASE, ASKS_WHO, HOW_MUCH, PLACE, WANTS_FIGURE, expansions_for
+from bot.retrieve import Hit, SearchIndex
+from bot.route import find_regions
+from bot.schemas import AgencyRecommendation, Intent, Message, StageEstimate
+from bot.stage import StageMatch
+from bot.verify import parse_markers, strip_markers
+from ingest.normalize import compact, nfkc
+
+if TYPE_CHECKING:
+    from ground.config import Settings
+
+log = logging.getLogger(__name__)
+
+# How many quoted sentences each kind of answer carries (besides stage and agency lines).
+SENTENCES: dict[str, int] = {"agency": 2, "clause": 4, "fact": 4}
+# The advice card that gives each agency's reason and what to bring (quotes that name the agency).
+AGENCY_CARDS: dict[str, str] = {
+    "regional_bank": "agency-bank",
+    "regional_it_vendor": "agency-it-vendor",
+    "major_it_vendor": "agency-others",
+    "consultant": "agency-consultant",
+    "chamber": "agency-chamber",
+    "professional": "agency-professional",
+    "saas_vendor": "agency-saas",
+    "public_body": "agency-others",
+    "university": "agency-others",
+    "industry_association": "agency-others",
+    "regional_dx_lab": "regional-dx-lab",
+}
+# The chart line that names each stage and its number (「段階1（全くの未着手）：30.8%」).
+_STAGE_LABEL_QUOTES: dict[int, str] = {
+    1: "段階1（全くの未着手）",
+    2: "段階2（デジタイゼーション）",
+    3: "段階3（デジタライゼーション）",
+    4: "段階4（DX）",
+}
+# The two parts of a DGC pillar: its 柱となる考え方 (「企業は…」「経営者は…」) and its 望ましい方向性.
+_CLAUSE_PART = {
+    "principle": re.compile(r"柱となる考え方|考え方|principle"),
+    "direction": re.compile(r"望ましい方向性|方向性|desirable|direction"),
+}
+
+
+def _full_stop(sentence: str) -> str:
+    """「…繋がる[6]」→「…繋がる。[6]」: a sentence in running text ends with 。 before its markers."""
+    text = re.sub(r"(\[\d+\])+$", "", sentence)
+    markers = sentence[len(text) :]
+    if text and not text.endswith(("。", "！", "？", ".", "!", "?", ")", "）")):
+        text += "。"
+    return text + markers
+
+
+def _clause_part(claim: Claim) -> str:
+    return "principle" if re.match(r"(企業|経営者)は、", nfkc(claim.sentence)) else "direction"
+
+
+# Case-study slides (後藤組, the support cases): quoted only when the question asks for an example.
+CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
+PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
+PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
+REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
+DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
+BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
+LABELS: dict[str, dict[str, str]] = {
+    "ja": {
+        "notice": "",
+        "bring": "### {name}に相談するときに伝えること・持っていくもの",
+        "stage": "### 現在地",
+        "steps": "### 次の一歩",
+        "first_steps": "### 最初の一歩",
+        "agencies": "### 相談先",
+        "gap": "※ 資料に書かれていないこと: ",
+        "passages": "### 資料の該当箇所",
+        "tell": "相談するときに伝えること:",
+        "fallback": "",
+        "others": "ほかの相談先:",
+    },
+    "en": {
+        "notice": (
+            "dxnavi reads Japanese government guides, so each sentence below is our English rendering "
+            "followed by the Japanese it renders; the quoted sources are in Japanese."
+        ),
+        "bring": "### What to tell or bring to {name}",
+        "stage": "### Where you stand",
+        "steps": "### Next steps",
+        "first_steps": "### First steps",
+        "agencies": "### Whom to ask",
+        "gap": "Not covered by the guides: ",
+        "passages": "### The passages themselves (Japanese)",
+        "tell": "What to tell them:",
+        "fallback": (
+            "No prepared answer matches your question, so here are the passages of the guides (in Japanese) "
+            "that relate to it."
+        ),
+        "others": "Others to ask:",
+    },
+}
+
+
+class SectionWriter:
+    """Writes an answer's sections with the advisor's sentence pool, cards and index (thread-safe: it
+    keeps no state between answers)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: SearchIndex,
+        pool: SentencePool,
+        cards: CardIndex,
+        regions: list[str],
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.pool = pool
+        self.cards = cards
+        self.regions = regions
+        agency_steps = [c.sentence for card in cards.cards if card.kind == "agency" for c in card.steps]
+        self._shared_steps = {t for t in agency_steps if agency_steps.count(t) > 1}
+
+    # ----------------------------------------------------------------------------------------
+    def _cite_quote(self, book: CitationBook, quote: str, hits: list[Hit]) -> int | None:
+        chunk = self.pool.find_chunk(quote, [h.chunk for h in hits])
+        if chunk is None:
+            log.warning("catalog quote not found in the index: %s", quote[:40])
+            return None
+        return book.cite(chunk, quote)
+
+    def stage(self, match: StageMatch, book: CitationBook, hits: list[Hit]) -> StageEstimate:
+        """The stage in sentences its quotes support: the stage's example that matches the owner's words,
+        and the guides' description of the stage."""
+        stage = match.stage
+        label_quote = _STAGE_LABEL_QUOTES[stage.level]
+        example = next(
+            (q for q in stage.example_quotes if any(c in nfkc(q).lower() for c in match.cues)),
+            stage.example_quotes[0],
+        )
+        cues = [c for c in match.cues if c in nfkc(example).lower()][:2]
+        sentences = []
+        n_label = self._cite_quote(book, label_quote, hits)
+        n_example = self._cite_quote(book, example, hits)
+        n_desc = self._cite_quote(book, stage.description_quote, hits)
+        if n_label and n_example and cues:
+            # Only when the owner's own words appear in the guides' example: never claim a likeness the
+            # owner did not describe (paper drawings are not 「受発注をFAXや電話のみで実施」).
+            shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
+            sentences.append(
+                f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。[{n_label}][{n_example}]"
+            )
+        if n_desc:
+            sentences.append(f"資料の説明: 「{stage.description_quote}」[{n_desc}]")
+        head = f"段階{stage.level}「{stage.label}」と考えられます。"
+        head += "".join(f"[{n}]" for n in (n_label, n_desc) if n)
+        reason = head + "".join(sentences)
+        cited = [n for n in (n_label, n_example if cues else None, n_desc) if n]
+        return StageEstimate(
+            level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
+        )
+
+    @staticmethod
+    def _fitting(claims: list[Claim], weights: dict[str, float], n: int) -> list[Claim]:
+        """The `n` claims sharing the most (IDF-weighted) context words, kept in card order."""
+        scored = [
+            (sum(w for t, w in weights.items() if t in tokens_of(c.sentence)), -i, c)
+            for i, c in enumerate(claims)
+        ]
+        best = sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)[:n]
+        return [c for _, _, c in sorted(best, key=lambda x: -x[1])]
+
+    def agencies(
+        self,
+        matches: list[AgencyMatch],
+        book: CitationBook,
+        hits: list[Hit],
+        context: str = "",
+        brief: bool = True,
+        english: bool = False,
+        question: str = "",
+        avoid: tuple[str, ...] = (),
+    ) -> list[AgencyRecommendation]:
+        """Each agency with its reason and what to bring, from its advice card (quotes that name it)."""
+        context_weights = self.pool.weights(context)
+        asked = set(self.pool.weights(question))
+        out = []
+        for m in matches:
+            agency = m.agency
+            card = self.cards.by_id(AGENCY_CARDS.get(agency.id, ""))
+            cited: list[int] = []
+            reason = ""
+            if m.regions:
+                listing = self._region_listing(m.regions[0])
+                heading = self._cite_quote(book, "地域DX推進ラボ選定地域", hits)
+                if listing is not None and heading is not None:
+                    n = book.cite(listing.chunk, listing.text)
+                    reason = f"{'・'.join(m.regions)}は地域DX推進ラボ選定地域です。[{heading}][{n}]"
+                    cited += [heading, n]
+            what: list[str] = []
+            if card is not None and card.answer:
+                # The reason and the things to bring that fit this conversation best (ties: card order).
+                # …and not a sentence the answer above already says.
+                choices = [
+                    c
+                    for c in card.answer[:REASON_CHOICES]
+                    if not any(near_duplicate(c.sentence, a) for a in avoid)
+                ] or card.answer[:REASON_CHOICES]
+                reason_claim = self._fitting(choices, context_weights, 1)[0]
+                first = self._cite_claim(book, reason_claim, hits, english)
+                if first:
+                    reason += first
+                    cited += parse_markers(first)
+                # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
+                steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
+                if brief:
+                    # Under an answer, what this agency in particular needs to hear; the items every
+                    # agency card shares come with 「何を持っていけばいい？」.
+                    steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
+                for step in self._fitting(steps, context_weights, BRING_ITEMS if brief else len(steps)):
+                    line = self._cite_claim(book, step, hits, english)
+                    if line:
+                        what.append(line)
+            out.append(
+                AgencyRecommendation(
+                    id=agency.id,
+                    name=agency.name,
+                    reason=reason,
+                    what_to_ask=what,
+                    citations=[book.get(n) for n in dict.fromkeys(cited)],
+                )
+            )
+        return out
+
+    def _cite_claim(self, book: CitationBook, claim: Claim, hits: list[Hit], english: bool = False) -> str:
+        """A card sentence with the markers of its quotes; empty when a quote is not in the index."""
+        numbers = [self._cite_quote(book, q, hits) for q in claim.cites]
+        if not numbers or any(n is None for n in numbers):
+            return ""
+        return claim_text(claim, english) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+    def card_body(
+        self,
+        card: Card,
+        why: str,
+        question: str,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        stage: StageEstimate | None,
+        agencies: list[AgencyRecommendation],
+        previous: TurnState | None,
+    ) -> str:
+        """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back."""
+        parts: list[str] = []
+        label = LABELS["en" if english else "ja"]
+        if english:
+            parts.append(label["notice"])
+        if card.kind == "clause":
+            claims = card.answer
+            if not wants_verbatim(question):
+                # 「柱3-3の望ましい方向性は？」 asks for one part; 原文・全文 asks for the whole clause.
+                asked = [c for c in claims if _CLAUSE_PART[_clause_part(c)].search(nfkc(question))]
+                claims = asked or claims
+            lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
+            parts.append(f"### {card.title}\n" + "\n".join(lines))
+        elif why == "detail":
+            detail = self._detail(card, question, english, book, hits)
+            gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+            if gap and uncovered(card, question):
+                # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do.
+                return "\n\n".join(p for p in (gap, detail) if p)
+            if not detail:
+                return ""  # nothing in the topic speaks to it: the passages answer instead
+            parts.append(detail)
+        elif why == "bring" and agencies:
+            agency = agencies[0]
+            steps = agency.what_to_ask or [
+                line for c in card.steps if (line := self._cite_claim(book, c, hits, english))
+            ]
+            # What any agency needs to hear, after what this one needs (skipping what it already lists).
+            prepare = self.cards.by_id("consult-prepare")
+            for claim in prepare.steps if prepare is not None else []:
+                if not any(near_duplicate(claim.sentence, strip_markers(s)) for s in steps):
+                    line = self._cite_claim(book, claim, hits, english)
+                    steps.append(line) if line else None
+            parts.append(label["bring"].format(name=agency.name) + "\n" + "\n".join(f"- {s}" for s in steps))
+            if agency.reason:
+                parts.append(agency.reason)
+            agencies = []
+        else:
+            claims = card.answer
+            lead = self.cards.by_id("why-dx") if why == "relevance" else None
+            if lead is not None:
+                # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
+                parts.append(_full_stop(self._cite_claim(book, lead.answer[0], hits, english)))
+            if stage is not None:
+                # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
+                parts.append(f"{label['stage']}\n{stage.reason}")
+                stated = {c.quote for c in stage.citations}
+                claims = [c for c in claims if not set(c.cites) & stated] or claims
+            sentences = [line for c in claims if (line := self._cite_claim(book, c, hits, english))]
+            # In running text a quoted slide line without a full stop would run into the next sentence.
+            sentences = [_full_stop(s) for s in sentences]
+            body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
+            parts.append(("### 回答\n" if stage is not None else "") + body)
+            if card.kind in ("topic", "staff"):
+                parts.append(self._passages_section(card, question, hits, book, label["passages"]))
+        if stage is not None and card.kind == "clause":
+            parts.append(f"{label['stage']}\n{stage.reason}")
+        said = [q for c in card.answer for q in c.cites] if card.kind != "clause" else []
+        # A step whose every quote the answer above already cites would only say it again.
+        fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
+        steps = [
+            line for c in fresh_steps or card.steps[:1] if (line := self._cite_claim(book, c, hits, english))
+        ]
+        if steps and why not in ("bring", "detail"):
+            # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
+            first = card.kind == "start" and (stage is None or stage.level == 1)
+            heading = label["first_steps" if first else "steps"]
+            parts.append(heading + "\n" + "\n".join(f"- {s}" for s in steps))
+        if agencies:
+            # A second agency only when the owner asks whom to consult; otherwise one clear recommendation.
+            others = 1 if ASKS_WHO.search(nfkc(question)) or card.kind in ("agency", "region") else 0
+            parts.append(
+                self._agency_section(
+                    agencies, label["agencies"], detailed=1, english=english, others_shown=others
+                )
+            )
+        gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+        if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
+            # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
+            parts.insert(1 if english else 0, gap)
+        elif gap and (why in ("money", "match", "related", "supporter") or MONEY.search(nfkc(question))):
+            parts.append(f"{label['gap']}{gap}")
+        # One question back, only where the answer can use the reply: the owner's current practice (for
+        # the stage) under where-to-start answers, the place under regional ones.
+        ask = card.ask_back_en if english and card.ask_back_en else card.ask_back
+        usable = (card.kind == "region" and not PLACE.search(nfkc(question))) or (
+            card.kind == "start" and stage is None
+        )
+        if ask and usable and (previous is None or previous.stage is None):
+            parts.append(ask)
+        return "\n\n".join(p for p in parts if p.strip())
+
+    def _detail(self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit]) -> str:
+        """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
+        and the passage sentences that speak to this question, not the whole answer again."""
+        weights = self.pool.weights(question, expansions_for(question))
+        total = sum(weights.values()) or 1.0
+        money = bool(MONEY.search(nfkc(question)))
+
+        def overlap(claim: Claim) -> float:
+            words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+            cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
+            return cost + sum(w for t, w in weights.items() if t in words) / total
+
+        claims = sorted(
+            (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
+        )[:DETAIL_CLAIMS]
+        claims = [c for c in card.claims() if c in claims]  # in the card's order
+        lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
+        wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
+        own = [
+            chunk
+            for q in dict.fromkeys(q for c in card.claims() for q in c.cites)
+            if (chunk := self.pool.find_chunk(q, [h.chunk for h in hits])) is not None
+        ]
+        chunks = list({c.chunk_id: c for c in [*(h.chunk for h in hits[:PASSAGE_CHUNKS]), *own]}.values())
+        picked = select_sentences(
+            self.pool,
+            chunks,
+            weights,
+            2 if wants_figure or not claims else 1,
+            want_digits=wants_figure,
+            exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
+            min_overlap=PASSAGE_MIN_OVERLAP,
+            query_vector=self.index.embed_query(question),
+        )
+        lines += [quote_line(c.text, book.cite(c.chunk, c.text)) for c in picked]
+        if not lines:
+            return ""
+        intro = (
+            f"On {card.title_en}, this is what the guides say on your point:"
+            if english
+            else f"「{card.title}」のうち、ご質問の点について資料に書かれていることです。"
+        )
+        return intro + "\n" + "\n".join(f"- {line}" for line in lines)
+
+    def _passages_section(
+        self, card: Card, question: str, hits: list[Hit], book: CitationBook, title: str
+    ) -> str:
+        """For a specific question (a figure, a name), the passage sentences that answer it verbatim,
+        when the card's sentences do not already quote them."""
+        wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
+        taken = [q for c in card.claims() for q in c.cites] + [c.sentence for c in card.claims()]
+        picked = select_sentences(
+            self.pool,
+            [h.chunk for h in hits[:PASSAGE_CHUNKS]],
+            self.pool.weights(question),
+            2 if wants_figure else 1,
+            want_digits=wants_figure,
+            exclude=taken,
+            min_overlap=PASSAGE_MIN_OVERLAP,
+            query_vector=self.index.embed_query(question),
+        )
+        if not picked:
+            return ""
+        return title + "\n" + "\n".join(f"- {quote_line(c.text, book.cite(c.chunk, c.text))}" for c in picked)
+
+    def grounded(self, body: str, book: CitationBook) -> str:
+        """Drop every cited sentence that its quotes do not support (logged: a card or catalog bug)."""
+        body = nfkc(body)
+        quotes = {c.n: c.quote for c in book.citations}
+        bad = [c for c in check_answer(body, quotes) if not c.grounded]
+        for check in bad:
+            log.warning("unsupported sentence dropped (%s): %s", check.why, check.sentence[:60])
+            body = body.replace(check.sentence, "")
+        body = "\n".join(line for line in body.split("\n") if not re.fullmatch(r"\s*[-*+]\s*", line))
+        return re.sub(r"\n{3,}", "\n\n", body).strip()
+
+    def _region_listing(self, region: str) -> Any:
+        """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""
+        for cands in self.pool.by_chunk.values():
+            for cand in cands:
+                if region in cand.text and cand.text.count("・") >= 5:
+                    return cand
+        return None
+
+    def compose(
+        self,
+        intent: Intent,
+        question: str,
+        context: str,
+        expansions: list[str],
+        hits: list[Hit],
+        book: CitationBook,
+        agencies: list[AgencyRecommendation],
+    ) -> str:
+        chunks = [h.chunk for h in hits]
+        # The question's own words count fully; earlier turns (in a follow-up) at half weight.
+        weights = self.pool.weights(question, expansions + ([context] if context != question else []))
+        want_digits = bool(WANTS_FIGURE.search(nfkc(question)))
+        qvec = self.index.embed_query(context)
+        parts: list[str] = []
+
+        def quoted(cands: list[Any]) -> list[str]:
+            return [f"- {quote_line(c.text, book.cite(c.chunk, c.text))}" for c in cands]
+
+        if intent in ("agency", "region"):
+            regions = find_regions(question, self.regions)
+            parts.append(self._agency_section(agencies, "### おすすめの相談先", detailed=2))
+            picked = select_sentences(
+                self.pool,
+                chunks[:6],
+                weights,
+                SENTENCES["agency"],
+                exclude=[q for a in agencies for q in [c.quote for c in a.citations]],
+                query_vector=qvec,
+            )
+            if picked:
+                parts.append("### 資料の記述\n" + "\n".join(quoted(picked)))
+            if intent == "region" and not regions:
+                parts.insert(
+                    0, "ご質問の地域は、資料にある地域DX推進ラボの選定地域の一覧には見当たりませんでした。"
+                )
+        elif intent == "clause":
+            heading = chunks[0].heading if chunks else None
+            picked = select_sentences(
+                self.pool,
+                chunks[:5],
+                weights,
+                SENTENCES["clause"],
+                want_digits=want_digits,
+                query_vector=qvec,
+            )
+            title = (
+                f"### {expansions[-1]}"
+                if expansions and PILLAR.search(nfkc(question))
+                else f"### {heading or '該当箇所'}"
+            )
+            parts.append(title + "\n" + "\n".join(quoted(picked)))
+        else:
+            picked = select_sentences(
+                self.pool,
+                [c for c in chunks[:6] if not CASE.search(c.heading or "")] or chunks[:6]
+                if not ASKS_CASE.search(nfkc(question))
+                else chunks[:6],
+                weights,
+                SENTENCES["fact"],
+                want_digits=want_digits,
+                query_vector=qvec,
+            )
+            parts.append(
+                "### 資料の関連する記述\n"
+                "ご質問に直接答える助言は用意がないため、資料の中で関連する記述をそのまま示します。\n"
+                + "\n".join(quoted(picked))
+            )
+            parts.append(self._agency_section(agencies, "### 関連する相談先", detailed=1))
+        return "\n\n".join(p for p in parts if p.strip())
+
+    @staticmethod
+    def _agency_section(
+        agencies: list[AgencyRecommendation],
+        title: str,
+        detailed: int,
+        english: bool = False,
+        others_shown: int = 1,
+    ) -> str:
+        """The first `detailed` agencies with reason and what to bring; the rest with their reason."""
+        if not agencies:
+            return ""
+        label = LABELS["en" if english else "ja"]
+        lines = [title]
+        for a in agencies[:detailed]:
+            lines.append(f"**{a.name}**: {a.reason}" if a.reason else f"**{a.name}**")
+            if a.what_to_ask:
+                lines.append(label["tell"] + "\n" + "\n".join(f"- {w}" for w in a.what_to_ask[:3]))
+        others = [
+            f"- **{a.name}**: {a.reason}" for a in agencies[detailed : detailed + others_shown] if a.reason
+        ]
+        if others:
+            lines.append(label["others"] + "\n" + "\n".join(others))
+        return "\n\n".join(lines)
+
+    def _cite_passage(self, book: CitationBook, chunk: Any, sentence: str) -> int:
+        """Cite the passage sentence a claim quotes (verbatim), else the one that supports it best."""
+        claim = compact(strip_markers(sentence))
+        same = [c for c in self.pool.by_chunk.get(chunk.chunk_id, []) if claim and claim in compact(c.text)]
+        if same:
+            return book.cite(chunk, same[0].text)
+        if claim and claim in compact(chunk.text):
+            return book.cite(chunk, strip_markers(sentence))
+        best = select_sentences(self.pool, [chunk], self.pool.weights(sentence), 1)
+        return book.cite(chunk, best[0].text if best else chunk.text)
+
+    def llm_body(
+        self,
+        backend: Any,
+        question: str,
+        messages: list[Message],
+        hits: list[Hit],
+        book: CitationBook,
+        stage: StageEstimate | None,
+        agencies: list[AgencyRecommendation],
+        card: Card | None = None,
+    ) -> tuple[str | None, str | None]:
+        """LLM mode: write from the passages (the matched card's quoted passages first), keep only
+        verified sentences.
+
+        Returns (body, notice); body is None when the extractive answer must be used instead.
+        """
+        from bot.llm import llm_answer
+        from ground.errors import LLMError
+
+        top = [h.chunk for h in hits[:5]]  # already led by the card's passages (_ranked)
+        passages = [citation_for(c, i, c.text) for i, c in enumerate(top, start=1)]
+        try:
+            verified = llm_answer(backend, question, messages[:-1], passages)
+        except LLMError as exc:
+            log.warning("LLM answer unusable, falling back to extractive: %s", exc.message)
+            return None, f"LLMの回答を使えなかったため、抜粋モードで回答しました（{exc.message}）"
+        # Each sentence's passage markers become citations of the sentence of that passage it rests on
+        # (the one it quotes, else the one supporting it best): per sentence, since two claims may cite
+        # different sentences of one passage.
+        text = str(verified)
+        for sentence in verified.kept:
+            mapping: dict[int, int] = {}
+            for marker in parse_markers(sentence.sentence):
+                if 1 <= marker <= len(top):
+                    mapping[marker] = self._cite_passage(book, top[marker - 1], sentence.sentence)
+            if mapping:
+                remarked = re.sub(
+                    r"\[(\d+)\]",
+                    lambda m, mp=mapping: f"[{mp.get(int(m.group(1)), int(m.group(1)))}]",  # type: ignore[misc]
+                    sentence.sentence,
+                )
+                text = text.replace(sentence.sentence, remarked, 1)
+        parts = []
+        if stage is not None:
+            parts.append(f"### 現在地\n{stage.reason}")
+        parts.append("### 回答\n" + text)
+        if agencies:
+            parts.append(self._agency_section(agencies, "### 相談先", detailed=1))
+        notice = None
+        if verified.dropped:
+            notice = f"出典で裏付けられなかった {len(verified.dropped)} 文を回答から除きました。"
+        return "\n\n".join(parts), notice
