@@ -44,7 +44,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH HF_HOME=/opt/models \
     DXNAVI_DATA_DIR=/data DXNAVI_CORPUS_DIR=/app/corpus \
     DXNAVI_API_HOST=0.0.0.0 DXNAVI_API_PORT=8000 DXNAVI_UI_PORT=8501
-RUN useradd --system --uid "$UID" --home-dir /app --shell /usr/sbin/nologin dxnavi \
+# A Japanese font to embed in the 相談メモ PDF (bot/memo_pdf.py).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-ipafont-gothic \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid "$UID" --home-dir /app --shell /usr/sbin/nologin dxnavi \
  && mkdir -p /data && chown dxnavi:dxnavi /data
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models

@@ -24,11 +24,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Debian packages the tests use: chromium (browser test), a Japanese font (real PDFs in tests).
+# Debian packages the tests use: chromium (browser test), a Japanese font (real PDFs and the 相談メモ),
+# poppler-utils (the memo's page as a picture).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || ! command -v docker-compose >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || ! command -v docker-compose >/dev/null || ! command -v pdftoppm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji docker-compose >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji docker-compose poppler-utils >/dev/null; \
 	  else echo "chromium / fonts-ipafont-gothic がありません: sudo apt-get install chromium fonts-ipafont-gothic"; fi; \
 	fi
 

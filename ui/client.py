@@ -109,6 +109,13 @@ class ApiClient:
     def agencies(self) -> list[dict[str, Any]]:
         return list(self._request("GET", "/v1/agencies").json())
 
+    def memo(self, messages: list[Message], fmt: str = "pdf", **fields: Any) -> bytes:
+        """POST /v1/memo: the 相談メモ file (PDF or Markdown). `fields`: agency_id, company_name, industry,
+        employees (None or empty: left out)."""
+        body: dict[str, Any] = {"messages": [m.model_dump() for m in messages], "format": fmt}
+        body.update({k: v for k, v in fields.items() if v not in (None, "")})
+        return self._request("POST", "/v1/memo", json=body, timeout=120.0).content
+
     def feedback(self, message_id: str, rating: str, comment: str | None = None) -> dict[str, Any]:
         body = {"message_id": message_id, "rating": rating, "comment": comment or None}
         return dict(self._request("POST", "/v1/feedback", json=body).json())

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from bot.schemas import AgencyRecommendation, ChatResponse, Citation, StageEstimate
+from bot.schemas import ChatResponse, Citation, StageEstimate
 from bot.sources import answer_body, where
 from ingest.normalize import compact
 from ui.client import ApiClient, ApiError, ApiUnavailable
@@ -54,6 +54,11 @@ def require_api(api: ApiClient) -> dict[str, Any]:
 @st.cache_data(ttl=300, show_spinner=False)
 def stages(api_url: str) -> list[dict[str, Any]]:
     return client().stages()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def agencies(api_url: str) -> list[dict[str, Any]]:
+    return client().agencies()
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -196,28 +201,29 @@ def citation_cards(response: ChatResponse, expanded: bool = False) -> None:
                 citation_card(citation, response)
 
 
-def agency_card(agency: AgencyRecommendation) -> None:
-    with st.container(border=True):
-        st.markdown(f"**🏢 {escape_md(agency.name)}**")
-        # The reason carries its own [n] markers (each sentence cites its quotes).
-        st.markdown(escape_md(agency.reason))
-        if agency.what_to_ask:
-            st.markdown(
-                "**相談するときに伝えること**\n\n"
-                + "\n".join(f"- {escape_md(q)}" for q in agency.what_to_ask)
-            )
-        for c in agency.citations[:2]:
-            st.caption(f"根拠 [{c.n}] 「{escape_md(c.quote)}」（{escape_md(c.title)} {escape_md(where(c))}）")
+# The page follows a streaming answer to its end; once it is complete, its beginning is brought back into
+# view (the chat is read from the top of the answer, sources and memo below it). A fixed script: no answer
+# or document text is ever put into it.
+_SCROLL_TO_LAST_ANSWER = """
+<script>
+const doc = window.parent.document;
+function toAnswer() {
+  const messages = [...doc.querySelectorAll('[data-testid="stChatMessage"]')];
+  const last = messages.filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]')).pop();
+  if (!last) return;
+  const header = doc.querySelector('[data-testid="stHeader"]');
+  last.style.scrollMarginTop = ((header ? header.getBoundingClientRect().height : 0) + 8) + "px";
+  last.scrollIntoView({block: "start"});
+}
+for (const ms of [100, 400, 900, 1600]) setTimeout(toAnswer, ms);
+</script>
+"""
 
 
-def agency_cards(agencies: list[AgencyRecommendation]) -> None:
-    if not agencies:
-        return
-    st.markdown("##### 🤝 相談先")
-    columns = st.columns(min(2, len(agencies)))
-    for i, agency in enumerate(agencies[:4]):
-        with columns[i % len(columns)]:
-            agency_card(agency)
+def scroll_to_last_answer() -> None:
+    import streamlit.components.v1 as components
+
+    components.html(_SCROLL_TO_LAST_ANSWER, height=0)
 
 
 def stage_track(level: int, all_stages: list[dict[str, Any]]) -> None:
@@ -242,14 +248,14 @@ def stage_block(stage: StageEstimate, all_stages: list[dict[str, Any]], body: st
 
 
 def answer(response: ChatResponse, all_stages: list[dict[str, Any]]) -> None:
-    """One assistant answer: the text, then DX段階, 相談先 and 出典 cards."""
+    """One assistant answer: the text (with its 相談先), then the DX段階 track and the 出典 cards."""
     body = answer_body(response.answer)
     st.markdown(escape_answer(body))
     if response.notice:
         st.info(response.notice)
     if response.stage is not None and all_stages:
         stage_block(response.stage, all_stages, body)
-    agency_cards(response.agencies)
+    # The agencies are in the text (### 相談先, cited); no second copy as cards.
     # Sources stay folded under the answer (one click opens them): an answer cites a quote per claim,
     # and a wall of cards would push the answer itself off the screen.
     citation_cards(response)

@@ -16,7 +16,7 @@ from bot.advisor import Advisor
 from bot.api.deps import RateLimiter, guard
 from bot.api.errors import add_error_handlers
 from bot.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware
-from bot.api.routers import chat, documents, feedback, health, openai_compat
+from bot.api.routers import chat, documents, feedback, health, memo, openai_compat
 from bot.api.schemas import ERRORS
 from bot.api.state import AdvisorHolder, RecentAnswers, warm_up
 from bot.feedback import FeedbackStore
@@ -31,6 +31,7 @@ DESCRIPTION = """
 中小企業のDX相談に、経済産業省の資料の該当箇所を**引用して**日本語で答えるアドバイザー「DXナビ」のAPIです。
 
 - `POST /v1/chat`: 相談（`stream: true` で Server-Sent Events）
+- `POST /v1/memo`: 相談メモ（支援機関に持っていく1枚、PDF または Markdown）
 - `POST /v1/search`: 条文・資料の検索（支援担当者向け）
 - `GET /v1/documents`・`/v1/agencies`・`/v1/stages`: 資料・相談先・DX段階の一覧
 - `POST /v1/feedback`・`GET /v1/feedback/export`: 回答への評価とCSV出力
@@ -91,7 +92,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     app.include_router(health.router)
     # Everything under /v1 passes the API key and the rate limit.
     v1_errors: dict[int | str, dict[str, Any]] = {k: v for k, v in ERRORS.items() if k in (401, 429)}
-    for area in (chat, documents, feedback, openai_compat):
+    for area in (chat, memo, documents, feedback, openai_compat):
         app.include_router(area.router, prefix="/v1", dependencies=[Depends(guard)], responses=v1_errors)
     return app
 

@@ -86,6 +86,17 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(None, max_length=2000, description="自由記述（任意）")
 
 
+class MemoRequest(BaseModel):
+    messages: list[Message] = Field(description="相談の会話（古い順）。最後の回答まで含めてかまいません。")
+    agency_id: str | None = Field(
+        default=None, description="あて先の相談先ID（/v1/agencies）。省略時は回答がすすめた相談先"
+    )
+    company_name: str | None = Field(default=None, max_length=100, description="会社名（任意）")
+    industry: str | None = Field(default=None, max_length=100, description="業種（任意）")
+    employees: int | None = Field(default=None, ge=1, le=1_000_000, description="従業員数（任意）")
+    format: Literal["pdf", "markdown"] = Field(default="pdf", description="pdf または markdown")
+
+
 class ErrorBody(BaseModel):
     detail: str = Field(examples=["質問が長すぎます（2105文字）。2000文字以内にしてください。"])
 
@@ -148,6 +159,28 @@ FEEDBACK_EXAMPLES: dict[str, Any] = {
     "down": {
         "summary": "コメントつき",
         "value": {"message_id": "3f2a…", "rating": "down", "comment": "相談先の連絡方法も知りたかった"},
+    },
+}
+MEMO_EXAMPLES: dict[str, Any] = {
+    "pdf": {
+        "summary": "PDF（相談先は回答から）",
+        "value": {
+            "messages": [
+                {"role": "user", "content": "FAXで受発注している町工場です。何から始めればいい？"},
+                {"role": "assistant", "content": "（回答）"},
+            ],
+            "company_name": "山田製作所",
+            "industry": "金属加工",
+            "employees": 12,
+        },
+    },
+    "markdown": {
+        "summary": "Markdown・商工会議所あて",
+        "value": {
+            "messages": [{"role": "user", "content": "FAXで受発注している町工場です。何から始めればいい？"}],
+            "agency_id": "chamber",
+            "format": "markdown",
+        },
     },
 }
 COMPLETION_EXAMPLES: dict[str, Any] = {

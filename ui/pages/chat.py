@@ -14,6 +14,7 @@ from ui.client import ApiClient, ApiError, ApiUnavailable
 EXAMPLES = ["何から始めればいい？", "DX認定のメリットは？", "どこに相談すれば？"]
 HISTORY_MESSAGES = 6  # earlier turns sent with a question (the advisor looks at the last few)
 HISTORY_CHARS = 1000  # earlier answers are shortened: the API takes at most 64 KiB per request
+MEMO_MESSAGES = 12  # the turns a 相談メモ is made from
 MAX_CHARS = 2000  # the API's max_message_chars
 
 
@@ -31,7 +32,7 @@ def _reset() -> None:
     st.session_state.turns = []
     st.session_state.pending = None
     st.session_state.selfcheck_level = None
-    for key in [k for k in st.session_state if str(k).startswith(("sc_", "comment_"))]:
+    for key in [k for k in st.session_state if str(k).startswith(("sc_", "comment_", "memo_"))]:
         del st.session_state[key]
 
 
@@ -93,6 +94,87 @@ def _feedback_row(api: ApiClient, index: int, turn: dict[str, Any]) -> None:
                 st.form_submit_button(
                     "コメントを送る", on_click=_send_feedback, args=(api, index, rating, True)
                 )
+
+
+# ---- 相談メモ -----------------------------------------------------------------------------------
+def _conversation(upto: int) -> list[Message]:
+    """The conversation up to and including turn `upto` (an answer), as the API takes it."""
+    out = []
+    for turn in st.session_state.turns[: upto + 1][-MEMO_MESSAGES:]:
+        if not turn.get("error"):
+            out.append(Message(role=turn["role"], content=turn["content"]))
+    return out
+
+
+def _make_memo(api: ApiClient, index: int, agency_ids: list[str]) -> None:
+    turn = st.session_state.turns[index]
+    choice = st.session_state.get(f"memo_agency_{index}")
+    fields = {
+        "agency_id": agency_ids[choice] if isinstance(choice, int) and choice < len(agency_ids) else None,
+        "company_name": st.session_state.get(f"memo_company_{index}"),
+        "industry": st.session_state.get(f"memo_industry_{index}"),
+        "employees": st.session_state.get(f"memo_employees_{index}") or None,
+    }
+    messages = _conversation(index)
+    try:
+        turn["memo_pdf"] = api.memo(messages, "pdf", **fields)
+        turn["memo_md"] = api.memo(messages, "markdown", **fields)
+        turn["memo_error"] = None
+    except (ApiError, ApiUnavailable) as exc:
+        turn["memo_error"] = getattr(exc, "detail", None) or str(exc)
+
+
+def _memo_panel(api: ApiClient, index: int, turn: dict[str, Any]) -> None:
+    """「相談メモを作る」: a one-page memo to take to the agency (PDF and Markdown downloads)."""
+    response: ChatResponse = turn["response"]
+    if response.refused:
+        return
+    catalog = render.agencies(api.base_url)
+    recommended = [a.id for a in response.agencies]
+    ordered = recommended + [a["id"] for a in catalog if a["id"] not in recommended]
+    names = {a["id"]: a["name"] for a in catalog}
+    with st.expander("📝 相談メモを作る（支援機関に持っていく1枚）", expanded=bool(turn.get("memo_pdf"))):
+        st.caption(
+            "この相談の内容・現在地・相談先に伝えること・資料の出典を1枚にまとめます。"
+            "資料と相談に書かれたことだけを載せます。"
+        )
+        with st.form(key=f"memo_form_{index}", border=False):
+            st.selectbox(
+                "あて先（相談先）",
+                range(len(ordered)),
+                format_func=lambda i: (
+                    str(names.get(ordered[i], ordered[i]))
+                    + ("（おすすめ）" if ordered[i] in recommended else "")
+                ),
+                key=f"memo_agency_{index}",
+            )
+            left, middle, right = st.columns([2, 2, 1])
+            left.text_input("会社名（任意）", key=f"memo_company_{index}", max_chars=100)
+            middle.text_input("業種（任意）", key=f"memo_industry_{index}", max_chars=100)
+            right.number_input(
+                "従業員数（任意）", min_value=0, max_value=1_000_000, step=1, key=f"memo_employees_{index}"
+            )
+            st.form_submit_button(
+                "相談メモを作る", type="primary", on_click=_make_memo, args=(api, index, ordered)
+            )
+        if turn.get("memo_error"):
+            st.error(f"メモを作れませんでした: {turn['memo_error']}")
+        elif turn.get("memo_pdf"):
+            pdf, md = st.columns(2)
+            pdf.download_button(
+                "⬇️ PDF をダウンロード",
+                turn["memo_pdf"],
+                file_name="DX相談メモ.pdf",
+                mime="application/pdf",
+                key=f"memo_pdf_{index}",
+            )
+            md.download_button(
+                "⬇️ Markdown をダウンロード",
+                turn["memo_md"],
+                file_name="DX相談メモ.md",
+                mime="text/markdown",
+                key=f"memo_md_{index}",
+            )
 
 
 # ---- self-check ------------------------------------------------------------------------------
@@ -201,6 +283,7 @@ def _stream_answer(api: ApiClient, question: str) -> None:
     st.session_state.turns.append(
         {"role": "assistant", "content": answer_body(response.answer), "response": response}
     )
+    st.session_state.scroll_to_answer = True
     st.rerun()
 
 
@@ -241,6 +324,10 @@ def main() -> None:
             else:
                 render.answer(turn["response"], all_stages)
                 _feedback_row(api, i, turn)
+                _memo_panel(api, i, turn)
+
+    if st.session_state.pop("scroll_to_answer", False):
+        render.scroll_to_last_answer()
 
     prompt = st.chat_input(
         "DXについて相談してください（例: FAXで受発注しています。何から始めればいい？）", max_chars=MAX_CHARS
