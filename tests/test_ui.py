@@ -66,7 +66,8 @@ def test_clicking_an_example_question_shows_the_answer_and_sources(app: AppTest)
     assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert "DX認定のメリットは？" in texts(app)
     assert any(e.label.startswith("📚 出典") for e in app.expander)
-    assert "[1]" in texts(app) and "資料を開く" in texts(app)
+    # The bundled overview links to the page where METI publishes it (no PDF to open at a page).
+    assert "[1]" in texts(app) and "資料の掲載ページを開く" in texts(app)
 
 
 def test_fax_question_shows_stage_agencies_and_numbered_citation_cards(app: AppTest) -> None:
@@ -75,7 +76,11 @@ def test_fax_question_shows_stage_agencies_and_numbered_citation_cards(app: AppT
     page = texts(app)
     assert "最初の一歩" in page
     assert "🧭 DX段階" in page and ":blue-background[**段階1**]" in page
-    assert "🏢 地域金融機関" in page and "相談するときに伝えること" in page
+    assert (
+        page.count("地域金融機関(地方銀行") + page.count("地域金融機関（地方銀行") == 1
+    )  # once, in the text
+    assert "相談するときに伝えること" in page
+    assert any(e.label.startswith("📝 相談メモを作る") for e in app.expander)
     sources = next(e for e in app.expander if e.label.startswith("📚 出典"))
     card_titles = [m.value for m in sources.markdown if m.value.startswith("**[")]
     assert card_titles[0].startswith("**[1] ") and len(card_titles) >= 3
@@ -147,6 +152,9 @@ def test_search_page_finds_pillar_3_3_with_copyable_citation(app: AppTest) -> No
     citations = [c.value for c in app.code]
     assert citations and all("（出典：" in c for c in citations)
     assert any("ITシステム・サイバーセキュリティ" in c and "p." in c for c in citations)
+    # What is copied is the clause, not only its label; results are ranked, without raw scores.
+    assert any("サイバーセキュリティリスク" in c for c in citations), citations
+    assert "スコア" not in page and "関連が高い順の1件目" in page
 
 
 def test_search_page_filters_by_document(app: AppTest) -> None:
@@ -160,3 +168,21 @@ def test_search_page_filters_by_document(app: AppTest) -> None:
 def test_no_markdown_is_rendered_with_html_enabled(app: AppTest) -> None:
     app.chat_input[0].set_value("<script>alert(1)</script> FAXで受発注しています。何から始めればいい？").run()
     assert all(not m.proto.allow_html for m in app.markdown)
+
+
+def test_a_source_card_shows_the_cited_bullet_with_its_neighbours_as_list_items() -> None:
+    from ui.render import quote_in_context
+
+    passage = "DXとは何か\n取組例\n✓ 受発注をFAXや電話のみで実施\n✓ 勤怠管理として出勤簿に判子を押印\n✓ 顧客管理は紙の台帳"
+    shown = quote_in_context(passage, "受発注をFAXや電話のみで実施").split("\n\n")
+    assert shown == [
+        ":gray[…]",
+        ":gray[取組例]",
+        "- :orange-background[**受発注をFAXや電話のみで実施**]",
+        "- :gray[勤怠管理として出勤簿に判子を押印]",
+        ":gray[…]",
+    ]
+    # The index keeps NFKC text; a quote may still carry 全角 brackets.
+    assert "**段階1(全くの未着手)**" in quote_in_context(
+        "➢ 段階1(全くの未着手):30.8%", "段階1（全くの未着手）"
+    )

@@ -14,7 +14,7 @@ import streamlit as st
 
 from bot.schemas import ChatResponse, Citation, StageEstimate
 from bot.sources import answer_body, where
-from ingest.normalize import compact
+from ingest.normalize import compact, nfkc
 from ui.client import ApiClient, ApiError, ApiUnavailable
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:])")
@@ -134,26 +134,59 @@ def safe_link(url: str | None, label: str = "資料を開く ↗") -> str:
     return f"[{label}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
+def document_link(url: str | None, page: int | None) -> str:
+    """A PDF opens at its page (#page=N); any other URL is the page where the document is published."""
+    if not url:
+        return ""
+    if urlparse(url).path.lower().endswith(".pdf"):
+        where = f"#page={page}" if page is not None else ""
+        return safe_link(url + where, f"資料を開く（p.{page}）↗" if page is not None else "資料を開く ↗")
+    return safe_link(url, "資料の掲載ページを開く ↗")
+
+
 _SENTENCE_END = re.compile(r"(?<=[。！？])|\n+|(?=[•✓・➢▶■◆●]\s)")
 _BULLETS = " •✓・➢▶■□◆◇○●"
 
 
+def units(text: str) -> list[str]:
+    """A passage cut into its sentences and bullet items (bullet marks removed)."""
+    return [u.strip(_BULLETS) for u in _SENTENCE_END.split(text) if u.strip(_BULLETS)]
+
+
+def _is_bullet(text: str, unit: str) -> bool:
+    at = find_span(text, unit)
+    before = text[: at[0]].rstrip(" ") if at else ""
+    return bool(before) and before[-1] in _BULLETS.strip()
+
+
 def excerpt(text: str, terms: list[str], limit: int = 200) -> str:
-    """The sentence that contains the first matching term (else the first sentence), at most `limit` chars."""
-    sentences = [s.strip(_BULLETS) for s in _SENTENCE_END.split(text) if s.strip(_BULLETS)]
+    """The sentence that contains the first matching term (else the first sentence), at most `limit` chars.
+    A match that is only a label (「3-3 ITシステム・サイバーセキュリティ」) takes the sentences after it, so
+    that what is copied is the clause itself."""
+    sentences = units(text)
     if not sentences:
         return ""
     for term in terms:
-        for sentence in sentences:
+        for i, sentence in enumerate(sentences):
             span = find_span(sentence, term) if term else None
             if span is None:
                 continue
+            if len(sentence) < LABEL_CHARS:
+                following: list[str] = []
+                for more in sentences[i + 1 :]:
+                    if len(" ".join([sentence, *following, more])) > limit * 2:
+                        break
+                    following.append(more)
+                return " ".join([sentence, *following])
             if len(sentence) <= limit:
                 return sentence
             start = max(0, min(span[0] - limit // 3, len(sentence) - limit))
             return ("…" if start else "") + sentence[start : start + limit] + "…"
     first = sentences[0]
     return first if len(first) <= limit else first[:limit] + "…"
+
+
+LABEL_CHARS = 30  # a matched unit shorter than this is a label or heading, not a sentence to copy
 
 
 def copy_text(text: str, title: str, page: int | None, heading: str | None, url: str | None) -> str:
@@ -177,14 +210,43 @@ def passage_for(citation: Citation, response: ChatResponse) -> str:
     return chunk.text if chunk is not None else citation.quote
 
 
+def quote_in_context(passage: str, quote: str) -> str:
+    """Markdown: the unit (sentence or bullet) that holds the quote, highlighted, with the unit before and
+    after it in gray; bullet items stay list items. Compared in NFKC (a quote may keep 全角 brackets)."""
+    passage, quote = nfkc(passage), nfkc(quote)
+    parts = units(passage)
+    at = next((i for i, u in enumerate(parts) if find_span(u, quote)), None)
+    if at is None:
+        return highlight(passage, [quote])
+    lines = []
+    for i in range(max(0, at - 1), min(len(parts), at + 2)):
+        unit = parts[i]
+        if i == at:
+            span = find_span(unit, quote)
+            assert span is not None
+            start, end = span
+            shown = (
+                f"{escape_md(unit[:start])} :orange-background[**{escape_md(unit[start:end])}**] "
+                f"{escape_md(unit[end:])}"
+            ).strip()
+        else:
+            shown = f":gray[{escape_md(unit)}]"
+        lines.append(f"- {shown}" if _is_bullet(passage, unit) else shown)
+    if at > 1:
+        lines.insert(0, ":gray[…]")
+    if at + 2 < len(parts):
+        lines.append(":gray[…]")
+    return "\n\n".join(lines)
+
+
 def citation_card(citation: Citation, response: ChatResponse) -> None:
     with st.container(border=True):
         st.markdown(f"**[{citation.n}] {escape_md(citation.title)}**")
         location = where(citation)
         if location:
             st.caption(escape_md(location))
-        st.markdown(highlight(passage_for(citation, response), [citation.quote]))
-        link = safe_link(citation.url)
+        st.markdown(quote_in_context(passage_for(citation, response), citation.quote))
+        link = document_link(citation.url, citation.page)
         if link:
             st.markdown(link)
 

@@ -16,9 +16,11 @@ def _result_card(result: dict[str, Any], terms: list[str], numbers: list[str]) -
         page = f"p.{result['page']}" if result.get("page") is not None else ""
         heading = f"「{result['heading']}」" if result.get("heading") else ""
         st.markdown(f"**{result['rank']}. {render.escape_md(result['title'])}**")
-        st.caption(render.escape_md(f"{page} {heading}".strip()) + f"　（スコア {result['score']:.4f}）")
+        st.caption(
+            render.escape_md(f"{page} {heading}".strip()) + f"　（関連が高い順の{result['rank']}件目）"
+        )
         st.markdown(render.highlight(result["text"], terms + numbers, width=160))
-        link = render.safe_link(result.get("url"))
+        link = render.document_link(result.get("url"), result.get("page"))
         if link:
             st.markdown(link)
         st.caption("引用文（右上のボタンでコピー）")
