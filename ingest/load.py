@@ -6,9 +6,11 @@ Bad inputs raise `LoadError` with a Japanese message that says what to do; inges
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import io
 import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -77,7 +79,9 @@ class LoadedDocument:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    """Hex SHA-256 of a file, read in 1 MiB blocks; a link that leads to no file is known by its target."""
+    if path.is_symlink() and not path.is_file():
+        return f"symlink:{os.readlink(path)}"
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -88,6 +92,8 @@ def sha256_of(path: Path) -> str:
 def load_document(path: Path) -> LoadedDocument:
     """Read `path` into pages of raw text; raise `LoadError` with a Japanese reason when it cannot."""
     path = Path(path)
+    if path.is_symlink() and not path.is_file():
+        raise LoadError(_symlink_problem(path))
     suffix = path.suffix.lower()
     kind = _KIND_BY_SUFFIX.get(suffix)
     if kind is None:
@@ -123,9 +129,9 @@ def load_document(path: Path) -> LoadedDocument:
     else:
         body, title = _html_text(text)
         pages = [Page(1, body)]
-    if not any(page.text.strip() for page in pages):
+    if not any(_visible(page.text) for page in pages):
         raise LoadError(
-            f"本文がありません: {path.name}（空白だけ、またはスクリプトで描画されるページです）。"
+            f"本文がありません: {path.name}（空白やゼロ幅文字だけ、またはスクリプトで描画されるページです）。"
             "本文を含むファイルに差し替えてください。"
         )
     return LoadedDocument(path, kind, pages, title, digest, encoding)
@@ -204,6 +210,36 @@ def _pdf_title(path: Path, reader: PdfReader) -> str | None:
     return title
 
 
+def _reads_as_japanese(text: str) -> bool:
+    """Text read with a guessed codec is Japanese when it is nearly all Japanese characters and holds kana
+    or 。、 (other bytes read as UTF-16 give kanji-like noise without them)."""
+    kana = sum(0x3001 <= ord(ch) <= 0x30FF for ch in text)
+    return _japanese_score(text) >= 0.9 and kana >= max(1, len(text) // 20)
+
+
+def _visible(text: str) -> bool:
+    """Does the text hold anything to read (not only spaces and zero-width or other format characters)?"""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
+
+
+def _symlink_problem(path: Path) -> str:
+    """Why a symbolic link in the corpus is not read (it does not lead to a file)."""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a loop this way
+        return f"シンボリックリンクがループしています: {path.name}。リンクを消すか、実際のファイルを置いてください。"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"シンボリックリンクがループしています: {path.name}。リンクを消すか、実際のファイルを置いてください。"
+        return f"シンボリックリンクのリンク先がありません: {path.name}。リンクを消すか、実際のファイルを置いてください。"
+    if target.is_dir():
+        return (
+            f"フォルダへのシンボリックリンクはたどりません: {path.name}。"
+            "そのフォルダを `dxnavi ingest フォルダ` で指定するか、ファイルを corpus/ に置いてください。"
+        )
+    return f"通常のファイルではありません: {path.name}。"
+
+
 def _decode_text(path: Path, data: bytes) -> tuple[str, str]:
     """Decode text bytes: BOMs, then UTF-8, then the most Japanese-looking of CP932, EUC-JP and a guess."""
     undecodable = (
@@ -225,6 +261,12 @@ def _decode_text(path: Path, data: bytes) -> tuple[str, str]:
             if _looks_broken(text):
                 raise LoadError(f"{undecodable}（制御文字や置換文字が含まれます）")
             return text, codec
+    # UTF-16 without a BOM (Windows tools write it): Japanese text decodes cleanly and reads as Japanese.
+    if len(data) % 2 == 0:
+        for codec in ("utf-16-le", "utf-16-be"):
+            decoded = _strict_decode(data, codec)
+            if decoded is not None and not _looks_broken(decoded) and _reads_as_japanese(decoded):
+                return decoded, codec
     if b"\x00" in data:
         raise LoadError(f"{undecodable}（NUL バイトを含むため、テキストではなくバイナリのようです）")
 

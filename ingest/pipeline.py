@@ -76,11 +76,13 @@ def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
         if root.is_file():
             found.append(root.resolve())
         elif root.is_dir():
-            found.extend(
-                p.resolve()
-                for p in sorted(root.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
+            for p in sorted(root.rglob("*")):
+                if any(part.startswith(".") for part in p.relative_to(root).parts):
+                    continue
+                if p.is_file():
+                    found.append(p.resolve())
+                elif p.is_symlink():  # a loop, a dangling link or a linked folder: reported by load
+                    found.append(p.absolute())
     unique: dict[Path, None] = {}
     for path in found:
         if path.name != MANIFEST_NAME:

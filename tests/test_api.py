@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.requests import Request
 
 from bot.advisor import Advisor, StreamEvent
 from bot.api import create_app
@@ -142,29 +141,6 @@ def test_feedback_is_stored_updated_and_exported_as_csv(http: httpx.Client) -> N
     row = next(r for r in rows if r["message_id"] == mid)
     assert row["rating"] == "down" and row["comment"] == "連絡先も知りたい"
     assert row["question"] == "DX認定のメリットは？" and row["answer"]
-
-
-@pytest.mark.parametrize(
-    "comment",
-    [
-        "=cmd|' /C calc'!A0",
-        '=HYPERLINK("http://example.com","詳しく")',
-        "+1+1",
-        "-2+3",
-        "@SUM(A1:A2)",
-        "\t=1+1",
-    ],
-)
-def test_feedback_export_never_hands_a_spreadsheet_a_formula(http: httpx.Client, comment: str) -> None:
-    answer = http.post("/v1/chat", json=ask_body("=DX認定のメリットは？")).json()
-    mid = answer["message_id"]
-    http.post("/v1/feedback", json={"message_id": mid, "rating": "down", "comment": comment})
-    rows = list(csv.DictReader(io.StringIO(http.get("/v1/feedback/export").content.decode("utf-8-sig"))))
-    row = next(r for r in rows if r["message_id"] == mid)
-    assert row["comment"] == "'" + comment  # kept, as text
-    assert row["question"] == "'=DX認定のメリットは？"
-    for cell in row.values():
-        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
 def test_feedback_with_a_bad_rating_is_422_in_japanese(http: httpx.Client) -> None:
@@ -348,70 +324,6 @@ def test_unknown_path_is_404_in_japanese(http: httpx.Client) -> None:
     response = http.get("/v1/nothing-here")
     assert response.status_code == 404
     assert "見つかりません" in response.json()["detail"]
-
-
-def test_rate_limit_answers_429_with_retry_after(built_index: BuiltIndex, tmp_path: Path) -> None:
-    app = create_app(
-        api_settings(built_index, tmp_path, rate_limit_per_minute=3), shared_advisor(built_index)
-    )
-    with serve(app) as url, httpx.Client(base_url=url) as client:
-        codes = [client.get("/v1/stages").status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429]
-        limited = client.get("/v1/agencies")
-        assert limited.status_code == 429
-        assert int(limited.headers["retry-after"]) >= 1
-        assert "1分あたり 3 回" in limited.json()["detail"]
-        assert client.get("/healthz").status_code == 200
-
-
-def test_rate_limit_is_kept_per_api_key_and_failed_keys_never_use_a_valid_keys_allowance(
-    built_index: BuiltIndex, tmp_path: Path
-) -> None:
-    settings = api_settings(
-        built_index, tmp_path, rate_limit_per_minute=3, api_key="key-a", api_keys=["key-b"]
-    )
-    with (
-        serve(create_app(settings, shared_advisor(built_index))) as url,
-        httpx.Client(base_url=url) as client,
-    ):
-
-        def get(key: str) -> int:
-            return client.get("/v1/stages", headers={"Authorization": f"Bearer {key}"}).status_code
-
-        assert [get("wrong") for _ in range(4)] == [401, 401, 401, 429]  # failures: a bucket of their own
-        assert [get("key-a") for _ in range(4)] == [200, 200, 200, 429]  # untouched by the failures
-        assert [get("key-b") for _ in range(3)] == [200, 200, 200]  # one front-end does not starve another
-
-
-def test_forwarded_addresses_count_only_from_trusted_proxies(built_index: BuiltIndex, tmp_path: Path) -> None:
-    from bot.api.deps import client_address
-
-    def addr(peer: str, forwarded: str | None, trusted: list[str]) -> str:
-        scope = {
-            "type": "http",
-            "client": (peer, 1234),
-            "headers": [(b"x-forwarded-for", forwarded.encode())] if forwarded else [],
-        }
-        return client_address(Request(scope), trusted)
-
-    # An untrusted peer's header is ignored: rotating it does not dodge the limit.
-    assert addr("203.0.113.9", "1.2.3.4", []) == "203.0.113.9"
-    assert addr("203.0.113.9", "1.2.3.4", ["10.0.0.0/8"]) == "203.0.113.9"
-    # Behind a trusted proxy: the nearest address the proxy did not add itself.
-    assert addr("10.0.0.5", "198.51.100.7", ["10.0.0.0/8"]) == "198.51.100.7"
-    assert addr("10.0.0.5", "6.6.6.6, 198.51.100.7, 10.0.0.4", ["10.0.0.0/8"]) == "198.51.100.7"
-
-    settings = api_settings(built_index, tmp_path, rate_limit_per_minute=2, trusted_proxies=["127.0.0.1/32"])
-    with (
-        serve(create_app(settings, shared_advisor(built_index))) as url,
-        httpx.Client(base_url=url) as client,
-    ):
-
-        def get(user: str) -> int:
-            return client.get("/v1/stages", headers={"X-Forwarded-For": user}).status_code
-
-        assert [get("198.51.100.1") for _ in range(3)] == [200, 200, 429]
-        assert get("198.51.100.2") == 200  # another user behind the same proxy has their own allowance
 
 
 def test_a_bad_trusted_proxy_setting_is_a_clear_error() -> None:
