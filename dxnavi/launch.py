@@ -62,10 +62,18 @@ def register(app: typer.Typer) -> None:
         console.print(f"DXナビ API: {url}  （ドキュメント: {url}/docs）  止めるには Ctrl-C", soft_wrap=True)
         import uvicorn
 
+        # Slow clients cannot hold the server: idle keep-alives close, connections beyond the cap get 503.
+        keep_alive, max_connections = int(settings.api_keep_alive_s), settings.api_max_connections
         if workers == 1:
             from bot.api import create_app
 
-            uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+            uvicorn.run(
+                create_app(settings),
+                host=settings.api_host,
+                port=settings.api_port,
+                timeout_keep_alive=keep_alive,
+                limit_concurrency=max_connections,
+            )
             return
         if config is not None:
             os.environ["DXNAVI_CONFIG"] = str(config.resolve())  # read by every worker's settings
@@ -75,6 +83,8 @@ def register(app: typer.Typer) -> None:
             host=settings.api_host,
             port=settings.api_port,
             workers=workers,
+            timeout_keep_alive=keep_alive,
+            limit_concurrency=max_connections,
         )
 
     @app.command()

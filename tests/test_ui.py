@@ -186,3 +186,21 @@ def test_a_source_card_shows_the_cited_bullet_with_its_neighbours_as_list_items(
     assert "**段階1(全くの未着手)**" in quote_in_context(
         "➢ 段階1(全くの未着手):30.8%", "段階1（全くの未着手）"
     )
+
+
+def test_only_complete_http_urls_become_links() -> None:
+    from ui.render import document_link, safe_link
+
+    assert (
+        safe_link("https://www.meti.go.jp/policy/dx.pdf")
+        == "[資料を開く ↗](https://www.meti.go.jp/policy/dx.pdf)"
+    )
+    for bad in ("https://www.meti.go.jp/policy/it_po…", "javascript:alert(1)", "https://x.jp/a...", None, ""):
+        assert safe_link(bad) == "", bad
+    assert (
+        document_link("https://x.go.jp/guide.pdf", 12)
+        == "[資料を開く（p.12）↗](https://x.go.jp/guide.pdf#page=12)"
+    )
+    assert (
+        document_link("https://x.go.jp/dx.html", 3) == "[資料の掲載ページを開く ↗](https://x.go.jp/dx.html)"
+    )

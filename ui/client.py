@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,16 @@ def _detail(response: httpx.Response) -> str:
     return str(detail) if detail else f"API がエラーを返しました（HTTP {response.status_code}）。"
 
 
+# The browser session a request is made for (set per Streamlit script run): the API keeps each session's
+# rate limit apart, although every request comes from the UI's one address and key.
+SESSION: ContextVar[str | None] = ContextVar("dxnavi_session", default=None)
+
+
+def _session_headers() -> dict[str, str]:
+    session = SESSION.get()
+    return {"X-Dxnavi-Session": session} if session else {}
+
+
 class ApiClient:
     """Thin synchronous client; one per API URL (the UI caches it)."""
 
@@ -69,7 +80,7 @@ class ApiClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.request(method, path, headers=_session_headers(), **kwargs)
         except httpx.TransportError as exc:
             raise ApiUnavailable(self.base_url) from exc
         if response.status_code >= 400:
@@ -88,7 +99,7 @@ class ApiClient:
         """POST /v1/chat with stream=true; yields events as the Server-Sent Events arrive."""
         body = {"messages": [m.model_dump() for m in messages], "stream": True}
         try:
-            with self._http.stream("POST", "/v1/chat", json=body) as response:
+            with self._http.stream("POST", "/v1/chat", json=body, headers=_session_headers()) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise ApiError(response.status_code, _detail(response))

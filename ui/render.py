@@ -15,7 +15,7 @@ import streamlit as st
 from bot.schemas import ChatResponse, Citation, StageEstimate
 from bot.sources import answer_body, where
 from ingest.normalize import compact, nfkc
-from ui.client import ApiClient, ApiError, ApiUnavailable
+from ui.client import SESSION, ApiClient, ApiError, ApiUnavailable
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:])")
 _LINE_START = re.compile(r"^(\d+)([.)])|^([-+=])")
@@ -34,7 +34,18 @@ def client() -> ApiClient:
 
     settings = load_settings()
     key = settings.api_key.get_secret_value() if settings.api_key else None
+    SESSION.set(_session_id())
     return _client(settings.api_url, key)
+
+
+def _session_id() -> str | None:
+    """An opaque id of this browser session (a hash: the API never sees Streamlit's own id)."""
+    import hashlib
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return hashlib.sha256(ctx.session_id.encode()).hexdigest()[:32] if ctx else None
 
 
 def require_api(api: ApiClient) -> dict[str, Any]:
@@ -129,8 +140,8 @@ def highlight(text: str, terms: list[str], width: int = 110, color: str = "orang
 
 def safe_link(url: str | None, label: str = "資料を開く ↗") -> str:
     """A markdown link only for http(s) URLs."""
-    if not url or urlparse(url).scheme not in ("http", "https"):
-        return ""
+    if not url or urlparse(url).scheme not in ("http", "https") or "…" in url or "..." in url:
+        return ""  # not a complete http(s) URL (text cut short with … is never a link)
     return f"[{label}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 

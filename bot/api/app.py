@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from bot.advisor import Advisor
-from bot.api.deps import RateLimiter, guard
+from bot.api.deps import SESSION_SHARE, RateLimiter, guard
 from bot.api.errors import add_error_handlers
 from bot.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware
 from bot.api.routers import chat, documents, feedback, health, memo, openai_compat
@@ -38,6 +38,9 @@ DESCRIPTION = """
 - `GET /v1/models`・`POST /v1/chat/completions`: OpenAI 互換（Open WebUI や `openai` クライアントから利用可）
 
 `DXNAVI_API_KEY` を設定した場合は `Authorization: Bearer <キー>` ヘッダーが必要です。
+
+資料の本文（`text`・`quote`・`answer`）はプレーンテキスト（回答は Markdown）です。資料に HTML のような文字列が
+含まれていても、そのまま返します。Web ページに表示するときは、必ずエスケープしてください。
 """
 
 TAGS = [
@@ -76,10 +79,11 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.holder = AdvisorHolder(settings, advisor)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.shared_limiter = RateLimiter(settings.rate_limit_per_minute * SESSION_SHARE)
     app.state.feedback = FeedbackStore(settings.feedback_db)
     app.state.recent = RecentAnswers()
 
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout_s)
     app.add_middleware(InternalErrorMiddleware)
     if settings.cors_origins:
         app.add_middleware(

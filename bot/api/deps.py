@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import time
 from functools import lru_cache
@@ -17,6 +18,9 @@ from bot.api.state import AdvisorHolder
 
 if TYPE_CHECKING:
     from ground.config import Settings
+
+
+SESSION_SHARE = 10  # a front-end's sessions together: at most this many times one session's limit
 
 
 class RateLimiter:
@@ -86,17 +90,24 @@ def _too_many(limiter: RateLimiter, bucket: str) -> None:
         )
 
 
+SESSION_HEADER = "x-dxnavi-session"
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
 async def guard(request: Request) -> None:
     """API key (when keys are set) and rate limit. The limit is kept per API key when keys are used (a
     front-end's users share its key, not one address), else per client address; failed attempts count in a
-    bucket of their own per address, so that they never use up a valid key's allowance."""
+    bucket of their own per address, so that they never use up a valid key's allowance.
+
+    A front-end that serves many people (the UI) names each person's session in `X-Dxnavi-Session`: each
+    session then has the limit of its own, and all of them together at most SESSION_SHARE times it (new
+    session names do not buy more than that)."""
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
     client = client_address(request, settings.trusted_proxies)
     keys = settings.bearer_keys
     if not keys:
-        if limiter.enabled:
-            _too_many(limiter, f"ip:{client}")
+        _limit(request, limiter, f"ip:{client}")
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
@@ -113,8 +124,18 @@ async def guard(request: Request) -> None:
             else "APIキーが正しくありません。"
         )
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
-    if limiter.enabled:
-        _too_many(limiter, f"key:{matched}")
+    _limit(request, limiter, f"key:{matched}")
+
+
+def _limit(request: Request, limiter: RateLimiter, bucket: str) -> None:
+    if not limiter.enabled:
+        return
+    session = request.headers.get(SESSION_HEADER, "")
+    if not _SESSION.match(session):
+        _too_many(limiter, bucket)
+        return
+    _too_many(request.app.state.shared_limiter, bucket)
+    _too_many(limiter, f"{bucket}:session:{session}")
 
 
 async def get_advisor(request: Request) -> Advisor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
@@ -19,6 +20,14 @@ class BodyTooLarge(HTTPException):
         super().__init__(
             413,
             f"リクエストが大きすぎます（上限 {limit:,} バイト）。質問や会話を短くしてから送ってください。",
+        )
+
+
+class BodyTooSlow(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408,
+            f"リクエスト本文が {seconds:g} 秒以内に届きませんでした。通信状態を確かめて、もう一度送ってください。",
         )
 
 
@@ -38,11 +47,13 @@ class TrackedSend:
 
 class BodyLimitMiddleware:
     """Rejects request bodies over `limit` bytes with 413: by Content-Length up front, and by counting the
-    bytes actually received, so a chunked or lying client cannot get more in."""
+    bytes actually received, so a chunked or lying client cannot get more in. A body that does not arrive
+    within `timeout` seconds (a slow or stalled client holding a connection) gets 408."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,12 +65,21 @@ class BodyLimitMiddleware:
             await error_response(413, str(too_large.detail), path=scope.get("path", ""))(scope, receive, send)
             return
         received = 0
+        body_done = False
+        deadline = anyio.current_time() + self.timeout
 
         async def counting_receive() -> AsgiMessage:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body: waiting for a disconnect while streaming has no deadline
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow(self.timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > self.limit:
                     raise too_large
             return message
@@ -67,10 +87,12 @@ class BodyLimitMiddleware:
         tracked = TrackedSend(send)
         try:
             await self.app(scope, counting_receive, tracked)
-        except BodyTooLarge:
+        except (BodyTooLarge, BodyTooSlow) as exc:
             if tracked.started:
                 raise
-            await error_response(413, str(too_large.detail), path=scope.get("path", ""))(scope, receive, send)
+            await error_response(exc.status_code, str(exc.detail), path=scope.get("path", ""))(
+                scope, receive, send
+            )
 
 
 class InternalErrorMiddleware:

@@ -1,4 +1,4 @@
-"""Eighteen kinds of bad input dropped into one corpus next to a good document, ingested by the real
+"""Nineteen kinds of bad input dropped into one corpus next to a good document, ingested by the real
 `dxnavi ingest` in a child process: it finishes, names every file it could not take with a Japanese reason,
 indexes what can be read (UTF-16 without a BOM, Shift_JIS, HTML without its script, a poisoned document
 without its instructions, a megabyte-long line), and the API then answers from the index."""
@@ -49,6 +49,7 @@ BAD_KINDS = [
     "loop.txt",
     "dangling.txt",
     "linked-folder",
+    "huge.txt",
 ]
 
 
@@ -79,7 +80,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder / "voices.txt",
         "現場の声をまとめました。\n" + POISON + "\n身近な業務のデジタル化から始めました。",
     )
-    make_text_file(folder / "long-line.txt", "DX推進のポイント" * 65_000)  # ~1 MB without a sentence end
+    make_text_file(folder / "long-line.txt", "DX推進のポイント" * 65_000)  # 1.5 MB without a sentence end
+    make_text_file(folder / "huge.txt", "中小企業のDX。" * 140_000)  # 2.5 MB: over the limit set below
     return folder
 
 
@@ -88,7 +90,13 @@ def ingested(
     corpus: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     data = tmp_path_factory.mktemp("bad-input-data")
-    env = {**os.environ, "DXNAVI_CORPUS_DIR": str(corpus), "DXNAVI_DATA_DIR": str(data), "COLUMNS": "240"}
+    env = {
+        **os.environ,
+        "DXNAVI_CORPUS_DIR": str(corpus),
+        "DXNAVI_DATA_DIR": str(data),
+        "DXNAVI_MAX_FILE_MB": "2",
+        "COLUMNS": "240",
+    }
     result = subprocess.run(
         [sys.executable, "-c", "from dxnavi.cli import app; app()", "ingest", "--quiet"],
         env=env,
@@ -110,7 +118,7 @@ def test_ingest_finishes_and_names_every_bad_file_with_a_reason(
         assert "スキップ" in rows[name], rows[name]
     reasons = result.stdout
     for expected in ("空のファイル", "ループしています", "リンク先がありません", "フォルダへのシンボリックリンク",
-                     "対応していない形式", "文字コードを判定できません"):  # fmt: skip
+                     "対応していない形式", "文字コードを判定できません", "大きすぎます"):  # fmt: skip
         assert expected in reasons, expected
     assert "pipe.txt" not in reasons  # a FIFO is not a file: left alone, not read
     assert "AIへの指示のような文 1 件" in reasons and "voices.txt" in reasons

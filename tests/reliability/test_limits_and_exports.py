@@ -119,3 +119,82 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(built_index: BuiltI
 
         assert [get("198.51.100.1") for _ in range(3)] == [200, 200, 429]
         assert get("198.51.100.2") == 200  # another user behind the same proxy has their own allowance
+
+
+def test_each_browser_session_of_a_front_end_has_its_own_allowance_within_a_shared_cap(
+    built_index: BuiltIndex, tmp_path: Path
+) -> None:
+    """The UI calls from one address with one key for everyone: it names each person's session, and each
+    session gets the limit; new session names do not buy more than SESSION_SHARE times it together."""
+    from bot.api.deps import SESSION_SHARE
+
+    settings = api_settings(built_index, tmp_path, rate_limit_per_minute=2, api_key="ui-key")
+    with (
+        serve(create_app(settings, shared_advisor(built_index))) as url,
+        httpx.Client(base_url=url, headers={"Authorization": "Bearer ui-key"}) as client,
+    ):
+
+        def get(session: str | None) -> int:
+            headers = {"X-Dxnavi-Session": session} if session else {}
+            return client.get("/v1/stages", headers=headers).status_code
+
+        assert [get("session-aaaaaaaa") for _ in range(3)] == [200, 200, 429]
+        assert [get("session-bbbbbbbb") for _ in range(2)] == [200, 200]  # another person is not throttled
+        assert (
+            get("bad id!") == 200 and get("bad id!") == 200 and get("bad id!") == 429
+        )  # no valid id: the key's own
+        rotating = [get(f"session-{i:08d}") for i in range(SESSION_SHARE * 2 + 5)]
+        assert rotating.count(200) <= SESSION_SHARE * 2 and rotating[-1] == 429
+
+
+def test_the_ui_client_names_its_browser_session_so_two_people_are_not_throttled_together(
+    built_index: BuiltIndex, tmp_path: Path
+) -> None:
+    from ui.client import SESSION, ApiClient, ApiError
+
+    settings = api_settings(built_index, tmp_path, rate_limit_per_minute=1)
+    with serve(create_app(settings, shared_advisor(built_index))) as url:
+        client = ApiClient(url)
+        for person in ("person-aaaaaaaa", "person-bbbbbbbb"):  # one address, one allowance each
+            token = SESSION.set(person)
+            try:
+                assert client.stages()
+            finally:
+                SESSION.reset(token)
+        assert client.stages()  # no session named: the address's own allowance, still unused
+        with pytest.raises(ApiError) as limited:
+            client.stages()
+        assert limited.value.status == 429
+
+
+def test_a_client_that_stalls_its_body_gets_408_and_the_server_goes_on(
+    built_index: BuiltIndex, tmp_path: Path
+) -> None:
+    import json
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    settings = api_settings(built_index, tmp_path, body_timeout_s=1.0)
+    with serve(create_app(settings, shared_advisor(built_index))) as url:
+        address = urlparse(url)
+        stalled = []
+        for _ in range(5):  # several slow clients at once
+            sock = socket.create_connection((address.hostname, address.port), timeout=10)
+            sock.sendall(
+                b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 200\r\n\r\n{"messages":'
+            )
+            stalled.append(sock)
+        started = time.monotonic()
+        # Meanwhile others are served.
+        ok = httpx.post(f"{url}/v1/chat", json=ask_body("DX認定のメリットは？"), timeout=60)
+        assert ok.status_code == 200
+        for sock in stalled:
+            reply = sock.recv(4096).decode("utf-8", errors="replace")
+            sock.close()
+            status, _, rest = reply.partition("\r\n")
+            assert " 408 " in status, reply[:200]
+            body = json.loads(rest.split("\r\n\r\n", 1)[1])
+            assert "秒以内に届きませんでした" in body["detail"]
+        assert time.monotonic() - started < 30
