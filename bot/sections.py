@@ -5,6 +5,7 @@ verified body. `Advisor` decides what the answer is about; `SectionWriter` write
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,8 @@ def _clause_part(claim: Claim) -> str:
 CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
-REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences
+REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences …
+REASON_NEAR = 0.5  # … any that fits at least half as well as the best (varied from question to question)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
@@ -189,14 +191,29 @@ class SectionWriter:
         )
 
     @staticmethod
-    def _fitting(claims: list[Claim], weights: dict[str, float], n: int) -> list[Claim]:
-        """The `n` claims sharing the most (IDF-weighted) context words, kept in card order."""
-        scored = [
-            (sum(w for t, w in weights.items() if t in tokens_of(c.sentence)), -i, c)
-            for i, c in enumerate(claims)
-        ]
+    def _fitting(
+        claims: list[Claim], weights: dict[str, float], n: int, vary: str = "", near: float = 1.0
+    ) -> list[Claim]:
+        """The `n` claims sharing the most (IDF-weighted) context words, kept in card order. Given `vary` (the
+        question), claims that fit at least `near` times as well as the best are taken in an order that
+        differs from question to question but is always the same for one question — so that the same agency
+        is not introduced with the same sentence under every answer; else ties go in card order."""
+
+        def fit(claim: Claim) -> float:
+            return sum(w for t, w in weights.items() if t in tokens_of(claim.sentence))
+
+        def shuffle(claim: Claim) -> int:
+            digest = hashlib.blake2b(f"{vary}\n{claim.sentence}".encode(), digest_size=4).digest()
+            return int.from_bytes(digest, "big")
+
+        best_fit = max((fit(c) for c in claims), default=0.0)
+        scored = []
+        for i, c in enumerate(claims):
+            score = fit(c)
+            close = bool(vary) and score >= best_fit * near
+            scored.append((best_fit if close else score, shuffle(c) if close else -i, i, c))
         best = sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)[:n]
-        return [c for _, _, c in sorted(best, key=lambda x: -x[1])]
+        return [c for _, _, _, c in sorted(best, key=lambda x: x[2])]
 
     def agencies(
         self,
@@ -234,7 +251,7 @@ class SectionWriter:
                     for c in card.answer[:REASON_CHOICES]
                     if not any(near_duplicate(c.sentence, a) for a in avoid)
                 ] or card.answer[:REASON_CHOICES]
-                reason_claim = self._fitting(choices, context_weights, 1)[0]
+                reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
                     reason += first
@@ -245,7 +262,13 @@ class SectionWriter:
                     # Under an answer, what this agency in particular needs to hear; the items every
                     # agency card shares come with 「何を持っていけばいい？」.
                     steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
-                for step in self._fitting(steps, context_weights, BRING_ITEMS if brief else len(steps)):
+                for step in self._fitting(
+                    steps,
+                    context_weights,
+                    BRING_ITEMS if brief else len(steps),
+                    vary=question if brief else "",
+                    near=REASON_NEAR,
+                ):
                     line = self._cite_claim(book, step, hits, english)
                     if line:
                         what.append(line)
