@@ -6,7 +6,6 @@ a call then gets the same Japanese message as the CLI and the API."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
@@ -19,12 +18,13 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.advisor import Advisor
+from bot.api.deps import KEY_MISSING, KEY_WRONG, bearer_key
 from bot.api.schemas import SearchResponse
 from bot.catalog import agencies, clauses
 from bot.counsel import clause_card_id
 from bot.retrieve import check_query
 from bot.schemas import Citation, Message
-from bot.sources import answer_body, sources_list
+from bot.sources import answer_with_sources
 from ground.errors import DxnaviError
 
 if TYPE_CHECKING:
@@ -84,10 +84,8 @@ def _tool_errors(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 def _answer(advisor: Advisor, messages: list[Message]) -> Answer:
     response = _tool_errors(advisor.ask, _tool_errors(advisor.check_messages, messages))
-    body = answer_body(response.answer)
-    sources = sources_list(response.citations)
     return Answer(
-        answer=f"{body}\n\n{sources}" if sources else body,
+        answer=answer_with_sources(response),
         sources=response.citations,
         stage=f"段階{response.stage.level}「{response.stage.label}」" if response.stage else None,
         agencies=[a.name for a in response.agencies],
@@ -156,17 +154,14 @@ class RequireKey:
 
     def __init__(self, app: ASGIApp, keys: list[str]) -> None:
         self.app = app
-        self.keys = [k.encode() for k in keys]
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.keys:
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            scheme, _, token = header.partition(" ")
-            token_bytes = token.strip().encode("latin-1")
-            if scheme.lower() != "bearer" or not any(
-                secrets.compare_digest(token_bytes, k) for k in self.keys
-            ):
-                message = "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。"
+            missing, matched = bearer_key(header, self.keys)
+            if missing or matched is None:
+                message = KEY_MISSING if missing else KEY_WRONG
                 response = JSONResponse({"error": message}, 401, headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
                 return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.schemas import Citation
+from bot.schemas import ChatResponse, Citation
 
 # Written by bot.compose.sources_section at the end of every answer that cites something.
 SOURCES_HEADING = "### 参考資料"
@@ -67,3 +67,11 @@ def sources_list(citations: list[Citation]) -> str:
             line += f" <{c.url}>"
         lines.append(line)
     return "\n".join(lines)
+
+
+def answer_with_sources(response: ChatResponse) -> str:
+    """The answer body followed by the numbered 出典 list (document, page, quote) matching the [n] markers:
+    the text for clients that show one text (OpenAI-compatible front-ends, MCP assistants)."""
+    body = answer_body(response.answer)
+    sources = sources_list(response.citations)
+    return f"{body}\n\n{sources}" if sources else body

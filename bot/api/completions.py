@@ -12,8 +12,7 @@ from typing import Any
 from fastapi.sse import EventSourceResponse, format_sse_event
 
 from bot.api.schemas import MODEL_ID, ChatCompletionRequest, OpenAIMessage
-from bot.schemas import ChatResponse, Message
-from bot.sources import answer_body, sources_list
+from bot.schemas import Message
 from ingest.tokenize import count_tokens
 
 
@@ -86,13 +85,6 @@ def whole_completion(text: str, messages: list[Message], stream: bool, include_u
         yield format_sse_event(data_str="[DONE]")
 
     return EventSourceResponse(chunks())
-
-
-def openai_content(response: ChatResponse) -> str:
-    """The answer body followed by the numbered 出典 list (document, page, quote) matching the [n] markers."""
-    body = answer_body(response.answer)
-    sources = sources_list(response.citations)
-    return f"{body}\n\n{sources}" if sources else body
 
 
 def completion_chunk(

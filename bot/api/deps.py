@@ -90,6 +90,20 @@ def _too_many(limiter: RateLimiter, bucket: str) -> None:
         )
 
 
+KEY_MISSING = "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。"
+KEY_WRONG = "APIキーが正しくありません。"
+
+
+def bearer_key(authorization: str, keys: list[str]) -> tuple[bool, int | None]:
+    """(no Bearer token was sent at all, the index of the key the token is): compared in constant time."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    matched = next(
+        (i for i, k in enumerate(keys) if secrets.compare_digest(token.encode(), k.encode())), None
+    )
+    return scheme.lower() != "bearer" or not token, matched
+
+
 SESSION_HEADER = "x-dxnavi-session"
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -109,21 +123,13 @@ async def guard(request: Request) -> None:
     if not keys:
         _limit(request, limiter, f"ip:{client}")
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    matched = next(
-        (i for i, k in enumerate(keys) if secrets.compare_digest(token.encode(), k.encode())), None
-    )
-    missing = scheme.lower() != "bearer" or not token
+    missing, matched = bearer_key(request.headers.get("authorization", ""), keys)
     if missing or matched is None:
         if limiter.enabled:
             _too_many(limiter, f"denied:{client}")
-        message = (
-            "APIキーが必要です。`Authorization: Bearer <DXNAVI_API_KEY の値>` ヘッダーを付けてください。"
-            if missing
-            else "APIキーが正しくありません。"
+        raise HTTPException(
+            401, KEY_MISSING if missing else KEY_WRONG, headers={"WWW-Authenticate": "Bearer"}
         )
-        raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     _limit(request, limiter, f"key:{matched}")
 
 

@@ -20,7 +20,6 @@ from bot.api.completions import (
     completion_body,
     completion_chunk,
     fit_history,
-    openai_content,
     usage,
     wants_usage,
     whole_completion,
@@ -31,7 +30,7 @@ from bot.api.schemas import COMPLETION_EXAMPLES, ERRORS, MODEL_ID, ChatCompletio
 from bot.api.state import RecentAnswers
 from bot.api.streaming import advisor_events, question
 from bot.schemas import ChatResponse
-from bot.sources import BodyStream, answer_body, sources_list
+from bot.sources import BodyStream, answer_body, answer_with_sources, sources_list
 from bot.tasks import answer_task, front_end_task
 
 router = APIRouter(tags=["OpenAI互換"])
@@ -72,7 +71,7 @@ async def chat_completions(
         response = await run_in_threadpool(advisor.ask, messages)
         recent.add(response.message_id, question(messages), answer_body(response.answer))
         body_json = completion_body(
-            f"chatcmpl-{response.message_id}", created, openai_content(response), messages
+            f"chatcmpl-{response.message_id}", created, answer_with_sources(response), messages
         )
         return {**body_json, "dxnavi": jsonable_encoder(response)}
 
@@ -100,7 +99,7 @@ async def chat_completions(
             yield completion_chunk(cid, created, {}, finish="stop")
             if include_usage:
                 # stream_options.include_usage: one last chunk with no choices and the usage.
-                done = openai_content(final) if final is not None else ""
+                done = answer_with_sources(final) if final is not None else ""
                 yield completion_chunk(cid, created, None, usage=usage(messages, done))
         except Exception as exc:
             status, detail = stream_error(exc)
