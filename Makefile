@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 PYTHON ?= python3
 
-.PHONY: run test install install-dev system-deps ingest lint bench eval clean
+.PHONY: run test install install-dev system-deps ingest lint bench eval clean vectors
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ ingest: install
 
 lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
+
+# After editing bot/data (advice cards, intent examples): the shipped example-question vectors.
+vectors: install
+	$(PY) -m bot.vectors
 
 bench: install
 	$(VENV)/bin/dxnavi bench

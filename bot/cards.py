@@ -13,11 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.catalog import DATA_DIR
 from bot.grounding import is_verbatim, support
+from ground.yamlfile import read_yaml
 from ingest.normalize import compact
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Card(BaseModel):
 
 
 def load_card(path: Path) -> Card:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     try:
         return Card(**data)
     except Exception as exc:  # pydantic.ValidationError or TypeError: name the file

@@ -6,10 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import get_args
 
-import yaml
 from pydantic import BaseModel, Field
 
 from bot.schemas import Intent
+from ground.yamlfile import read_yaml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -44,19 +44,19 @@ class Clauses(BaseModel):
 
 @lru_cache(maxsize=1)
 def agencies() -> list[Agency]:
-    raw = yaml.safe_load((DATA_DIR / "agencies.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(DATA_DIR / "agencies.yaml")
     return [Agency(**entry) for entry in raw]
 
 
 @lru_cache(maxsize=1)
 def stages() -> list[Stage]:
-    raw = yaml.safe_load((DATA_DIR / "stages.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(DATA_DIR / "stages.yaml")
     return sorted((Stage(**entry) for entry in raw), key=lambda s: s.level)
 
 
 @lru_cache(maxsize=1)
 def clauses() -> Clauses:
-    return Clauses(**yaml.safe_load((DATA_DIR / "clauses.yaml").read_text(encoding="utf-8")))
+    return Clauses(**read_yaml(DATA_DIR / "clauses.yaml"))
 
 
 def lab_regions() -> list[str]:
@@ -66,7 +66,7 @@ def lab_regions() -> list[str]:
 @lru_cache(maxsize=1)
 def intent_examples() -> dict[Intent, list[str]]:
     """Example questions per intent, for the nearest-neighbour router."""
-    raw = yaml.safe_load((DATA_DIR / "intent_examples.yaml").read_text(encoding="utf-8")) or {}
+    raw = read_yaml(DATA_DIR / "intent_examples.yaml") or {}
     valid = set(get_args(Intent))
     unknown = set(raw) - valid
     if unknown:

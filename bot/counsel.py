@@ -7,13 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from bot.cards import Card, Claim, cards
 from bot.grounding import content_words, tokens_in_order
-from bot.vectors import question_vectors
 from ingest.normalize import nfkc
 from ingest.tokenize import search_tokens
 
@@ -74,8 +72,7 @@ class CardIndex:
 
     def __init__(
         self,
-        embed_many: Callable[[list[str]], np.ndarray],
-        cache: Path | None,
+        vectors_of: Callable[[list[str]], np.ndarray],
         idf: Callable[[str], float],
         deck: Sequence[Card] | None = None,
     ) -> None:
@@ -86,7 +83,7 @@ class CardIndex:
             for text in [card.title, *card.questions]:
                 texts.append(nfkc(text))
                 self.rows.append(i)
-        self.vectors = question_vectors(texts, embed_many, cache)
+        self.vectors = vectors_of(texts)
         self.row_index = np.asarray(self.rows)
         self.tokens = [
             frozenset(t for text in [c.title, *c.questions] for t in search_tokens(text)) for c in self.cards

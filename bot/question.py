@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import yaml
-
 from bot import catalog
 from bot.counsel import PILLAR, VIEWPOINT
+from ground.yamlfile import read_yaml
 from ingest.normalize import nfkc
 
 WANTS_FIGURE = re.compile(
@@ -96,7 +95,7 @@ def is_supporter(text: str) -> bool:
 @lru_cache(maxsize=1)
 def synonym_groups() -> list[tuple[list[str], list[str]]]:
     """(words that trigger, words added): a plain list works both ways; {en, ja} goes English → Japanese."""
-    raw = yaml.safe_load((catalog.DATA_DIR / "synonyms.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(catalog.DATA_DIR / "synonyms.yaml")
     groups = []
     for entry in raw:
         if isinstance(entry, dict):

@@ -12,11 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from ground.errors import ModelMismatchError, QueryError, StoreUnavailableError
 from ingest import index as idx
@@ -61,19 +56,6 @@ class Hit:
     dense_similarity: float | None
 
 
-class LangChainEmbeddings(Embeddings):
-    """Our Embedder seen through LangChain's Embeddings interface (for langchain-chroma)."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed_documents(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed_query(text).tolist()
-
-
 class SearchIndex:
     """One loaded index build: chunks, BM25 and the Chroma collection. Load once, query many times."""
 
@@ -92,8 +74,7 @@ class SearchIndex:
         self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.bm25 = bm25s.BM25.load(str(self.build_dir / "bm25"))
         self.urls = {f.doc_id: f.url for f in self.meta.files}
-        self._client = None
-        self._vectorstore: Any = None
+        self._collection: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
         # Recent searches: a follow-up replays the turns before it (bot.advisor), whose searches ran
         # in earlier requests, so that a chat turn costs one retrieval.
@@ -103,34 +84,29 @@ class SearchIndex:
         self._load_sentences()
 
     @property
-    def vectorstore(self) -> Any:
-        """The langchain-chroma vector store over this build's collection (opened lazily, once)."""
+    def collection(self) -> Any:
+        """This build's Chroma collection (opened lazily, once)."""
         with self._open_lock:
-            return self._open_vectorstore()
+            if self._collection is None:
+                self._collection = self._open_collection()
+            return self._collection
 
-    def _open_vectorstore(self) -> Any:
-        if self._vectorstore is None:
-            from langchain_chroma import Chroma
+    def _open_collection(self) -> Any:
+        client = open_client(self.settings, self.build_dir)
+        name = collection_name(self.settings, self.meta.build_id)
+        try:
+            return get_collection(client, name)
+        except Exception as exc:  # chromadb raises NotFoundError / connection errors
+            if self.settings.store != "server":
+                raise
+            from chromadb.errors import NotFoundError
 
-            client = open_client(self.settings, self.build_dir)
-            name = collection_name(self.settings, self.meta.build_id)
-            try:
-                get_collection(client, name)
-            except Exception as exc:  # chromadb raises NotFoundError / connection errors
-                if self.settings.store != "server":
-                    raise
-                from chromadb.errors import NotFoundError
-
-                if isinstance(exc, NotFoundError):  # the server runs, but lost this build (a new volume?)
-                    raise StoreUnavailableError(
-                        f"Chroma サーバーに索引のコレクション {name} がありません。"
-                        "`dxnavi ingest` を実行して作り直してください。"
-                    ) from exc
-                raise StoreUnavailableError(server_down_message(self.settings)) from exc
-            self._vectorstore = Chroma(
-                client=client, collection_name=name, embedding_function=LangChainEmbeddings(self.embedder)
-            )
-        return self._vectorstore
+            if isinstance(exc, NotFoundError):  # the server runs, but lost this build (a new volume?)
+                raise StoreUnavailableError(
+                    f"Chroma サーバーに索引のコレクション {name} がありません。"
+                    "`dxnavi ingest` を実行して作り直してください。"
+                ) from exc
+            raise StoreUnavailableError(server_down_message(self.settings)) from exc
 
     def sentence_vectors(self) -> dict[str, np.ndarray]:
         """Sentence text → vector, as stored by ingest in this build."""
@@ -183,7 +159,7 @@ class SearchIndex:
         """(chunk_id, cosine similarity) best first, from Chroma."""
         where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
         try:
-            result = self.vectorstore._collection.query(
+            result = self.collection.query(
                 query_embeddings=[query_vector.tolist()],
                 n_results=min(k, len(self.chunks)),
                 where=where,
@@ -193,7 +169,7 @@ class SearchIndex:
             raise
         except Exception as exc:
             if self.settings.store == "server":
-                self._vectorstore = None
+                self._collection = None
                 raise StoreUnavailableError(server_down_message(self.settings)) from exc
             raise
         ids = result["ids"][0]
@@ -267,38 +243,3 @@ class SearchIndex:
             for cid, score in ranked
             if cid in self.by_id
         ]
-
-
-def hit_to_document(hit: Hit, url: str | None = None) -> Document:
-    c = hit.chunk
-    return Document(
-        page_content=c.text,
-        id=c.chunk_id,
-        metadata={
-            "chunk_id": c.chunk_id,
-            "doc_id": c.doc_id,
-            "title": c.title,
-            "page": c.page,
-            "heading": c.heading,
-            "start": c.start,
-            "end": c.end,
-            "score": hit.score,
-            "url": url,
-        },
-    )
-
-
-class HybridRetriever(BaseRetriever):
-    """LangChain retriever over a SearchIndex: returns Documents carrying the chunk metadata."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: SearchIndex
-    k: int = 10
-    doc_ids: list[str] | None = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        hits = self.index.search(query, k=self.k, doc_ids=self.doc_ids)
-        return [hit_to_document(h, self.index.urls.get(h.chunk.doc_id)) for h in hits]

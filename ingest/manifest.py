@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ground.errors import ConfigError
+from ground.yamlfile import read_yaml
 
 MANIFEST_NAME = "manifest.yaml"
 
@@ -33,7 +34,7 @@ def load_manifest(corpus_dir: Path) -> dict[str, DocumentInfo]:
     if not path.is_file():
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path) or {}
         docs = [DocumentInfo(**entry) for entry in raw.get("documents", [])]
     except (yaml.YAMLError, ValidationError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path} の書式が正しくありません: {exc}") from exc

@@ -11,7 +11,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from typer.testing import CliRunner, Result
 
-from bot.retrieve import MAX_QUERY_CHARS, HybridRetriever
+from bot.retrieve import MAX_QUERY_CHARS
+from bot.retriever import HybridRetriever
 from dxnavi.cli import app
 from ground.errors import QueryError
 from tests.conftest import BuiltIndex

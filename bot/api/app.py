@@ -103,6 +103,9 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers): settings from DXNAVI_* and DXNAVI_CONFIG."""
+    from ground import threads
     from ground.config import load_settings
 
-    return create_app(load_settings())
+    settings = load_settings()
+    threads.configure(settings.threads)  # before this worker loads the embedder
+    return create_app(settings)
