@@ -14,7 +14,9 @@ from tests.conftest import BuiltIndex
 def test_shipped_vectors_cover_every_example_question(embedder) -> None:  # type: ignore[no-untyped-def]
     shipped = vectors._read(vectors.shipped_path(embedder.model_id))
     missing = [t for t in vectors.example_questions() if vectors._key(t) not in shipped]
-    assert not missing, f"{len(missing)} 件の質問例のベクトルがありません。`make vectors` を実行してください: {missing[:3]}"
+    assert not missing, (
+        f"{len(missing)} 件の質問例のベクトルがありません。`make vectors` を実行してください: {missing[:3]}"
+    )
     # …and they are this model's vectors of those texts (a sample, embedded now).
     sample = vectors.example_questions()[::97]
     fresh = embedder.embed_queries(sample)
