@@ -57,6 +57,7 @@ from ingest.normalize import nfkc
 
 if TYPE_CHECKING:
     from ground.config import Settings
+    from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +142,15 @@ class Advisor:
         self.writer = SectionWriter(settings, index, self.pool, self.cards, self.regions)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Advisor:
+    def from_settings(
+        cls, settings: Settings, private_store: bool = False, embedder: Embedder | None = None
+    ) -> Advisor:
+        """`private_store`: for a long-running server process (see SearchIndex); `embedder`: one already
+        loaded (the server reloading a new build)."""
         from ingest.embed import embedder_from_settings
 
-        index = SearchIndex(settings, embedder_from_settings(settings))
+        embedder = embedder or embedder_from_settings(settings)
+        index = SearchIndex(settings, embedder, private_store=private_store)
         backend = None
         if settings.llm_backend != "none":
             from bot.llm import create_backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from ground.errors import ModelMismatchError, QueryError, StoreUnavailableError
 from ingest import index as idx
 from ingest.normalize import nfkc
 from ingest.split import Chunk, sentence_texts
-from ingest.store import collection_name, get_collection, open_client, server_down_message
+from ingest.store import collection_name, get_collection, open_client, private_copy, server_down_message
 from ingest.tokenize import search_tokens
 
 if TYPE_CHECKING:
@@ -59,7 +60,14 @@ class Hit:
 class SearchIndex:
     """One loaded index build: chunks, BM25 and the Chroma collection. Load once, query many times."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, build_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        build_dir: Path | None = None,
+        private_store: bool = False,
+    ) -> None:
+        """`private_store`: read a private copy of an embedded store (API workers; see private_copy)."""
         bm25s = idx.import_bm25s()
         self.settings = settings
         self.embedder = embedder
@@ -75,6 +83,8 @@ class SearchIndex:
         self.bm25 = bm25s.BM25.load(str(self.build_dir / "bm25"))
         self.urls = {f.doc_id: f.url for f in self.meta.files}
         self._collection: Any = None
+        self.private_store = private_store and settings.store == "embedded"
+        self._private_dir: Path | None = None
         self._query_cache: dict[str, np.ndarray] = {}
         # Recent searches: a follow-up replays the turns before it (bot.advisor), whose searches ran
         # in earlier requests, so that a chat turn costs one retrieval.
@@ -91,8 +101,19 @@ class SearchIndex:
                 self._collection = self._open_collection()
             return self._collection
 
+    def close(self) -> None:
+        """Forget the collection and remove this process's private copy of the store, if any."""
+        with self._open_lock:
+            self._collection = None
+            if self._private_dir is not None:
+                shutil.rmtree(self._private_dir, ignore_errors=True)
+                self._private_dir = None
+
     def _open_collection(self) -> Any:
-        client = open_client(self.settings, self.build_dir)
+        store_dir = self.build_dir
+        if self.private_store:
+            store_dir = self._private_dir = private_copy(self.build_dir, self.settings.data_dir / "replicas")
+        client = open_client(self.settings, store_dir)
         name = collection_name(self.settings, self.meta.build_id)
         try:
             return get_collection(client, name)

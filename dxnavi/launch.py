@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ground.errors import ConfigError, DxnaviError
+from ground.errors import DxnaviError
 from ground.processes import (
     API_FACTORY,
     Stop,
@@ -45,13 +45,6 @@ def register(app: typer.Typer) -> None:
         from ingest import index as idx
 
         settings = settings_for(config, api_host=host, api_port=port)
-        if workers > 1 and settings.store != "server":
-            raise ConfigError(
-                "--workers を2以上にできるのは、ベクトルストアが Chroma サーバー"
-                '（store = "server"）のときだけです。'
-                '埋め込み Chroma（store = "embedded"）は1つのプロセスしか開けません。'
-                "DXNAVI_STORE=server と Chroma サーバーを設定するか、--workers 1 で起動してください。"
-            )
         check_port_free(settings.api_host, settings.api_port, "--port")
         if idx.read_current_meta(settings.index_dir) is None:
             console.print(

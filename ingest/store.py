@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,46 @@ def open_client(settings: Settings, build_dir: Path) -> ClientAPI:
         )
     except Exception as exc:  # chromadb raises plain Exception/ValueError when the server is down
         raise StoreUnavailableError(server_down_message(settings)) from exc
+
+
+def private_copy(build_dir: Path, replicas_dir: Path) -> Path:
+    """A copy of a build's embedded Chroma store that only this process opens; returns a folder to give
+    `open_client` in place of the build folder.
+
+    Chroma's PersistentClient is not process-safe and writes to its folder even to read, so API worker
+    processes never open the build's own store: each reads its private copy of it (the build is
+    complete and never changes once `CURRENT` names it). The copy is removed when the process exits;
+    copies left by killed processes are removed by the next one.
+    """
+    prune_copies(replicas_dir)
+    dest = replicas_dir / f"{build_dir.name}.{os.getpid()}"
+    if not (dest / "chroma").is_dir():
+        tmp = replicas_dir / f".{dest.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(build_dir / "chroma", tmp / "chroma")
+        tmp.rename(dest)
+        atexit.register(shutil.rmtree, dest, ignore_errors=True)
+    return dest
+
+
+def prune_copies(replicas_dir: Path) -> None:
+    """Remove the private copies of processes that are gone."""
+    if not replicas_dir.is_dir():
+        return
+    for copy in replicas_dir.iterdir():
+        pid = copy.name.removesuffix(".tmp").rsplit(".", 1)[-1]  # <build>.<pid> or .<build>.<pid>.tmp
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def server_down_message(settings: Settings) -> str:

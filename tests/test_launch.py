@@ -4,6 +4,7 @@ commands refuse what cannot work with a Japanese reason."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,11 +24,59 @@ from tests.servers import free_port
 CLI = [sys.executable, "-c", "from dxnavi.cli import app; app()"]
 
 
-def test_serve_refuses_several_workers_with_the_embedded_store() -> None:
-    result = CliRunner().invoke(app, ["serve", "--workers", "2"])
-    assert result.exit_code == 2
-    text = " ".join(result.output.split())  # rich wraps long lines
-    assert "--workers を2以上にできるのは" in text and 'store = "server"' in text
+def test_two_workers_on_the_embedded_store_each_read_a_private_copy_and_pick_up_a_new_build(
+    built_index: BuiltIndex, tmp_path: Path
+) -> None:
+    settings, _ = built_index
+    data, corpus = tmp_path / "data", tmp_path / "corpus"
+    shutil.copytree(settings.index_dir, data / "index", symlinks=True)
+    shutil.copytree(settings.corpus_dir, corpus)
+    env = {**os.environ, "DXNAVI_DATA_DIR": str(data), "DXNAVI_CORPUS_DIR": str(corpus)}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    replicas = data / "replicas"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(list(replicas.glob("*.*"))) < 2:
+            time.sleep(0.5)
+        copies = sorted(p.name for p in replicas.iterdir())
+        old_build = settings.index_dir.joinpath("CURRENT").read_text().strip()
+        assert len(copies) == 2 and all(c.startswith(old_build + ".") for c in copies), copies
+        assert len({c.rsplit(".", 1)[1] for c in copies}) == 2  # two processes, one copy each
+
+        (corpus / "追加資料.md").write_text(
+            "# 追加資料\n\nDX推進のための社内勉強会を毎月開き、経営者も参加する。\n", encoding="utf-8"
+        )
+        ingested = subprocess.run(
+            [*CLI, "ingest", "-q"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+        new_build = (data / "index" / "CURRENT").read_text().strip()
+        assert new_build != old_build
+
+        # Every worker switches by itself, without a restart: 12 answers in a row come from the new build.
+        in_a_row, deadline = 0, time.monotonic() + 120
+        while in_a_row < 12 and time.monotonic() < deadline:
+            docs = httpx.get(f"{url}/v1/documents", timeout=30).json()
+            in_a_row = in_a_row + 1 if docs["build_id"] == new_build else 0
+            time.sleep(0.2)
+        assert in_a_row == 12
+        assert any(d["file"] == "追加資料.md" for d in docs["documents"])
+        assert {p.name.split(".")[0] for p in replicas.iterdir()} >= {new_build}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
+    assert list(replicas.iterdir()) == []  # each worker removed its copies on the way out
 
 
 def test_run_says_which_port_is_busy(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def create_app(settings: Settings, advisor: Advisor | None = None) -> FastAPI:
         else:
             await run_in_threadpool(warm_up, holder.advisor)
         yield
+        holder.close()  # worker processes end with os._exit: atexit handlers would not run
 
     docs = settings.api_docs if settings.api_docs is not None else not settings.bearer_keys
     app = FastAPI(

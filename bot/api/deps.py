@@ -146,8 +146,8 @@ def _limit(request: Request, limiter: RateLimiter, bucket: str) -> None:
 
 async def get_advisor(request: Request) -> Advisor:
     holder: AdvisorHolder = request.app.state.holder
-    if holder.advisor is not None:
-        return holder.advisor
+    if holder.advisor is not None and not holder.due_to_look():
+        return holder.advisor  # the common case costs no thread
     return await run_in_threadpool(holder.require)
 
 

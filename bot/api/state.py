@@ -14,15 +14,22 @@ from ground.errors import DxnaviError, IndexMissingError, ModelMismatchError, St
 
 if TYPE_CHECKING:
     from ground.config import Settings
+    from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-RELOAD_INTERVAL_S = 5.0  # how often a request may retry loading a missing index
+RELOAD_INTERVAL_S = 5.0  # how often a request may retry loading a missing index, or look for a new one
 
 
 class AdvisorHolder:
-    """The one Advisor of this process. If the index is missing, requests retry loading it now and then,
-    so running `dxnavi ingest` after `dxnavi serve` works without a restart."""
+    """The one Advisor of this process, kept up to date with the index.
+
+    If the index is missing, requests retry loading it now and then, so `dxnavi ingest` after
+    `dxnavi serve` works without a restart. Once loaded, requests look at `CURRENT` now and then; when
+    an ingest has switched in a new build, it is loaded in the background while the old one keeps
+    answering, then swapped in (every worker process does this by itself). A build that fails to load
+    leaves the old one serving.
+    """
 
     def __init__(self, settings: Settings, advisor: Advisor | None) -> None:
         self.settings = settings
@@ -30,6 +37,9 @@ class AdvisorHolder:
         self.error: DxnaviError | None = None
         self._lock = threading.Lock()
         self._last_try = 0.0
+        self._last_look = time.monotonic()
+        self._loading: threading.Thread | None = None
+        self._retired: list[Advisor] = []
 
     def load(self) -> None:
         with self._lock:
@@ -37,16 +47,19 @@ class AdvisorHolder:
                 return
             self._last_try = time.monotonic()
             try:
-                if self.settings.store == "server":
-                    check_store(self.settings)  # fail fast before loading models
-                advisor = Advisor.from_settings(self.settings)
-                warm_up(advisor)
-                self.advisor = advisor
+                self.advisor = self._new_advisor()
                 self.error = None
-                log.info("advisor loaded (build %s)", advisor.index.meta.build_id)
+                log.info("advisor loaded (build %s)", self.advisor.index.meta.build_id)
             except (IndexMissingError, ModelMismatchError, StoreUnavailableError) as exc:
                 self.error = exc
                 log.warning("advisor not ready: %s", exc.message)
+
+    def _new_advisor(self, embedder: Embedder | None = None) -> Advisor:
+        if self.settings.store == "server":
+            check_store(self.settings)  # fail fast before loading models
+        advisor = Advisor.from_settings(self.settings, private_store=True, embedder=embedder)
+        warm_up(advisor)
+        return advisor
 
     def require(self) -> Advisor:
         # A Chroma server that was down is checked again on every request (a refused connection is
@@ -56,7 +69,63 @@ class AdvisorHolder:
             self.load()
         if self.advisor is None:
             raise self.error or IndexMissingError(str(self.settings.index_dir))
+        if self.due_to_look():
+            self.look_for_new_build()
         return self.advisor
+
+    def due_to_look(self) -> bool:
+        """Time to see whether an ingest switched in a new build (every RELOAD_INTERVAL_S)."""
+        return time.monotonic() - self._last_look >= RELOAD_INTERVAL_S
+
+    def look_for_new_build(self) -> threading.Thread | None:
+        """Start loading the build `CURRENT` names if it is not the one serving; returns the loader."""
+        from ingest import index as idx
+
+        self._last_look = time.monotonic()
+        current = self.advisor
+        if current is None or (self._loading is not None and self._loading.is_alive()):
+            return None
+        try:
+            build_id = idx.current_build_id(self.settings.index_dir)
+        except OSError:
+            return None
+        if build_id is None or build_id == current.index.meta.build_id:
+            return None
+        self._loading = threading.Thread(
+            target=self._switch_to, args=(build_id, current), name="dxnavi-reload", daemon=True
+        )
+        self._loading.start()
+        return self._loading
+
+    def _switch_to(self, build_id: str, old: Advisor) -> None:
+        try:
+            new = self._new_advisor(embedder=old.index.embedder if self._same_model(old) else None)
+        except Exception as exc:  # any failure: keep answering from the old build
+            log.warning(
+                "new index build %s not loaded, still serving %s: %s", build_id, old.index.meta.build_id, exc
+            )
+            return
+        with self._lock:
+            self.advisor = new
+            # The build before the old one is surely no longer in use: drop its private store copy.
+            for retired in self._retired:
+                retired.index.close()
+            self._retired = [old]
+        log.info("switched to index build %s (was %s)", new.index.meta.build_id, old.index.meta.build_id)
+
+    def close(self) -> None:
+        """Remove the private store copies of every build this process loaded."""
+        with self._lock:
+            for advisor in [*self._retired, *([self.advisor] if self.advisor else [])]:
+                advisor.index.close()
+            self._retired = []
+
+    def _same_model(self, advisor: Advisor) -> bool:
+        embedder = advisor.index.embedder
+        return (embedder.engine, embedder.model_id) == (
+            self.settings.embedding_engine,
+            self.settings.embedding_model,
+        )
 
 
 def check_store(settings: Settings) -> None:
