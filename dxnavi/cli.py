@@ -104,6 +104,12 @@ def ingest(
             f"ファイル {report.indexed_files} 件・ページ {report.pages}・チャンク {report.chunks}"
             f"（新たに埋め込み {report.embedded}、再利用 {report.reused}）・{report.seconds:.1f} 秒"
         )
+        stages = report.stage_seconds
+        speed = f"、{report.embeddings_per_second:.0f} 件/秒" if report.embeddings_per_second else ""
+        console.print(
+            f"  内訳: 読み込み・分割 {stages.get('read', 0):.1f} 秒、埋め込み {stages.get('embed', 0):.1f} 秒"
+            f"（チャンクと文 {report.texts_embedded} 件{speed}）、書き込み {stages.get('write', 0):.1f} 秒"
+        )
     else:
         console.print(f"索引は最新です（変更なし、{report.seconds:.2f} 秒）。")
     if prepared:

@@ -79,18 +79,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _level(url: str, concurrency: int, total: int, headers: dict[str, str]) -> Level:
+async def _level(url: str, concurrency: int, total: int, headers: dict[str, str], first: int = 0) -> Level:
+    """`total` requests from `concurrency` clients; request i asks question(first + i), so that levels
+    given different `first` never repeat a question (a repeat would be answered from the caches)."""
     import httpx
 
     latencies: list[float] = []
     errors = 0
     queue = list(range(total))
 
-    async def client(worker: int, http: httpx.AsyncClient) -> None:
+    async def client(http: httpx.AsyncClient) -> None:
         nonlocal errors
         while queue:
             i = queue.pop()
-            body = {"messages": [{"role": "user", "content": question(i + worker * total)}]}
+            body = {"messages": [{"role": "user", "content": question(first + i)}]}
             started = time.perf_counter()
             try:
                 response = await http.post(f"{url}/v1/chat", json=body, headers=headers)
@@ -106,7 +108,7 @@ async def _level(url: str, concurrency: int, total: int, headers: dict[str, str]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         started = time.perf_counter()
-        await asyncio.gather(*(client(w, http) for w in range(concurrency)))
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
         seconds = time.perf_counter() - started
     return Level(concurrency, latencies, errors, seconds)
 
@@ -118,7 +120,7 @@ def first_token_ms(url: str, headers: dict[str, str], n: int = 20) -> list[float
     out = []
     with httpx.Client(timeout=60) as http:
         for i in range(n):
-            body = {"messages": [{"role": "user", "content": question(10_000 + i)}], "stream": True}
+            body = {"messages": [{"role": "user", "content": question(800_000 + i)}], "stream": True}
             started = time.perf_counter()
             with http.stream("POST", f"{url}/v1/chat", json=body, headers=headers) as response:
                 lines = response.iter_lines()
@@ -176,6 +178,7 @@ def run_benchmark(
     requests: int,
     measure_ui: bool = False,
     echo: Callable[[str], None] = print,
+    workers: int = 1,
 ) -> BenchReport:
     """Start the API (extractive mode, no rate limit) on a free loopback port and measure it."""
     from ground.errors import IndexMissingError
@@ -193,16 +196,18 @@ def run_benchmark(
     headers = {}
     if settings.api_key is not None:
         headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-    proc = subprocess.Popen(api_command("127.0.0.1", port, quiet=True), env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        api_command("127.0.0.1", port, workers=workers, quiet=True), env=env, start_new_session=True
+    )
     report = BenchReport(
         machine=f"{platform.machine()} / {os.cpu_count()} CPU / Python {platform.python_version()}"
     )
     try:
         wait_until_ready(f"{url}/readyz", proc, "API サーバー")
-        asyncio.run(_level(url, 2, 2 * len(QUESTIONS), headers))  # warm-up
-        for concurrency in levels:
+        asyncio.run(_level(url, 2, 2 * len(QUESTIONS), headers, first=900_000))  # warm-up
+        for n, concurrency in enumerate(levels):
             echo(f"同時接続 {concurrency} で {requests} 件…")
-            report.levels.append(asyncio.run(_level(url, concurrency, requests, headers)))
+            report.levels.append(asyncio.run(_level(url, concurrency, requests, headers, first=n * 100_000)))
         echo("最初のトークンまでの時間を測っています…")
         report.first_token_ms = first_token_ms(url, headers)
         if measure_ui:

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from tqdm import tqdm
 
 from ground.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
-from ingest.load import SUPPORTED_SUFFIXES, load_document, sha256_of
+from ingest.isolate import FileJob, Limits, parse_isolated
+from ingest.load import SUPPORTED_SUFFIXES, sha256_of
 from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
-from ingest.quarantine import quarantine
-from ingest.split import Chunk, sentence_texts, split_segment
+from ingest.split import Chunk, sentence_texts
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
-from ingest.structure import segment_pages
 from ingest.tokenize import search_tokens
 
 if TYPE_CHECKING:
@@ -55,6 +55,14 @@ class IngestReport:
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
+    texts_embedded: int = 0  # chunks and sentences embedded in this run (others reused)
+    # Where the time went: reading (load, clean, split), embedding, writing (BM25, Chroma, files).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def embeddings_per_second(self) -> float | None:
+        embed = self.stage_seconds.get("embed", 0.0)
+        return self.texts_embedded / embed if self.texts_embedded and embed > 0 else None
 
     @property
     def indexed_files(self) -> int:
@@ -217,6 +225,7 @@ def _ingest_locked(
         idx.prune(index_dir)  # a killed earlier run may have left a partial build behind
         return report
 
+    reading = time.perf_counter()
     manifest = load_manifest(settings.corpus_dir)
     manifest_sha256 = _manifestsha256_of(settings.corpus_dir)
     report = IngestReport(changed=True)
@@ -225,65 +234,53 @@ def _ingest_locked(
     skipped: dict[str, str] = {}
     seen_hashes: dict[str, Path] = {}
     seen_doc_ids: set[str] = set()
-    for path in discover(settings.corpus_dir, [Path(p) for p in extra]):
+    limits = Limits(settings.parse_memory_mb, settings.parse_timeout_s)
+    files = discover(settings.corpus_dir, [Path(p) for p in extra])
+    for path in tqdm(files, desc="読み込み", unit="ファイル", disable=not progress or len(files) < 2):
         result = FileResult(path=path, status="skipped")
         report.files.append(result)
+        info = manifest.get(path.name)
+        doc_id = info.id if info else doc_id_for(path)
+        while doc_id in seen_doc_ids:
+            doc_id += "-2"
         try:
             _check_size(path, settings.max_file_mb)
-            doc = load_document(path)
+            job = FileJob(path, doc_id, info.title if info else None, chunking_params(settings))
+            parsed = parse_isolated(job, limits)
         except LoadError as exc:
             result.reason = exc.message
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 skipped[str(path)] = sha256_of(path)
             log.warning("skipped %s: %s", path, exc.message)
             continue
-        if doc.sha256 in seen_hashes:
+        if parsed.sha256 in seen_hashes:
             result.reason = (
-                f"同じ内容のファイル {seen_hashes[doc.sha256].name} があるため、重複として飛ばしました。"
+                f"同じ内容のファイル {seen_hashes[parsed.sha256].name} があるため、重複として飛ばしました。"
             )
-            skipped[str(path)] = doc.sha256
+            skipped[str(path)] = parsed.sha256
             continue
-        seen_hashes[doc.sha256] = path
-        info = manifest.get(path.name)
-        doc_id = info.id if info else doc_id_for(path)
-        while doc_id in seen_doc_ids:
-            doc_id += "-2"
-        seen_doc_ids.add(doc_id)
-        title = info.title if info else (doc.title_hint or path.stem)
-        pages: list[tuple[int, str]] = []
-        for page in doc.pages:
-            text, removed = quarantine(page.text)
-            pages.append((page.number, text))
-            result.quarantined += [f"p.{page.number}: {sentence}" for sentence in removed]
+        seen_hashes[parsed.sha256] = path
+        result.quarantined = parsed.quarantined
         if result.quarantined:
             log.warning(
                 "%s: %d sentences addressed to an assistant quarantined", path, len(result.quarantined)
             )
-        segments = segment_pages(pages, doc.kind)
-        # A passage repeated on one page (boilerplate, a copied table) gives the same chunk id twice:
-        # keep the first, since Chroma refuses duplicate ids and a copy adds nothing to retrieval.
-        doc_chunks: list[Chunk] = []
-        chunk_ids: set[str] = set()
-        for seg in segments:
-            for c in split_segment(seg, doc_id, title, **chunking_params(settings)):
-                if c.chunk_id not in chunk_ids:
-                    chunk_ids.add(c.chunk_id)
-                    doc_chunks.append(c)
-        if not doc_chunks:
+        if not parsed.chunks:
             result.reason = "本文を取り出せませんでした（テキストが空です）。"
-            skipped[str(path)] = doc.sha256
+            skipped[str(path)] = parsed.sha256
             continue
-        chunks.extend(doc_chunks)
-        result.status, result.doc_id, result.title = "indexed", doc_id, title
-        result.pages, result.chunks = len(doc.pages), len(doc_chunks)
+        seen_doc_ids.add(doc_id)
+        chunks.extend(parsed.chunks)
+        result.status, result.doc_id, result.title = "indexed", doc_id, parsed.title
+        result.pages, result.chunks = parsed.pages, len(parsed.chunks)
         records.append(
             idx.FileRecord(
                 path=str(path),
                 doc_id=doc_id,
-                title=title,
-                sha256=doc.sha256,
-                pages=len(doc.pages),
-                chunks=len(doc_chunks),
+                title=parsed.title,
+                sha256=parsed.sha256,
+                pages=parsed.pages,
+                chunks=len(parsed.chunks),
                 url=info.url if info else None,
                 quarantined=result.quarantined,
             )
@@ -296,11 +293,15 @@ def _ingest_locked(
             f"PDF・TXT・MD・HTML を {settings.corpus_dir} に置いてから、もう一度実行してください。"
         )
 
+    embedding = time.perf_counter()
+    report.stage_seconds["read"] = embedding - reading
     embedder = embedder_factory()
-    embeddings, reused, sentences, sentence_vectors = _embeddings_for(
+    embeddings, reused, sentences, sentence_vectors, report.texts_embedded = _embeddings_for(
         chunks, embedder, index_dir if not rebuild else None, progress
     )
     report.embedded, report.reused = len(chunks) - reused, reused
+    writing = time.perf_counter()
+    report.stage_seconds["embed"] = writing - embedding
 
     build_id = idx.new_build_id()
     staging = idx.staging_dir(index_dir, build_id)
@@ -337,6 +338,7 @@ def _ingest_locked(
     kept = idx.prune(index_dir)
     if settings.store == "server":
         drop_collections(client, settings.collection_prefix, {collection_name(settings, b) for b in kept})
+    report.stage_seconds["write"] = time.perf_counter() - writing
     report.build_id = build_id
     report.chunks = len(chunks)
     report.pages = sum(r.pages for r in records)
@@ -386,10 +388,9 @@ def _embed_missing(
 
 def _embeddings_for(
     chunks: list[Chunk], embedder: Embedder, index_dir: Path | None, progress: bool
-) -> tuple[np.ndarray, int, list[str], np.ndarray]:
-    """Chunk vectors and sentence vectors; anything the last build embedded with this model is reused."""
-    from tqdm import tqdm
-
+) -> tuple[np.ndarray, int, list[str], np.ndarray, int]:
+    """Chunk vectors and sentence vectors, and how many texts were embedded; anything the last build
+    embedded with this model is reused."""
     chunk_cache, sentence_cache = _previous_vectors(index_dir, embedder)
     sentences = sentence_texts(chunks)
     missing = sum(1 for c in chunks if c.chunk_id not in chunk_cache) + sum(
@@ -401,7 +402,7 @@ def _embeddings_for(
         )
         # Sentences are short: bigger batches are faster per sentence.
         sentence_vectors, _ = _embed_missing(sentences, sentences, sentence_cache, embedder, bar, batch=64)
-    return vectors, reused, sentences, sentence_vectors
+    return vectors, reused, sentences, sentence_vectors, missing
 
 
 def _write_bm25(build_dir: Path, chunks: list[Chunk]) -> None:

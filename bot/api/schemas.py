@@ -89,7 +89,9 @@ class FeedbackRequest(BaseModel):
 class MemoRequest(BaseModel):
     messages: list[Message] = Field(description="相談の会話（古い順）。最後の回答まで含めてかまいません。")
     agency_id: str | None = Field(
-        default=None, description="あて先の相談先ID（/v1/agencies）。省略時は回答がすすめた相談先"
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="あて先の相談先ID（/v1/agencies）。省略時は回答がすすめた相談先",
     )
     company_name: str | None = Field(default=None, max_length=100, description="会社名（任意）")
     industry: str | None = Field(default=None, max_length=100, description="業種（任意）")
