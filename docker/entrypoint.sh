@@ -14,7 +14,7 @@ case "$role" in
     # once take turns through this lock on the shared data folder instead of failing on ingest's own.
     mkdir -p "${DXNAVI_DATA_DIR:-var}"
     flock "${DXNAVI_DATA_DIR:-var}/.start.lock" dxnavi ingest --quiet
-    # Several workers only with the Chroma server (store=server); `dxnavi serve` refuses otherwise.
+    # Several workers read the Chroma server, or each its private copy of the embedded store.
     exec dxnavi serve --host "${DXNAVI_API_HOST:-0.0.0.0}" --port "${DXNAVI_API_PORT:-8000}" \
       --workers "${DXNAVI_API_WORKERS:-1}"
     ;;

@@ -27,8 +27,8 @@ class Settings(BaseSettings):
 
     # Files larger than this are skipped with the reason (they would be read into memory whole).
     max_file_mb: float = 100.0
-    # Each file is parsed in a child process under these limits (ingest.isolate): a file that exhausts
-    # them, or crashes the parser, is reported and skipped.
+    # Each file is parsed in a child process under these limits (ingest.isolate: memory beyond what the
+    # process maps at its start): a file that exhausts them, or crashes the parser, is reported and skipped.
     parse_memory_mb: float = Field(default=2048.0, gt=0)
     parse_timeout_s: float = Field(default=600.0, gt=0)
 

@@ -2,8 +2,8 @@
 
 Reading runs native code on untrusted files (pypdf, the MeCab tokenizer): a file that crashes it
 (SIGSEGV), exhausts memory or never finishes must be reported and skipped, and the other files indexed.
-Each file is parsed in a process forked from a clean fork server, under an address-space limit
-(`DXNAVI_PARSE_MEMORY_MB`) and a time limit (`DXNAVI_PARSE_TIMEOUT_S`); the parent gets back plain data
+Each file is parsed in a forked child process, under a memory limit
+(`DXNAVI_PARSE_MEMORY_MB` more than the process maps when it starts) and a time limit (`DXNAVI_PARSE_TIMEOUT_S`); the parent gets back plain data
 (the chunks) or a Japanese reason.
 """
 
@@ -114,7 +114,8 @@ def _died(path: Path, exitcode: int | None, limits: Limits) -> str:
 
 def _child(job: FileJob, limits: Limits, send: Connection) -> None:
     tagger()  # the tokenizer maps its dictionary before the limit: the limit is for the file's data
-    limit = int(limits.memory_mb * 1024 * 1024)
+    # On top of what the forked process already maps (the caller's libraries and data).
+    limit = _mapped_bytes() + int(limits.memory_mb * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         send.send(("ok", parse_file(job)))
@@ -129,6 +130,15 @@ def _child(job: FileJob, limits: Limits, send: Connection) -> None:
         send.close()
 
 
+def _mapped_bytes() -> int:
+    """This process's virtual size (Linux /proc; 0 elsewhere, where the limit is then absolute)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize()
+
+
 def _memory(path: Path, limits: Limits) -> str:
     return (
         f"読み込みにメモリ上限（{limits.memory_mb:g} MB）を超えるため、このファイルを飛ばしました: {path.name}。"
@@ -136,15 +146,9 @@ def _memory(path: Path, limits: Limits) -> str:
     )
 
 
-_CONTEXT: multiprocessing.context.ForkServerContext | None = None
-
-
-def _context() -> multiprocessing.context.ForkServerContext:
-    """A fork server that has loaded the parsers once: each file's process is a cheap fork of it, and
-    never a fork of the caller (whose threads and locks a fork would copy)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        context: multiprocessing.context.ForkServerContext = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        _CONTEXT = context
-    return _CONTEXT
+def _context() -> multiprocessing.context.ForkContext:
+    """Fork: the child starts at once with the parsers already loaded and runs nothing of the caller's
+    (spawn and forkserver import the caller's main script again, which breaks scripts without a
+    `__main__` guard). Ingest runs in a command-line process, where no other thread holds a lock the
+    child needs; logging re-creates its locks in a forked child."""
+    return multiprocessing.get_context("fork")
