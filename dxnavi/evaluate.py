@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--requests", "-n", min=1, help="各同時接続数で送るリクエスト数")
         ] = 64,
         concurrency: Annotated[
-            list[int] | None, typer.Option("--concurrency", "-c", help="同時接続数（複数可）")
+            list[int] | None, typer.Option("--concurrency", "-C", help="同時接続数（複数可）")
         ] = None,
         ui: Annotated[
             bool, typer.Option("--ui/--no-ui", help="ブラウザで画面の最初の文字までの時間も測る")

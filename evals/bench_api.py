@@ -191,6 +191,9 @@ def run_benchmark(
     url = f"http://127.0.0.1:{port}"
     env = child_env(settings, None)
     env.update({"DXNAVI_RATE_LIMIT_PER_MINUTE": "0", "DXNAVI_LLM_BACKEND": "none"})
+    # uvicorn's multi-worker supervisor leaves two semaphores to the resource tracker when it stops:
+    # harmless, and not ours — keep its warning out of the figures.
+    env["PYTHONWARNINGS"] = "ignore:resource_tracker:UserWarning"
     if os.environ.get("DXNAVI_CONFIG"):
         env["DXNAVI_CONFIG"] = os.environ["DXNAVI_CONFIG"]
     headers = {}
