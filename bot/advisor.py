@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -219,7 +219,6 @@ class Advisor:
         previous = self._replay(user_turns[:-1])
         follow = is_follow_up(question, previous)
         hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
-        situation = " ".join(user_turns)
         if intent == "out_of_scope" or is_injection(question):
             return self._refusal(
                 intent_reason="injection" if is_injection(question) else "scope",
@@ -227,22 +226,19 @@ class Advisor:
             )
         passages = [h.chunk.chunk_id for h in hits]
         card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
-        described = estimate_stage(question)
-        # In scope: the question itself, a follow-up read with the turn before it (「And the normal
-        # rate?」), an owner describing the business, or a clear match with an advice card.
-        in_scope = (
-            self._in_scope(question, hits, expansions)
-            or (follow and self._in_scope(context, hits, expansions))
-            or (follow and previous is not None and previous.card is not None)
-            or described is not None
-            or (
-                best is not None
-                and best.score >= CARD_MIN_SCORE + SCOPE_MARGIN
-                and best.dense >= SCOPE_CARD_DENSE
-            )
-        )
+        in_scope = self._answerable(question, hits, expansions, context, follow, previous, best)
+        if not in_scope and not follow and previous is not None and previous.card is not None:
+            # 「導入したあと自分たちだけで回せるようになる？」 says nothing the guides cover by itself, but
+            # continues the topic before it: read it as a follow-up, and answer if it is in scope so read.
+            previous = replace(previous, leaning=True)
+            follow = True
+            hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
+            passages = [h.chunk.chunk_id for h in hits]
+            card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
+            in_scope = self._in_scope(context, hits, expansions) or self._clear_match(best)
         if not in_scope:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
+        situation = " ".join(user_turns)
         hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls))
         stage_match = self._stage_match(question, situation, card)
@@ -372,6 +368,34 @@ class Advisor:
             ):
                 return owner.card, "match"
         return card, why
+
+    def _answerable(
+        self,
+        question: str,
+        hits: list[Hit],
+        expansions: list[str],
+        context: str,
+        follow: bool,
+        previous: TurnState | None,
+        best: CardHit | None,
+    ) -> bool:
+        """In scope: the question itself, a follow-up read with the turn before it (「And the normal
+        rate?」), an owner describing the business, or a clear match with an advice card."""
+        return (
+            self._in_scope(question, hits, expansions)
+            or (follow and self._in_scope(context, hits, expansions))
+            or (follow and previous is not None and previous.card is not None)
+            or estimate_stage(question) is not None
+            or self._clear_match(best)
+        )
+
+    @staticmethod
+    def _clear_match(best: CardHit | None) -> bool:
+        return (
+            best is not None
+            and best.score >= CARD_MIN_SCORE + SCOPE_MARGIN
+            and best.dense >= SCOPE_CARD_DENSE
+        )
 
     def _resolve(
         self,

@@ -213,12 +213,16 @@ class TurnState:
     stage: int | None = None
     agencies: list[str] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)  # card ids already answered in this conversation
+    # Read the next message as a follow-up even without a pronoun: it made no sense by itself (advisor).
+    leaning: bool = False
 
 
 def is_follow_up(question: str, previous: TurnState | None) -> bool:
     """A message that leans on the earlier turns: a pronoun, a request for more, or too short to stand alone."""
     if previous is None:
         return False
+    if previous.leaning:
+        return True
     text = nfkc(question)
     return bool(
         _ANAPHORA.search(text) or BRING.search(text) or len(text) <= 20 or _SUB_PILLAR_ONLY.match(text)

@@ -30,6 +30,7 @@ OFF_TOPIC = re.compile(
     r"|python|javascript|sql|エクセル関数|vba|コードを書|プログラムを書|バグ|コンパイル|正規表現"
     r"|(おすすめ|オススメ|美味しい|おいしい|人気)の?.{0,8}(店|屋)|近くの.{0,8}(店|屋)\b|(ramen|sushi) (shop|place|restaurant)"
     r"|restaurant recommendation|恋愛|占い|スポーツ|試合|映画|ゲーム攻略|病気|症状|薬"
+    r"|ごはん|ご飯|夕飯|夕食|晩飯|昼飯|朝食|ランチ|おやつ|what (should|to) (i )?(eat|cook)|dinner|lunch"
     # Choosing a product or brand: the guides compare none (「freeeとマネーフォワード、どっちがいい？」).
     r"|(windows|mac|iphone|android|freee|マネーフォワード|弥生|kintone|サイボウズ|スマレジ|エアレジ|ソフト|アプリ|機種|メーカー|製品)"
     r".{0,30}(どっち|どちら|どれ)(が|を|の方が)?.{0,6}(いい|良い|おすすめ|オススメ|買|選|使)",

@@ -91,10 +91,10 @@ def _clause_part(claim: Claim) -> str:
 CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
-REASON_CHOICES = 2  # an agency's reason is one of its card's first sentences …
+REASON_CHOICES = 3  # an agency's reason is one of its card's first sentences …
 REASON_NEAR = 0.5  # … any that fits at least half as well as the best (varied from question to question)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
-BRING_ITEMS = 2  # what to bring, under an answer (the whole list when asked for it)
+BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
         "notice": "",

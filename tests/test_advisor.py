@@ -659,3 +659,20 @@ def test_a_short_follow_up_the_last_topic_answers_stays_with_that_topic(advisor:
     first, register = converse(advisor, "ITCアソシエイトって何ですか？", "登録するには何が必要ですか？")
     assert first.topic == register.topic == "itc-associate"
     assert "登録" in register.answer and register.answer != first.answer
+
+
+def test_a_follow_up_without_a_pronoun_continues_the_topic_instead_of_a_refusal(advisor: Advisor) -> None:
+    # Alone, 「導入後に自分たちだけで回せるか」 says nothing the guides cover, and it was refused; after a
+    # question about cloud accounting vendors it continues that topic (the guides: 顧客の自立を図る).
+    first, after = converse(
+        advisor,
+        "クラウド会計ソフトの会社もDXの支援をしてくれるの？",
+        "導入したあと自分たちだけで回せるようになる？",
+    )
+    assert not first.refused and not after.refused
+    assert after.answer != first.answer and "自立" in after.answer
+
+
+def test_an_everyday_follow_up_is_still_refused(advisor: Advisor) -> None:
+    first, dinner = converse(advisor, "DX認定のメリットは？", "今日の晩ごはん何にしよう？")
+    assert not first.refused and dinner.refused
