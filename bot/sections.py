@@ -94,6 +94,8 @@ PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weigh
 REASON_CHOICES = 3  # an agency's reason is one of its card's first sentences …
 REASON_NEAR = 0.5  # … any that fits at least half as well as the best (varied from question to question)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
+FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
+COUNTED = re.compile(r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)")  # not 「3.0」
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -400,18 +402,21 @@ class SectionWriter:
         weights = self.pool.weights(question, expansions_for(question))
         total = sum(weights.values()) or 1.0
         money = bool(MONEY.search(nfkc(question)))
+        wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
             words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
-            return cost + sum(w for t, w in weights.items() if t in words) / total
+            # 「全国にどれくらいいるの？」 asks for a number: a sentence that gives one (「約7,000名」) answers it.
+            shared = sum(w for t, w in weights.items() if t in words) / total
+            figure = FIGURE_BONUS if wants_figure and COUNTED.search(claim.sentence) else 0.0
+            return cost + figure + shared
 
         claims = sorted(
             (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
         )[:DETAIL_CLAIMS]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
-        wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
         own = [
             chunk
             for q in dict.fromkeys(q for c in card.claims() for q in c.cites)

@@ -676,3 +676,11 @@ def test_a_follow_up_without_a_pronoun_continues_the_topic_instead_of_a_refusal(
 def test_an_everyday_follow_up_is_still_refused(advisor: Advisor) -> None:
     first, dinner = converse(advisor, "DX認定のメリットは？", "今日の晩ごはん何にしよう？")
     assert not first.refused and dinner.refused
+
+
+def test_a_follow_up_asking_for_a_number_gets_the_sentence_with_it(advisor: Advisor) -> None:
+    # 「全国にどれくらいいるの？」 shares no word with 「ITコーディネータ資格者は約7,000名…」, but asks for a number.
+    first, count = converse(
+        advisor, "ITコーディネータってどんな人たちなんですか？", "全国にどれくらいいるの？"
+    )
+    assert "7,000" in count.answer and count.answer != first.answer
