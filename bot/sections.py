@@ -95,7 +95,9 @@ REASON_CHOICES = 3  # an agency's reason is one of its card's first sentences �
 REASON_NEAR = 0.5  # … any that fits at least half as well as the best (varied from question to question)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
-COUNTED = re.compile(r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)")  # not 「3.0」
+COUNTED = re.compile(
+    r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
+)  # not 「3.0」
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
