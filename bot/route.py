@@ -28,7 +28,8 @@ OFF_TOPIC = re.compile(
     r"|確定申告|控除額|相続税|消費税率|インボイス|2割特例|仕訳|法人税|減価償却|源泉徴収"
     r"|労働基準法|残業代の計算|解雇|有給休暇|有給の日数|就業規則の(書き方|条文)"
     r"|python|javascript|sql|エクセル関数|vba|コードを書|プログラムを書|バグ|コンパイル|正規表現"
-    r"|(おすすめ|オススメ|美味しい|おいしい|人気)の?.{0,8}(店|屋)|近くの.{0,8}(店|屋)\b|(ramen|sushi) (shop|place|restaurant)"
+    r"|(おすすめ|オススメ|美味しい|おいしい|人気)の?.{0,8}(店|屋|ホテル|宿|旅館)|近くの.{0,8}(店|屋)\b|(ramen|sushi) (shop|place|restaurant)"
+    r"|hotel recommendation|where (should|can) i stay"
     r"|restaurant recommendation|恋愛|占い|スポーツ|試合|映画|ゲーム攻略|病気|症状|薬"
     r"|ごはん|ご飯|夕飯|夕食|晩飯|昼飯|朝食|ランチ|おやつ|what (should|to) (i )?(eat|cook)|dinner|lunch"
     # Choosing a product or brand: the guides compare none (「freeeとマネーフォワード、どっちがいい？」).

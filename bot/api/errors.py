@@ -44,6 +44,9 @@ _OPENAI_ERRORS = {
 def error_response(
     status: int, detail: str, headers: dict[str, str] | None = None, path: str = ""
 ) -> JSONResponse:
+    # A message may quote what the client sent (an unknown id): a lone surrogate in it cannot be
+    # encoded as JSON, so it becomes 「?」 rather than a 500.
+    detail = detail.encode("utf-8", "replace").decode("utf-8")
     body = openai_error(status, detail) if path.startswith(OPENAI_PATHS) else {"detail": detail}
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -80,6 +80,7 @@ def test_chat_with_any_json_body_is_a_japanese_422_not_a_500(client: TestClient,
 
 @FUZZ
 @given(query=TEXT, k=st.integers(-5, 80), doc_ids=st.none() | st.lists(TEXT, max_size=3))
+@example(query="0", k=1, doc_ids=["\ud800"])  # found by this test: an unknown id quoted in the message
 def test_search_never_fails_with_500(
     client: TestClient, query: str, k: int, doc_ids: list[str] | None
 ) -> None:
@@ -116,6 +117,7 @@ def test_feedback_never_fails_with_500(
     employees=st.none() | st.integers(-3, 2_000_000),
     fmt=st.sampled_from(["pdf", "markdown", "docx"]),
 )
+@example(messages=[{"role": "user", "content": "0"}], agency="\ud800", employees=None, fmt="pdf")
 def test_memo_never_fails_with_500(
     client: TestClient, messages: list[dict[str, str]], agency: str | None, employees: int | None, fmt: str
 ) -> None:
