@@ -42,7 +42,15 @@ def test_descriptions_with_polite_and_past_verbs_are_estimated(text: str, level:
 
 
 @pytest.mark.parametrize(
-    "text", ["DX認定とは？", "DX推進指標とは何ですか？", "FAXとは何ですか？", "柱3-3の望ましい方向性は？"]
+    "text",
+    [
+        "DX認定とは？",
+        "DX推進指標とは何ですか？",
+        "FAXとは何ですか？",
+        "柱3-3の望ましい方向性は？",
+        # A condition, not what the owner does now (the owner review: placed at 段階3 from this alone).
+        "クラウドのサービスを入れたら、データはちゃんと守られるんでしょうか？",
+    ],
 )
 def test_question_without_a_situation_has_no_stage(text: str) -> None:
     assert estimate_stage(text) is None
