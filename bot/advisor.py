@@ -416,9 +416,11 @@ class Advisor:
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
         described = estimate_stage(question) if fresh else None
+        # An English question names its subject in English (「DX certification」): with its Japanese terms.
+        named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
         general = card is None or (
             why == "match"
-            and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, text)))
+            and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
         )
         starting = fresh and bool(STARTING.search(text))
         relevance = general and fresh and bool(RELEVANCE.search(text))

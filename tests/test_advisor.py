@@ -684,3 +684,9 @@ def test_a_follow_up_asking_for_a_number_gets_the_sentence_with_it(advisor: Advi
         advisor, "ITコーディネータってどんな人たちなんですか？", "全国にどれくらいいるの？"
     )
     assert "7,000" in count.answer and count.answer != first.answer
+
+
+def test_an_english_question_that_names_a_topic_in_english_gets_that_topic(advisor: Advisor) -> None:
+    # 「DX certification」 names DX認定 (through the English synonyms): not the general why-DX card.
+    response = ask(advisor, "What is DX certification and is it worth it for a small company?")
+    assert response.topic == "dx-cert-merits" and "1.30%" in response.answer
