@@ -53,6 +53,7 @@ MONEY = re.compile(
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).
 SAME_ENTITY = re.compile(
     r"その会社|その企業|同社|そこの|その制度|その仕組み|その事例|the company|that company"
+    r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
 )
 MORE = re.compile(
     r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE

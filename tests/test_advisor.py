@@ -690,3 +690,14 @@ def test_an_english_question_that_names_a_topic_in_english_gets_that_topic(advis
     # 「DX certification」 names DX認定 (through the English synonyms): not the general why-DX card.
     response = ask(advisor, "What is DX certification and is it worth it for a small company?")
     assert response.topic == "dx-cert-merits" and "1.30%" in response.answer
+
+
+def test_a_follow_up_about_the_selected_company_stays_with_that_company(advisor: Advisor) -> None:
+    # 「選ばれた会社」 after DXセレクション is the company just described, not 地域DX推進ラボ (also 「選定」).
+    first, did = converse(
+        advisor,
+        "DXセレクションってどんな会社が選ばれているんですか？",
+        "選ばれた会社はどんなことをしたんですか？",
+    )
+    assert did.topic == first.topic == "case-gotogumi"
+    assert "全員DX" in did.answer and "地域DX推進ラボ" not in did.answer
