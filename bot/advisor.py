@@ -51,7 +51,7 @@ from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, ro
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
 from bot.sections import AGENCY_CARDS, LABELS, SectionWriter
 from bot.stage import StageMatch, estimate_stage
-from bot.vectors import cache_path, question_vectors, shipped_path
+from bot.vectors import ExampleVectors
 from ground.errors import QueryError
 from ingest.normalize import nfkc
 
@@ -126,16 +126,12 @@ class Advisor:
         self.regions = catalog.lab_regions()
         # Example questions (router, advice cards) are shipped or cached per model (bot.vectors); they
         # bypass the query cache, which is for questions users actually ask.
-        model_id = getattr(index.embedder, "model_id", "model")
         embedder = index.embedder
         embed_many = getattr(embedder, "embed_queries", None) or (
             lambda qs: np.vstack([embedder.embed_query(q) for q in qs])
         )
-
-        def examples(texts: list[str]) -> np.ndarray:
-            cache = cache_path(settings.data_dir / "cache", model_id)
-            return question_vectors(texts, embed_many, cache, shipped_path(model_id))
-
+        model_id = getattr(embedder, "model_id", "model")
+        examples = ExampleVectors(model_id, settings.data_dir / "cache", lambda: embed_many)
         self.router = IntentRouter(examples, self.regions)
         self.cards = CardIndex(examples, lambda t: self.pool.idf.get(t, self.pool.default_idf))
         self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)

@@ -63,38 +63,41 @@ def _read(path: Path | None) -> dict[str, np.ndarray]:
         return {}
 
 
-def question_vectors(
-    texts: Sequence[str],
-    embed: Callable[[list[str]], np.ndarray],
-    path: Path | None,
-    shipped: Path | None = None,
-) -> np.ndarray:
-    """One query vector per text: read from `shipped` or `path` where present; the rest are embedded and
-    written to `path` (the shipped file is read-only)."""
-    stored = {**_read(shipped), **_read(path)}
-    missing = list(dict.fromkeys(t for t in texts if _key(t) not in stored))
-    if missing:
-        log.info("embedding %d example questions (kept in %s)", len(missing), path)
-        fresh = {
-            _key(t): np.asarray(v, dtype=np.float32) for t, v in zip(missing, embed(missing), strict=True)
-        }
-        stored.update(fresh)
-        if path is not None:
-            _write(path, {**_read(path), **fresh})
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack([stored[_key(t)] for t in texts]).astype(np.float32)
+class ExampleVectors:
+    """One model's example-question vectors, read once from the shipped file and the cache; texts not
+    found there are embedded (the embedder is asked for only then) and added to the cache."""
+
+    def __init__(
+        self, model_id: str, cache_dir: Path, embedder: Callable[[], Callable[[list[str]], np.ndarray]]
+    ) -> None:
+        self.path = cache_path(cache_dir, model_id)
+        self._embedder = embedder
+        self._stored = {**_read(shipped_path(model_id)), **_read(self.path)}
+
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys(t for t in texts if _key(t) not in self._stored))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """One query vector per text, in order."""
+        missing = self.missing(texts)
+        if missing:
+            log.info("embedding %d example questions (kept in %s)", len(missing), self.path)
+            vectors = self._embedder()(missing)
+            fresh = {_key(t): np.asarray(v, dtype=np.float32) for t, v in zip(missing, vectors, strict=True)}
+            self._stored.update(fresh)
+            _write(self.path, {**_read(self.path), **fresh})  # the shipped ones stay in their file
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([self._stored[_key(t)] for t in texts]).astype(np.float32)
 
 
 def prepare(model_id: str, cache_dir: Path, embed: Callable[[], Callable[[list[str]], np.ndarray]]) -> int:
     """Embed the example questions that are neither shipped nor cached (run by `dxnavi ingest`, so
     that the first start after it embeds nothing); `embed` is called only if some are missing.
     Returns how many were embedded."""
-    shipped, path = shipped_path(model_id), cache_path(cache_dir, model_id)
-    known = {**_read(shipped), **_read(path)}
-    missing = [t for t in example_questions() if _key(t) not in known]
-    if missing:
-        question_vectors(missing, embed(), path)
+    examples = ExampleVectors(model_id, cache_dir, embed)
+    missing = examples.missing(example_questions())
+    examples(missing)
     return len(missing)
 
 
