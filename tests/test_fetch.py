@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,72 +14,7 @@ from ground.errors import FetchError
 from ingest.fetch import fetch_corpus, part_path
 from tests.chroma_server import free_port
 from tests.files import make_pdf
-
-
-class GuideServer(ThreadingHTTPServer):
-    """Serves `files` by path; a path in `cut_once` loses its connection halfway through the first body."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), GuideHandler)
-        self.files: dict[str, bytes] = {}
-        self.cut_once: set[str] = set()
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class GuideHandler(BaseHTTPRequestHandler):
-    server: GuideServer
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        self.server.requests.append((self.path, self.headers.get("Range")))
-        data = self.server.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        range_header = self.headers.get("Range")
-        if range_header and range_header.startswith("bytes="):
-            start = int(range_header.removeprefix("bytes=").split("-")[0])
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Type", "application/pdf")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        if self.path in self.server.cut_once:
-            self.server.cut_once.discard(self.path)
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def guide_server() -> Iterator[GuideServer]:
-    server = GuideServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+from tests.guide_site import GuideServer
 
 
 @pytest.fixture
@@ -240,4 +172,4 @@ def test_manifest_without_download_urls_says_so(tmp_path: Path, monkeypatch: pyt
     result = invoke(monkeypatch=monkeypatch, corpus=corpus)
 
     assert result.exit_code == 0
-    assert "download_url のある文書がありません" in result.output
+    assert "download_url か discover）のある文書がありません" in result.output
