@@ -236,7 +236,7 @@ class Advisor:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
         situation = " ".join(user_turns)
         hits = self._ranked(hits, card)
-        book = CitationBook(urls=dict(self.index.urls))
+        book = CitationBook(urls=dict(self.index.urls), newer=dict(self.index.newer))
         stage_match = self._stage_match(question, situation, card)
         stage = self.writer.stage(stage_match, book, hits) if stage_match else None
         routed = intent

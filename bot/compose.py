@@ -220,8 +220,11 @@ def select_sentences(
     return chosen
 
 
-def citation_for(chunk: Chunk, n: int, quote: str, url: str | None = None) -> Citation:
-    """Citation number `n` quoting `quote` from `chunk`, with the chunk's document, page and heading."""
+def citation_for(
+    chunk: Chunk, n: int, quote: str, url: str | None = None, superseded_by: str | None = None
+) -> Citation:
+    """Citation number `n` quoting `quote` from `chunk`, with the chunk's document, page and heading (and
+    the current version's title when the chunk's document is an old one)."""
     return Citation(
         n=n,
         chunk_id=chunk.chunk_id,
@@ -231,6 +234,7 @@ def citation_for(chunk: Chunk, n: int, quote: str, url: str | None = None) -> Ci
         heading=chunk.heading,
         quote=quote,
         url=url,
+        superseded_by=superseded_by,
     )
 
 
@@ -239,6 +243,7 @@ class CitationBook:
     """Numbers citations in order of first use; the same quote from the same chunk keeps its number."""
 
     urls: dict[str, str | None] = field(default_factory=dict)
+    newer: dict[str, str] = field(default_factory=dict)  # old document id → the current version's title
     citations: list[Citation] = field(default_factory=list)
     mapping: dict[int, int] = field(default_factory=dict)  # old → new numbers of the last renumber
 
@@ -247,7 +252,9 @@ class CitationBook:
             if c.chunk_id == chunk.chunk_id and c.quote == quote:
                 return c.n
         n = len(self.citations) + 1
-        self.citations.append(citation_for(chunk, n, quote, self.urls.get(chunk.doc_id)))
+        self.citations.append(
+            citation_for(chunk, n, quote, self.urls.get(chunk.doc_id), self.newer.get(chunk.doc_id))
+        )
         return n
 
     def get(self, n: int) -> Citation:
@@ -302,5 +309,6 @@ def sources_section(book: CitationBook) -> str:
         where = f"スライド/ページ {c.page}" if c.page is not None else ""
         heading = f"「{c.heading}」" if c.heading else ""
         marks = "".join(f"[{n}]" for n in numbers)
-        lines.append(f"- {marks} {c.title} {where} {heading}".rstrip())
+        old = f"（{c.old_version_note}）" if c.superseded_by else ""
+        lines.append(f"- {marks} {c.title} {where} {heading}".rstrip() + old)
     return "\n".join(lines)

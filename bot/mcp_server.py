@@ -109,7 +109,7 @@ def create_server(settings: Settings) -> MCPServer:
         """DX関連資料から、問いに関係する箇所（原文・文書名・ページ・見出し）を探します。"""
         advisor = advisors.get()
         query, expansions, hits = _tool_errors(advisor.search_guides, query, k)
-        return SearchResponse.of(query, expansions, hits, advisor.index.urls)
+        return SearchResponse.of(query, expansions, hits, advisor.index.urls, advisor.index.newer)
 
     @server.tool(title="条文を引く", annotations=READ_ONLY)
     def lookup_clause(

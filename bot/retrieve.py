@@ -19,6 +19,7 @@ from ingest import index as idx
 from ingest.normalize import nfkc
 from ingest.split import Chunk, sentence_texts
 from ingest.store import collection_name, get_collection, open_client, private_copy, server_down_message
+from ingest.structure import clause_refs
 from ingest.tokenize import search_tokens
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
+CLAUSE_BONUS = 1.0  # above any fused score (each list adds at most weight / (rrf_k + 1))
+SUPERSEDED_FACTOR = 0.5  # an old version's passage keeps half its score
 RECENT_SEARCHES = 256  # search results kept per index build (SearchIndex.search)
 
 
@@ -82,6 +85,15 @@ class SearchIndex:
         self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.bm25 = bm25s.BM25.load(str(self.build_dir / "bm25"))
         self.urls = {f.doc_id: f.url for f in self.meta.files}
+        titles = {f.doc_id: f.title for f in self.meta.files}
+        # Old versions: document id → the title of the indexed version that supersedes it.
+        self.newer = {f.doc_id: titles[f.superseded_by] for f in self.meta.files if f.superseded_by in titles}
+        self.by_clause: dict[
+            str, list[str]
+        ] = {}  # 「柱3-2」 → its chunks in the full guides, in reading order
+        for c in self.chunks:
+            if c.clause:
+                self.by_clause.setdefault(c.clause, []).append(c.chunk_id)
         self._collection: Any = None
         self.private_store = private_store and settings.store == "embedded"
         self._private_dir: Path | None = None
@@ -258,6 +270,15 @@ class SearchIndex:
             fused[cid] = fused.get(cid, 0.0) + self.settings.dense_weight / (rrf_k + rank)
         for rank, cid in enumerate(self.sentence_ranking(qvec, pool, doc_ids), start=1):
             fused[cid] = fused.get(cid, 0.0) + self.settings.sentence_weight / (rrf_k + rank)
+        # 「柱3-2」 asks for that clause: the guides' passages that carry its id come first.
+        for ref in clause_refs(query):
+            for cid in self.by_clause.get(ref, []):
+                if doc_ids is None or self.by_id[cid].doc_id in doc_ids:
+                    fused[cid] = fused.get(cid, 0.0) + CLAUSE_BONUS
+        # A superseded version ranks below the current one (both stay findable).
+        for cid in fused:
+            if cid in self.by_id and self.by_id[cid].doc_id in self.newer:
+                fused[cid] *= SUPERSEDED_FACTOR
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
         return [
             Hit(self.by_id[cid], score, bm25_rank.get(cid), dense_rank.get(cid), dense_sim.get(cid))

@@ -26,6 +26,15 @@ class Citation(BaseModel):
     heading: str | None = None
     quote: str
     url: str | None = None
+    # The current version's title when this quote comes from a document it supersedes (旧版).
+    superseded_by: str | None = None
+
+    @property
+    def old_version_note(self) -> str:
+        """「旧版（…2.0）の記述です。現行版は「…3.0」です。」 for a quote from a superseded document."""
+        if not self.superseded_by:
+            return ""
+        return f"旧版（{self.title}）の記述です。現行版は「{self.superseded_by}」です。"
 
 
 class AgencyRecommendation(BaseModel):

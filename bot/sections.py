@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.agencies import AgencyMatch
 from bot.cards import Card, Claim
+from bot.clause_text import guide_clause_section
 from bot.compose import (
     CitationBook,
     SentencePool,
@@ -319,6 +320,9 @@ class SectionWriter:
                 claims = asked or claims
             lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
             parts.append(f"### {card.title}\n" + "\n".join(lines))
+            verbatim = wants_verbatim(question)
+            full = guide_clause_section(self.index, card.id, question, verbatim, book, english)
+            parts.append(full) if full else None
         elif why == "detail":
             detail = self._detail(card, question, english, book, hits)
             gap = card.not_covered_en if english and card.not_covered_en else card.not_covered

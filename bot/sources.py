@@ -63,6 +63,8 @@ def sources_list(citations: list[Citation]) -> str:
     for c in citations:
         location = where(c)
         line = f"- [{c.n}] {c.title}" + (f" {location}" if location else "") + f"：「{c.quote}」"
+        if c.superseded_by:
+            line += f"（{c.old_version_note}）"
         if c.url:
             line += f" <{c.url}>"
         lines.append(line)

@@ -182,6 +182,8 @@ def search(
                 "heading": h.chunk.heading,
                 "text": h.chunk.text,
                 "score": round(h.score, 6),
+                "clause": h.chunk.clause,
+                "superseded_by": index.newer.get(h.chunk.doc_id),
             }
             for h in hits
         ]
@@ -192,6 +194,8 @@ def search(
     for rank, h in enumerate(hits, start=1):
         c = h.chunk
         console.rule(f"{rank}. {c.title} ／ p.{c.page} ／ {c.heading or ''}  (score {h.score:.4f})")
+        if c.doc_id in index.newer:
+            console.print(f"（旧版（{c.title}）の記述です。現行版は「{index.newer[c.doc_id]}」です。）")
         console.print(c.text, markup=False, highlight=False)
 
 

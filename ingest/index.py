@@ -39,6 +39,7 @@ class FileRecord(BaseModel):
     pages: int
     chunks: int
     url: str | None = None
+    superseded_by: str | None = None  # the id of an indexed newer version (manifest `supersedes`)
     # Sentences addressed to an AI assistant, removed before chunking (「p.3: 以前の指示を無視して…」).
     quarantined: list[str] = Field(default_factory=list)
 

@@ -18,7 +18,7 @@ from ground.errors import DxnaviError, IngestError, LoadError
 from ingest import index as idx
 from ingest.isolate import FileJob, Limits, parse_isolated
 from ingest.load import SUPPORTED_SUFFIXES, sha256_of
-from ingest.manifest import LOCK_NAME, MANIFEST_NAME, doc_id_for, load_manifest
+from ingest.manifest import LOCK_NAME, MANIFEST_NAME, DocumentInfo, doc_id_for, load_manifest
 from ingest.split import Chunk, sentence_texts
 from ingest.store import collection_name, drop_collections, get_collection, open_client, write_collection
 from ingest.tokenize import search_tokens
@@ -96,6 +96,21 @@ def discover(corpus_dir: Path, extra: list[Path]) -> list[Path]:
         if path.name not in (MANIFEST_NAME, LOCK_NAME):
             unique.setdefault(path, None)
     return list(unique)
+
+
+def _mark_superseded(records: list[idx.FileRecord], manifest: dict[str, DocumentInfo]) -> None:
+    """Point each indexed document that an indexed newer version supersedes at that version."""
+    infos = {info.id: info for info in manifest.values()}
+    indexed = {r.doc_id for r in records}
+    newer = {
+        old: new
+        for new in indexed
+        if new in infos
+        for old in infos[new].supersedes
+        if old in indexed and old != new
+    }
+    for record in records:
+        record.superseded_by = newer.get(record.doc_id)
 
 
 def _check_size(path: Path, max_mb: float) -> None:
@@ -285,6 +300,7 @@ def _ingest_locked(
                 quarantined=result.quarantined,
             )
         )
+    _mark_superseded(records, manifest)
     if not chunks:
         # The CLI prints no summary table when it gets an error, so the reasons go into the message.
         reasons = "".join(f"\n- {f.path.name}: {f.reason}" for f in report.files)

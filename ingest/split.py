@@ -32,6 +32,7 @@ class Chunk:
     start: int  # character offsets into the normalized segment (page/slide) text
     end: int
     text: str
+    clause: str | None = None  # the guide's clause id (「柱3-2」) where the passage belongs to one
 
     @property
     def embed_text(self) -> str:
@@ -161,6 +162,7 @@ def split_segment(
                 start=start,
                 end=end,
                 text=text,
+                clause=segment.clause,
             )
         )
     return chunks

@@ -135,6 +135,7 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "heading": chunk.heading or "",
         "start": chunk.start,
         "end": chunk.end,
+        "clause": chunk.clause or "",
     }
 
 

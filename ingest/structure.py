@@ -19,13 +19,56 @@ _STARTS_MID_PHRASE = re.compile(r"^[ぁ-ゖァィゥェォッャュョー、。)
 _ENDS_WITH_PARTICLE = re.compile(r"[にをはがのへとでや]$")
 
 
+# Long guides (multi-page PDFs): table-of-contents lines, numbered clauses and their parts.
+_TOC_LINE = re.compile(r"(?:…|‥|\.{3,}|・{3,}|･{3,})\s*\d{1,4}\s*$")
+_CLAUSE = re.compile(r"^柱\s*(\d{1,2})(?:\s*[-‐－ー―]\s*(\d{1,2}))?(?:[\s.:：．]+(\S.{0,40}))?$")
+_VIEWPOINT = re.compile(r"^視点\s*([①②③123])(?:[\s.:：．]+(\S.{0,40}))?$")
+_CLAUSE_PART = re.compile(
+    r"^[【\[(（]?\s*(?:\(?\d\)|[①-⑩]|\d[.．])?\s*(基本的事項|柱となる考え方|望ましい方向性|取組例|認定基準)\s*[】\])）]?$"
+)
+_CHAPTER = re.compile(r"^第\s*\d{1,2}\s*[章部編](?:\s.{1,40})?$")
+_CLAUSE_REF = re.compile(r"柱\s*(\d{1,2})(?:\s*[-‐－ー―の]\s*(\d{1,2}))?|視点\s*([①②③123])(?!\d)")
+_FOOTNOTE = re.compile(r"^(?:[(（]?注\s*[\d\-]+[)）]?\s*[:：]|※\s*\d)")
+_MAX_CELL = 25
+_MIN_TABLE_CELLS = 4
+_FURNITURE_SHARE = 0.4  # a line on this share of pages (at their top or bottom) is a running header/footer
+_EDGE_LINES = 6  # how many lines at each end of a page can be furniture
+
+
 @dataclass(frozen=True)
 class Segment:
-    """One slide or page: its number, heading and normalized text."""
+    """One slide or page (or the part of a page under one heading): its number, heading, clause id
+    (「柱3-2」 in a guide with numbered clauses) and normalized text."""
 
     page: int
     heading: str | None
     text: str
+    clause: str | None = None
+
+
+def clause_id(line: str) -> tuple[str, str | None] | None:
+    """(「柱3-2」, its title) when the line is a clause heading such as 「柱3-2 デジタル人材の育成・確保」."""
+    line = re.sub(r"\s+", " ", nfkc(line).strip())
+    if match := _CLAUSE.match(line):
+        number = match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
+        return f"柱{number}", match.group(3)
+    if match := _VIEWPOINT.match(line):
+        mark = {"1": "①", "2": "②", "3": "③"}.get(match.group(1), match.group(1))
+        return f"視点{mark}", match.group(2)
+    return None
+
+
+def clause_refs(text: str) -> list[str]:
+    """The clause ids a question names (「柱3の2」「柱 3-2」 → 柱3-2, 「視点②」), in the form chunks carry."""
+    out: list[str] = []
+    for match in _CLAUSE_REF.finditer(nfkc(text)):
+        if match.group(3):
+            ref = "視点" + {"1": "①", "2": "②", "3": "③"}.get(match.group(3), match.group(3))
+        else:
+            ref = f"柱{match.group(1)}" + (f"-{match.group(2)}" if match.group(2) else "")
+        if ref not in out:
+            out.append(ref)
+    return out
 
 
 def looks_like_heading(line: str) -> bool:
@@ -150,6 +193,130 @@ def segment_markdown(page: int, text: str) -> list[Segment]:
     return segments
 
 
+def _furniture_keys(line: str, page: int) -> tuple[str, str]:
+    """The line as compared across pages: exactly, and with this page's number replaced by #
+    (「- 12 -」, 「DX推進の手引き 12」)."""
+    exact = re.sub(r"\s+", "", nfkc(line))
+    return exact, re.sub(rf"(?<!\d){page}(?!\d)", "#", exact)
+
+
+def strip_furniture(pages: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """Each page's lines without running headers and footers, page numbers and table-of-contents lines.
+
+    A running header or footer is a line near the top or bottom of a page that recurs on other pages:
+    word for word on at least 3 pages (a chapter's running title), or with the page's own number on
+    most pages (「- 12 -」). Clause headings and their parts (【取組例】) are never furniture."""
+    lines_of = [(number, [line for line in text.split("\n") if line.strip()]) for number, text in pages]
+    exact_on: dict[str, set[int]] = {}
+    numbered_on: dict[str, set[int]] = {}
+    for number, lines in lines_of:
+        for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]:
+            if _is_heading_line(nfkc(line).strip()) or len(re.findall(r"\w", line)) < 2:
+                continue  # a heading, or the tail of a broken sentence (「。」「）。」)
+            exact, numbered = _furniture_keys(line, number)
+            exact_on.setdefault(exact, set()).add(number)
+            if numbered != exact:
+                numbered_on.setdefault(numbered, set()).add(number)
+    least = max(3, int(len(pages) * _FURNITURE_SHARE))
+    running = {key for key, where in exact_on.items() if len(where) >= 3}
+    running |= {key for key, where in numbered_on.items() if len(where) >= least}
+    out = []
+    for number, lines in lines_of:
+        edge = set(range(_EDGE_LINES)) | set(range(len(lines) - _EDGE_LINES, len(lines)))
+        kept = []
+        for i, line in enumerate(lines):
+            flat = nfkc(line).strip()
+            furniture = (
+                i in edge
+                and not _is_heading_line(flat)
+                and (is_page_number(flat) or any(key in running for key in _furniture_keys(line, number)))
+            )
+            if not furniture and not _TOC_LINE.search(flat):
+                kept.append(line)
+        out.append((number, _mark_tables(kept)))
+    return out
+
+
+def _is_cell(line: str) -> bool:
+    flat = nfkc(line).strip()
+    return 0 < len(flat) <= _MAX_CELL and not flat.endswith(tuple("。、")) and not _is_heading_line(flat)
+
+
+def _mark_tables(lines: list[str]) -> list[str]:
+    """A run of short cell-like lines (a table as text extraction gives it: 「項目」「内容」「対象」…) becomes
+    one line with its cells separated by 「 / 」, set apart by blank lines so that it joins no sentence;
+    a footnote (「注1：」「※2」) starts its own paragraph."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _is_cell(lines[j]):
+            j += 1
+        if j - i >= _MIN_TABLE_CELLS:
+            out.extend(["", " / ".join(nfkc(line).strip() for line in lines[i:j]), ""])
+            i = j
+            continue
+        if _FOOTNOTE.match(nfkc(lines[i]).strip()):
+            out.append("")
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+def _is_heading_line(line: str) -> bool:
+    return clause_id(line) is not None or _CLAUSE_PART.match(line) is not None
+
+
+def segment_guide(pages: list[tuple[int, str]]) -> list[Segment]:
+    """A long document's pages cut at page breaks and at its headings: chapters (「第2章 …」), clauses
+    (「柱3-2 …」) and clause parts (【望ましい方向性】). A clause and its heading carry over page breaks, so
+    every passage of 柱3-2 knows it belongs to 柱3-2; page furniture is left out."""
+    segments: list[Segment] = []
+    clause: str | None = None
+    title = ""
+    heading: str | None = None
+    buf: list[str] = []  # lines of the passage being read; heading lines alone wait for their text
+
+    def flush(page: int, fallback: str | None) -> None:
+        if all(_is_heading_line(line) or not line.strip() for line in buf):
+            return  # only headings so far: they open the next passage
+        body = normalize_text("\n".join(buf))
+        if body:
+            segments.append(Segment(page, heading or fallback, body, clause))
+        buf.clear()
+
+    chapter: str | None = None
+    for (number, raw), (_, lines) in zip(pages, strip_furniture(pages), strict=True):
+        # A chapter named only in the running header (its heading line was furniture) begins here.
+        named = [
+            c for line in raw.split("\n") if _CHAPTER.match(c := re.sub(r"\s+", " ", nfkc(line).strip()))
+        ]
+        if named and named[0] != chapter and not any(_CHAPTER.match(nfkc(line).strip()) for line in lines):
+            flush(number, None)
+            chapter, clause, heading = named[0], None, named[0]
+        fallback = find_heading(lines)
+        for line in lines:
+            stripped = re.sub(r"\s+", " ", nfkc(line).strip())
+            found = clause_id(stripped)
+            part = _CLAUSE_PART.match(stripped)
+            if found:
+                flush(number, fallback)
+                clause, title = found[0], found[1] or ""
+                heading = f"{clause} {title}".strip()
+            elif part and clause:
+                flush(number, fallback)
+                heading = f"{clause} {title}".strip() + f"（{part.group(1)}）"
+            elif _CHAPTER.match(stripped):
+                flush(number, fallback)
+                chapter, clause, heading = stripped, None, stripped
+            if found or part:
+                buf.extend(["", stripped, ""])  # blank lines keep a heading from running into its text
+            else:
+                buf.append(line)
+        flush(number, fallback)
+    return segments
+
+
 def segment_pages(pages: list[tuple[int, str]], kind: str) -> list[Segment]:
     """Turn a document's pages into segments: slides for a deck in one text, else one per page."""
     if kind == "md":
@@ -161,6 +328,8 @@ def segment_pages(pages: list[tuple[int, str]], kind: str) -> list[Segment]:
             if body:
                 out.append(Segment(page=number, heading=_slide_heading(lines), text=body))
         return out
+    if len(pages) > 1:
+        return segment_guide(pages)
     segments = []
     for number, text in pages:
         body = normalize_text(text)

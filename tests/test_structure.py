@@ -168,3 +168,48 @@ def test_markdown_is_split_at_its_headings() -> None:
         ("第2章 実行", "ツールを導入する。"),
     ]
     assert segment_pages([(1, text)], "md") == segments
+
+
+# ---------------------------------------------------------------------------------------------
+# long guides: clause ids, running headers and footers, tables
+
+
+def test_clause_headings_and_references_share_one_form() -> None:
+    from ingest.structure import clause_id, clause_refs
+
+    assert clause_id("柱３－２　デジタル人材の育成・確保") == ("柱3-2", "デジタル人材の育成・確保")
+    assert clause_id("柱1") == ("柱1", None)
+    assert clause_id("視点2: 企業文化への定着") == ("視点②", "企業文化への定着")
+    assert clause_id("柱3-2の取組を進めるため、体制を整える。") is None  # a sentence, not a heading
+    assert clause_refs("柱3の2と柱 1、視点②の違いは？") == ["柱3-2", "柱1", "視点②"]
+
+
+def test_running_headers_footers_and_contents_lines_are_dropped_but_body_lines_kept() -> None:
+    from ingest.structure import strip_furniture
+
+    pages = [
+        (
+            n,
+            f"手引き2025\n本文の{'一二三四五'[n - 1]}行目です。\n同じ文がどのページにもある。\n- {n} -\n"
+            "第1章 はじめに …………… 3\n© 経済産業省",
+        )
+        for n in range(1, 6)
+    ]
+    pages[2] = (3, pages[2][1] + "\n【取組例】")
+
+    kept = dict(strip_furniture(pages))
+
+    assert kept[1] == ["本文の一行目です。"]
+    assert kept[3] == ["本文の三行目です。", "【取組例】"]  # a clause part is never furniture
+
+
+def test_a_table_becomes_one_line_of_cells_that_joins_no_sentence() -> None:
+    from ingest.structure import segment_guide
+
+    page = "柱2 DX戦略の策定\n【基本的事項】\n企業はDX戦略を定める。\n項目\n内容\n対象\n全社\n注2：補足です。"
+    [segment] = segment_guide([(1, page), (2, "次のページの本文です。")])[:1]
+
+    assert segment.clause == "柱2"
+    assert segment.heading == "柱2 DX戦略の策定（基本的事項）"
+    assert "項目 / 内容 / 対象 / 全社" in segment.text.split("\n")
+    assert "注2:補足です。" in segment.text.split("\n")

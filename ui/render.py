@@ -256,6 +256,8 @@ def citation_card(citation: Citation, response: ChatResponse) -> None:
         location = where(citation)
         if location:
             st.caption(escape_md(location))
+        if citation.superseded_by:
+            st.warning(citation.old_version_note, icon="🕰️")
         st.markdown(quote_in_context(passage_for(citation, response), citation.quote))
         link = document_link(citation.url, citation.page)
         if link:

@@ -33,6 +33,8 @@ class SearchResult(BaseModel):
     text: str
     score: float
     url: str | None = None
+    clause: str | None = Field(None, description="ガイドの条項番号（柱3-2 など）。全文のガイドの記述に付く")
+    superseded_by: str | None = Field(None, description="旧版の記述のとき、現行版の文書名")
 
 
 class SearchResponse(BaseModel):
@@ -44,7 +46,12 @@ class SearchResponse(BaseModel):
 
     @classmethod
     def of(
-        cls, query: str, expansions: list[str], hits: list[Hit], urls: dict[str, str | None]
+        cls,
+        query: str,
+        expansions: list[str],
+        hits: list[Hit],
+        urls: dict[str, str | None],
+        newer: dict[str, str] | None = None,
     ) -> SearchResponse:
         return cls(
             query=query,
@@ -60,6 +67,8 @@ class SearchResponse(BaseModel):
                     text=h.chunk.text,
                     score=round(h.score, 6),
                     url=urls.get(h.chunk.doc_id),
+                    clause=h.chunk.clause,
+                    superseded_by=(newer or {}).get(h.chunk.doc_id),
                 )
                 for rank, h in enumerate(hits, start=1)
             ],

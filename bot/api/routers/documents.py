@@ -32,7 +32,7 @@ async def search(
     advisor: AdvisorDep, body: Annotated[SearchRequest, Body(openapi_examples=SEARCH_EXAMPLES)]
 ) -> SearchResponse:
     query, expansions, hits = await run_in_threadpool(advisor.search_guides, body.query, body.k, body.doc_ids)
-    return SearchResponse.of(query, expansions, hits, advisor.index.urls)
+    return SearchResponse.of(query, expansions, hits, advisor.index.urls, advisor.index.newer)
 
 
 @router.get(
