@@ -165,6 +165,43 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"結果を書きました: {write_bench(report, settings.data_dir)}")
 
+    @app.command("bench-guides")
+    @handle_errors
+    def bench_guides_command(
+        config: ConfigOption = None,
+        pages: Annotated[
+            list[int] | None,
+            typer.Option("--pages", min=24, help="生成するガイドのページ数（複数可、既定: 30・80・120）"),
+        ] = None,
+        load: Annotated[
+            int, typer.Option("--load", min=0, help="測定中に CPU を使い切るプロセスをこの数だけ動かす")
+        ] = 0,
+    ) -> None:
+        """全文のガイドの取り込み時間を、ガイドの形に合わせて生成した PDF（30・80・120 ページ）で測る。"""
+        from evals.bench_guides import SIZES, bench_guides
+
+        settings = settings_for(config)
+        busy = f"、CPU 負荷プロセス {load} 個" if load else ""
+        with console.status(f"ガイド形式の PDF を生成して取り込み中{busy}… 数分かかります"):
+            rows = bench_guides(settings, pages or SIZES, load=load)
+        table = Table(title=f"全文ガイドの取り込み（{settings.embedding_engine}{busy}）")
+        for i, column in enumerate(
+            ("文書", "ページ", "チャンク", "埋め込み数", "読込 s", "埋め込み s", "書込 s", "合計 s")
+        ):
+            table.add_column(column, justify="left" if i == 0 else "right")
+        for r in rows:
+            table.add_row(
+                r.label,
+                str(r.pages),
+                str(r.chunks),
+                str(r.texts_embedded),
+                f"{r.read_s:.1f}",
+                f"{r.embed_s:.1f}",
+                f"{r.write_s:.1f}",
+                f"{r.total_s:.1f}",
+            )
+        console.print(table)
+
     @app.command("bench-api")
     @handle_errors
     def bench_api(

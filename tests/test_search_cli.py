@@ -18,7 +18,7 @@ from ground.errors import QueryError
 from tests.conftest import BuiltIndex
 from tests.files import make_text_file
 
-RESULT_KEYS = {"chunk_id", "doc_id", "title", "page", "heading", "text", "score"}
+RESULT_KEYS = {"chunk_id", "doc_id", "title", "page", "heading", "text", "score", "clause", "superseded_by"}
 
 
 @pytest.fixture
