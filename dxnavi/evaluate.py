@@ -188,7 +188,7 @@ def register(app: typer.Typer) -> None:
         for i, column in enumerate(
             ("文書", "ページ", "チャンク", "埋め込み数", "読込 s", "埋め込み s", "書込 s", "合計 s")
         ):
-            table.add_column(column, justify="left" if i == 0 else "right")
+            table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
         for r in rows:
             table.add_row(
                 r.label,
