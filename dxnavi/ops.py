@@ -488,9 +488,14 @@ def register(app: typer.Typer) -> None:
                         mark = "→" if r.found.chosen and link.url == r.found.chosen.url else " "
                         console.print(f"  {mark} {link.text or link.file_name} <{link.url}>", soft_wrap=True)
         failed = [r for r in results if r.status == "failed"]
-        if any(r.status in ("downloaded", "resumed") for r in results):
+        if any(r.status in ("downloaded", "resumed", "updated") for r in results):
             console.print("次に `dxnavi ingest` を実行して、取得した文書を索引に取り込んでください。")
         if failed:
             raise FetchError(
-                f"{len(failed)} 件の文書を取得できませんでした。{failed[0].file}: {failed[0].reason}"
+                (
+                    f"{len(failed)} 件の文書の取得元を確かめられませんでした。"
+                    if dry_run
+                    else f"{len(failed)} 件の文書を取得できませんでした。"
+                )
+                + f"{failed[0].file}: {failed[0].reason}"
             )
