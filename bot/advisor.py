@@ -23,11 +23,13 @@ from bot.compose import (
 from bot.counsel import (
     CARD_MIN_SCORE,
     PILLAR,
+    TOPIC_CHANGE,
     VIEWPOINT,
     CardHit,
     CardIndex,
     TurnState,
     choose_card,
+    drop_topic_change,
     is_follow_up,
     names_subject,
 )
@@ -209,10 +211,13 @@ class Advisor:
             for m in messages[:-1]
             if m.role == "user" and not (is_injection(m.content) or is_off_topic(m.content))
         ] + [messages[-1].content]
+        # 「話は変わるけど、…」 starts afresh: no follow-up of the turns before, and the opening is not matched.
+        changed = [bool(TOPIC_CHANGE.match(nfkc(t))) for t in user_turns]
+        user_turns = [drop_topic_change(t) for t in user_turns]
         question = user_turns[-1]
         english = is_mostly_ascii(question)
         qvec = self.index.embed_query(question)
-        previous = self._replay(user_turns[:-1])
+        previous = None if changed[-1] else self._replay(user_turns[:-1], changed[:-1])
         follow = is_follow_up(question, previous)
         hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
         if intent == "out_of_scope" or is_injection(question):
@@ -461,13 +466,16 @@ class Advisor:
         hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
         return hits, intent, context, expansions
 
-    def _replay(self, earlier: list[str]) -> TurnState | None:
-        """The state after the earlier user turns (the last three): their cards, stage and agencies."""
+    def _replay(self, earlier: list[str], changed: list[bool] | None = None) -> TurnState | None:
+        """The state after the earlier user turns (the last three): their cards, stage and agencies. A turn
+        that changed the subject (`changed`) starts the state afresh."""
         state: TurnState | None = None
         start = max(0, len(earlier) - 3)
         for i, text in enumerate(earlier[start:], start=start):
             if is_injection(text) or is_off_topic(text):
                 continue
+            if changed and changed[i]:
+                state = None
             qvec = self.index.embed_query(text)
             turns = earlier[: i + 1]
             situation = " ".join(turns)

@@ -42,6 +42,12 @@ _ANAPHORA = re.compile(
     r"|\b(it|that|there|they|them)\b",
     re.IGNORECASE,
 )
+# 「話は変わるけど、…」 opens a new topic: not a follow-up, and the opening itself says nothing to match.
+TOPIC_CHANGE = re.compile(
+    r"^\s*(話は変わ(る|り)(けど|けれど|ますが|まして)|話が変わ(る|り)(けど|けれど|ますが)|ところで|別件(ですが|で)"
+    r"|それとは別に|話を変えて|別の質問(ですが|です)|by the way|on another note)[、,，。\s]*",
+    re.IGNORECASE,
+)
 BRING = re.compile(
     r"持って|持参|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
     r"|bring|prepare|what should i (tell|ask)",
@@ -107,7 +113,11 @@ class CardIndex:
         sims = self.vectors @ query_vector
         best = np.full(len(self.cards), -1.0, dtype=np.float32)
         np.maximum.at(best, self.row_index, sims)
-        words = {t: self.idf(t) for t in tokens_in_order(question) if len(t) > 1 or not t.isascii()}
+        words = {
+            t: self.idf(t)
+            for t in tokens_in_order(question)
+            if (len(t) > 1 or not t.isascii()) and t not in _INTERROGATIVES
+        }
         total = sum(words.values()) or 1.0
         found = {chunk_id: rank for rank, chunk_id in enumerate(passages[:PASSAGE_DEPTH])}
         hits = []
@@ -132,6 +142,8 @@ class CardIndex:
         return next((c for c in self.cards if c.id == card_id), None)
 
 
+# Question words say how something is asked, not what about (「何」 is rare in the guides, so weighs much).
+_INTERROGATIVES = frozenset(["何", "なに", "なん"])
 # Words too common in owners' questions to name a topic (「社員」 does not ask about staff resistance).
 _UNSPECIFIC = frozenset(
     [
@@ -157,6 +169,8 @@ _UNSPECIFIC = frozenset(
         "知る",
         "分かる",
         "思う",
+        "うち",
+        "自社",
     ]
 )
 
@@ -183,6 +197,8 @@ _PROCEDURES = {
     r"有効期間|有効期限|更新": r"有効期間",
     r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
     r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    # 「従業員10人の会社でも申請できますか？」: who may apply.
+    r"申請でき|応募でき|取得でき|取れる|対象にな|従業員.{0,8}(でも|から|以上|以下)|何人|規模": r"誰が申請|条件",
 }
 
 
@@ -190,6 +206,15 @@ def uncovered(card: Card, question: str) -> bool:
     """Does the question ask for a procedure that this card says the guides do not give?"""
     text = nfkc(question)
     return any(re.search(q, text) and re.search(g, card.not_covered or "") for q, g in _PROCEDURES.items())
+
+
+def without_procedure(question: str) -> str:
+    """The question without the procedure it asks about (「認定の有効期間って何年？」→「認定のって何年？」), so
+    that what is said next matches its subject, not the missing procedure (期間 in 「訓練期間」)."""
+    text = nfkc(question)
+    for asked in _PROCEDURES:
+        text = re.sub(asked, "", text)
+    return text
 
 
 def clause_card_id(text: str) -> str | None:
@@ -225,9 +250,17 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
     if previous.leaning:
         return True
     text = nfkc(question)
+    if TOPIC_CHANGE.match(text):
+        return False
     return bool(
         _ANAPHORA.search(text) or BRING.search(text) or len(text) <= 20 or _SUB_PILLAR_ONLY.match(text)
     )
+
+
+def drop_topic_change(question: str) -> str:
+    """The question without an opening such as 「話は変わるけど、」 (kept when nothing else is left)."""
+    rest = TOPIC_CHANGE.sub("", question, count=1)
+    return rest if rest.strip() else question
 
 
 def wants_verbatim(question: str) -> bool:
@@ -324,6 +357,11 @@ def _follow_up_card(
     own = index.rank(question, query_vector, n=8, passages=passages)
     with_topic = previous.card.title + " " + question
     topical = index.rank(with_topic, context_vector(with_topic), n=8, passages=passages)
+    if not set(content_words(text)) - _UNSPECIFIC:
+        # 「うちの社員がなることもできる？」 names nothing of its own: it can only be read with the topic.
+        card = best_fresh(topical, CARD_MIN_SCORE)
+        if card is not None:
+            return card, "match"
     # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
     # by a wider margin, beats the other way round (README「評価」).
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)

@@ -30,6 +30,7 @@ from bot.counsel import (
     claim_text,
     uncovered,
     wants_verbatim,
+    without_procedure,
 )
 from bot.grounding import check_answer, tokens_of
 from bot.question import ASKS_CASE, ASKS_WHO, HOW_MUCH, PLACE, WANTS_FIGURE, expansions_for
@@ -324,11 +325,13 @@ class SectionWriter:
             full = guide_clause_section(self.index, card.id, question, verbatim, book, english)
             parts.append(full) if full else None
         elif why == "detail":
-            detail = self._detail(card, question, english, book, hits)
             gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
             if gap and uncovered(card, question):
-                # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do.
+                # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
+                # about the question's subject (not about the missing procedure: 「期間」 is no 「訓練期間」).
+                detail = self._detail(card, without_procedure(question), english, book, hits, passages=False)
                 return "\n\n".join(p for p in (gap, detail) if p)
+            detail = self._detail(card, question, english, book, hits)
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
@@ -402,9 +405,17 @@ class SectionWriter:
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
 
-    def _detail(self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit]) -> str:
+    def _detail(
+        self,
+        card: Card,
+        question: str,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        passages: bool = True,
+    ) -> str:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
-        and the passage sentences that speak to this question, not the whole answer again."""
+        and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
         weights = self.pool.weights(question, expansions_for(question))
         total = sum(weights.values()) or 1.0
         money = bool(MONEY.search(nfkc(question)))
@@ -433,7 +444,7 @@ class SectionWriter:
             self.pool,
             chunks,
             weights,
-            2 if wants_figure or not claims else 1,
+            (2 if wants_figure or not claims else 1) if passages else 0,
             want_digits=wants_figure,
             exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
             min_overlap=PASSAGE_MIN_OVERLAP,

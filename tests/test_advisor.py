@@ -701,3 +701,42 @@ def test_a_follow_up_about_the_selected_company_stays_with_that_company(advisor:
     )
     assert did.topic == first.topic == "case-gotogumi"
     assert "全員DX" in did.answer and "地域DX推進ラボ" not in did.answer
+
+
+def test_a_changed_subject_is_no_follow_up_of_the_turn_before(advisor: Advisor) -> None:
+    first_turn = "介護事業所を経営してます。記録は全部紙です。DXって何から手をつけたらいいですか"
+    first = ask(advisor, first_turn)
+
+    changed = ask(advisor, first_turn, first.answer, "話は変わるけど、DX銘柄ってうちも狙える？")
+    alone = ask(advisor, "DX銘柄ってうちも狙える？")
+
+    assert changed.topic == alone.topic == "dx-meigara"
+    assert "上場企業" in changed.answer and "DXセレクション" in changed.answer
+
+
+def test_a_procedure_the_guides_leave_out_is_said_plainly_and_nothing_beside_the_point_follows(
+    advisor: Advisor,
+) -> None:
+    first_turn = "DX認定ってどうやったら取れるの？"
+    first = ask(advisor, first_turn)
+    assert first.topic == "dx-cert-how"
+
+    who = ask(advisor, first_turn, first.answer, "それって従業員10人の会社でも申請できますか？")
+    validity = ask(advisor, first_turn, first.answer, "認定の有効期間って何年？")
+
+    assert who.topic == validity.topic == "dx-cert-how"
+    assert (
+        who.answer.startswith("DX認定の申請先") and "誰が申請できるかの条件も明記されていません" in who.answer
+    )
+    assert validity.answer.startswith("DX認定の申請先") and "有効期間" in validity.answer.split("\n")[0]
+    assert "訓練" not in validity.answer  # 「期間」 is not the training period of the grant
+
+
+def test_a_follow_up_that_names_nothing_is_read_with_the_topic(advisor: Advisor) -> None:
+    first_turn = "ITコーディネータって何をしてくれる人？"
+    first = ask(advisor, first_turn)
+
+    follow_up = ask(advisor, first_turn, first.answer, "うちの社員がなることもできる？")
+
+    assert follow_up.topic == "itc-associate"
+    assert "ケース研修" in follow_up.answer
