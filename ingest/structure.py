@@ -282,7 +282,8 @@ def segment_guide(pages: list[tuple[int, str]]) -> list[Segment]:
             return  # only headings so far: they open the next passage
         body = normalize_text("\n".join(buf))
         if body:
-            segments.append(Segment(page, heading or fallback, body, clause))
+            # Within a clause its (part) heading; elsewhere the page's own title before the chapter's.
+            segments.append(Segment(page, heading if clause else (fallback or heading), body, clause))
         buf.clear()
 
     chapter: str | None = None
