@@ -346,10 +346,34 @@ def check_ports(settings: "Settings") -> list[Check]:
     return checks
 
 
+def check_guides(settings: "Settings") -> list[Check]:
+    """Which of the official guides listed for `corpus fetch` are in the corpus (none is needed to run)."""
+    from ingest.fetch import downloadable, read_lock
+
+    wanted = downloadable(settings.corpus_dir)
+    if not wanted:
+        return []
+    present = [d for d in wanted if (settings.corpus_dir / d.file).is_file()]
+    locked = read_lock(settings.corpus_dir)
+    missing = [d.title for d in wanted if d not in present]
+    result = f"{len(present)}/{len(wanted)} 件がコーパスにあります"
+    if locked:
+        dates = sorted(e.fetched[:10] for e in locked.values())
+        result += f"（最後の取得 {dates[-1]}）"
+    fix = ""
+    if missing:
+        fix = (
+            f"同梱の説明資料だけでも動きます。全文（{'、'.join(missing[:3])}{' など' if len(missing) > 3 else ''}）も"
+            "使うなら、ネットにつながる端末で `dxnavi corpus fetch` → `dxnavi ingest`。"
+        )
+    return [Check("公式ガイドの全文", "ok", result, fix)]
+
+
 CHECKS: list[Callable[["Settings"], list[Check]]] = [
     check_python,
     check_extras,
     check_index,
+    check_guides,
     check_store,
     check_llm,
     check_disk,

@@ -202,3 +202,17 @@ def test_doctor_checks_the_llm_backend_and_its_model(settings: Settings, ollama:
     assert missing.status == "fail" and "`ollama pull gemma3:12b`" in missing.fix
     assert down.status == "fail" and "ollama serve" in down.fix
     assert off.status == "ok" and "抜粋モード" in off.result
+
+
+def test_doctor_says_which_full_guides_are_in_the_corpus_and_how_to_fetch_them(settings: Settings) -> None:
+    from dxnavi.ops import check_guides
+
+    [none] = check_guides(settings)
+    assert none.status == "ok"  # the bundled overview is enough to run
+    assert none.result.startswith("0/5 件")
+    assert "dxnavi corpus fetch" in none.fix
+
+    (settings.corpus_dir / "dgc-3.0.pdf").write_bytes(b"%PDF-1.7 placeholder")
+    [one] = check_guides(settings)
+    assert one.result.startswith("1/5 件")
+    assert "デジタルガバナンス・コード3.0" not in one.fix
