@@ -162,3 +162,32 @@ def test_a_quote_from_the_old_version_is_labelled_with_the_current_one(guides: G
     assert citation.superseded_by == "デジタルガバナンス・コード3.0"
     assert label in sources_section(book)
     assert label in sources_list(book.citations)
+
+
+@pytest.mark.slow
+def test_the_search_page_shows_clause_ids_and_labels_the_old_version(
+    guides: Guides, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from bot.api import create_app
+    from ground.config import PROJECT_ROOT
+    from tests.conftest import BuiltIndex
+    from tests.servers import api_settings, serve
+
+    settings = api_settings(BuiltIndex(guides.index.settings, guides.index), tmp_path)
+    with serve(create_app(settings, Advisor(settings, guides.index))) as url:
+        monkeypatch.setenv("DXNAVI_API_URL", url)
+        at = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("pages/search.py").run()
+        at.text_input[0].input("柱3-2")
+        next(b for b in at.button if b.label == "検索").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [str(m.value) for m in at.markdown if str(m.value).startswith("**") and ". " in str(m.value)[:6]]
+    assert titles[0].startswith("**1. 【柱3-2】 デジタルガバナンス・コード3.0")
+    warnings = [str(w.value) for w in at.warning]
+    old = "旧版（デジタルガバナンス・コード2.0）の記述です。現行版は「デジタルガバナンス・コード3.0」です。"
+    assert warnings and all(w == old for w in warnings)
+    assert len(warnings) == sum("デジタルガバナンス・コード2.0" in t for t in titles)

@@ -15,10 +15,15 @@ def _result_card(result: dict[str, Any], terms: list[str], numbers: list[str]) -
     with st.container(border=True):
         page = f"p.{result['page']}" if result.get("page") is not None else ""
         heading = f"「{result['heading']}」" if result.get("heading") else ""
-        st.markdown(f"**{result['rank']}. {render.escape_md(result['title'])}**")
+        clause = f"【{result['clause']}】 " if result.get("clause") else ""
+        st.markdown(f"**{result['rank']}. {render.escape_md(clause + result['title'])}**")
         st.caption(
             render.escape_md(f"{page} {heading}".strip()) + f"　（関連が高い順の{result['rank']}件目）"
         )
+        if result.get("superseded_by"):
+            st.warning(
+                f"旧版（{result['title']}）の記述です。現行版は「{result['superseded_by']}」です。", icon="🕰️"
+            )
         st.markdown(render.highlight(result["text"], terms + numbers, width=160))
         link = render.document_link(result.get("url"), result.get("page"))
         if link:
