@@ -182,6 +182,7 @@ def test_the_search_page_shows_clause_ids_and_labels_the_old_version(
         at.run()
         at.switch_page("pages/search.py").run()
         at.text_input[0].input("柱3-2")
+        at.number_input[0].set_value(20)  # enough results to reach the old version's
         next(b for b in at.button if b.label == "検索").click().run()
 
     assert not at.exception, [e.value for e in at.exception]
