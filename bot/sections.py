@@ -111,7 +111,7 @@ LABELS: dict[str, dict[str, str]] = {
         "agencies": "### 相談先",
         "gap": "※ 資料に書かれていないこと: ",
         "passages": "### 資料の該当箇所",
-        "tell": "相談するときに伝えること:",
+        "tell": "相談で話し合うこと:",
         "fallback": "",
         "others": "ほかの相談先:",
     },
@@ -127,7 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
         "agencies": "### Whom to ask",
         "gap": "Not covered by the guides: ",
         "passages": "### The passages themselves (Japanese)",
-        "tell": "What to tell them:",
+        "tell": "What to discuss with them:",
         "fallback": (
             "No prepared answer matches your question, so here are the passages of the guides (in Japanese) "
             "that relate to it."

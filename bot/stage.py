@@ -21,7 +21,7 @@ _NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使って
 _NOT_NOW = re.compile(
     r"^[^。！？!?、,]{0,14}?(たい|たく|欲しい|ほしい|検討|予定|つもり|計画|考えて|迷って|悩んで|相談したい"
     r"|ようと|ようか|入れれば|導入すれば|使えば|にしたら|入れたら|導入したら|使ったら|使い始めたら|替えたら|変えたら"
-    r"|ない|無い|ません|ず[、。]|ずに|なし|未導入|予定)"
+    r"|場合|なら|ない|無い|ません|ず[、。]|ずに|なし|未導入|予定)"
 )
 
 
@@ -33,20 +33,40 @@ class StageMatch:
 
 # Generic words that name a thing, not its use: they count only with a verb of present use after them
 # (「クラウドのシステムを使ってます」), never alone (「大きなシステムに投資するのは怖い」).
-_WEAK_CUES = frozenset({"システム", "クラウド", "saas", "アプリ", "ツール", "kintone"})
+# A business function (「生産管理は全部Excel」) is no system either until something is said to run it.
+_WEAK_CUES = frozenset(
+    {
+        "システム",
+        "クラウド",
+        "saas",
+        "アプリ",
+        "ツール",
+        "kintone",
+        "生産管理",
+        "在庫管理",
+        "顧客管理",
+        "販売管理",
+        "発注管理",
+    }
+)
 _IN_USE = re.compile(
     r"^[^。！？!?]{0,14}?(使って|使い|入れて|入れた|入れてる|導入して|導入済|導入した|管理して|管理してい|運用して"
-    r"|使用して|活用して|利用して|動いて|で管理|でやって|にして)"
+    r"|使用して|活用して|利用して|動いて|で管理|でやって|にして|で[^。！？!?、]{0,10}(して|しており))"
 )
 
 
 def _matches(text: str, cue: str) -> bool:
     if cue.isascii():
-        return re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text) is not None
-    index = text.find(cue)
-    if index < 0:
-        return False
-    after = text[index + len(cue) :]
+        # 「kintoneを入れた場合」: an English word takes the same checks on what follows it.
+        found = re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text)
+        if found is None:
+            return False
+        after = text[found.end() :]
+    else:
+        index = text.find(cue)
+        if index < 0:
+            return False
+        after = text[index + len(cue) :]
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False

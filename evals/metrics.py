@@ -153,7 +153,7 @@ def answer_sentences(answer: str) -> set[str]:
     for line in answer_body(answer).splitlines():
         line = line.strip().lstrip("-*・ ").strip()
         if not line or line.startswith("#") or line.endswith((":", "：")):
-            continue  # headings and labels such as 「相談するときに伝えること:」 are not sentences
+            continue  # headings and labels such as 「相談で話し合うこと:」 are not sentences
         for sentence in split_sentences(line):
             text = compact(strip_markers(sentence))
             if len(text) >= 8:

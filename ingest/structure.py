@@ -11,6 +11,10 @@ from ingest.normalize import is_bullet_line, is_chart_line, is_page_number, nfkc
 _SLIDE_START = re.compile(r"^ (?! )\S")
 # Continued headings such as 「DX経営に求められる５つの柱（2/3）」 also open a slide.
 _CONTINUED_HEADING = re.compile(r"^\S.{2,40}[(（]\d+\s*/\s*\d+[)）]\s*$")
+# 「（参考）…」「（まとめ）…」 open a slide in METI's decks, with or without the leading space.
+_LABELLED_TITLE = re.compile(r"^ ?[(（]\s*(参考|まとめ)\s*[)）]")
+# A count with its unit (「計 43地域」「149団体」) is a chart or map label, not a slide title.
+_COUNT_LABEL = re.compile(r"\d+\s*(地域|件|社|名|人|団体|%|％)")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _NOT_HEADING_START = ("出典", "(出典", "（出典", "(注", "（注", "http", "※")
 _MAX_HEADING = 40
@@ -94,7 +98,7 @@ def _balanced(text: str) -> bool:
 
 
 def _is_slide_start(line: str) -> bool:
-    if not (_SLIDE_START.match(line) or _CONTINUED_HEADING.match(nfkc(line))):
+    if not (_SLIDE_START.match(line) or _CONTINUED_HEADING.match(nfkc(line)) or _LABELLED_TITLE.match(line)):
         return False
     title = nfkc(line).strip()
     # Chart labels in decks also start with a space: a title is a whole phrase, not a fragment.
@@ -104,6 +108,7 @@ def _is_slide_start(line: str) -> bool:
         and _balanced(title)
         and not _STARTS_MID_PHRASE.match(title)
         and not _ENDS_WITH_PARTICLE.search(title)
+        and not _COUNT_LABEL.search(title)
     )
 
 
@@ -161,6 +166,8 @@ def _slide_heading(lines: list[str]) -> str | None:
     # opening title lines is the most specific (「1.日本企業のDX取組状況」 then 「DXとは何か」).
     opening = [line for line in lines if line.strip()][:4]
     titles = [line for line, start in zip(opening, _slide_starts(opening), strict=True) if start]
+    labelled = [line for line in titles if _LABELLED_TITLE.match(line)]
+    titles = labelled or titles  # 「（参考）…」 is the slide's own title, whatever label follows it
     if titles:
         return re.sub(r"\s+", " ", nfkc(titles[-1]).strip())
     return find_heading(lines)

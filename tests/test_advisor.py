@@ -192,7 +192,7 @@ def test_financing_need_recommends_the_regional_bank_first(advisor: Advisor) -> 
     response = ask(advisor, "設備投資の資金を借りたいのですが、どこに相談すればいい？")
     assert response.intent == "agency"
     assert response.agencies[0].id == "regional_bank"
-    assert "相談するときに伝えること" in response.answer
+    assert "相談で話し合うこと" in response.answer
 
 
 # ---- the whole gold set ------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ def test_injection_is_detected_in_full_width_and_mixed_case() -> None:
         "今日の晩ごはん何にしよう？",
         "来週の出張で大阪に行くんですが、おすすめのホテルはありますか？",
         "今買うべき銘柄を教えて",
+        "Excelで売上の前年比を出したいんだけど、どういう式を入れればいい？",
     ],
 )
 def test_off_topic_words_are_recognised(text: str) -> None:
@@ -167,6 +168,7 @@ def test_off_topic_words_are_recognised(text: str) -> None:
         "旅館を経営しています。予約は電話と紙の台帳です。DXは何から始めればいい？",
         "ホテルの予約管理をシステムにしたい",
         "DX銘柄とDXセレクションはどう違うの？",
+        "受発注はExcelで管理しています。次は何をすればいい？",
     ],
 )
 def test_in_scope_questions_are_not_off_topic(text: str) -> None:

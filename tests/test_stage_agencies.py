@@ -156,3 +156,28 @@ def test_prefecture_outside_the_lab_list_does_not_lead_with_the_lab(text: str) -
     matches = match_agencies(text)
     assert matches[0].agency.id != "regional_dx_lab"
     assert all(not m.regions for m in matches)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # A business function is no system: 「生産管理は全部Excel」 is Excel (段階2), not a 生産管理システム.
+        ("金属加工の町工場です。生産管理は全部Excel。", 2),
+        ("kintoneで顧客管理をしています", 3),
+    ],
+)
+def test_a_function_counts_only_with_what_runs_it(text: str, level: int) -> None:
+    match = estimate_stage(text)
+    assert match is not None and match.stage.level == level
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A product named in a hypothetical or a wish is no current practice (the owner review, session 5).
+        "kintoneって月いくらくらいかかるの？うちみたいな10人の会社で入れた場合の費用感が知りたい",
+        "Excelで売上の前年比を出したいんだけど",
+    ],
+)
+def test_a_product_in_a_hypothetical_gives_no_stage(text: str) -> None:
+    assert estimate_stage(text) is None

@@ -79,7 +79,7 @@ def test_fax_question_shows_stage_agencies_and_numbered_citation_cards(app: AppT
     assert (
         page.count("地域金融機関(地方銀行") + page.count("地域金融機関（地方銀行") == 1
     )  # once, in the text
-    assert "相談するときに伝えること" in page
+    assert "相談で話し合うこと" in page
     assert any(e.label.startswith("📝 相談メモを作る") for e in app.expander)
     sources = next(e for e in app.expander if e.label.startswith("📚 出典"))
     card_titles = [m.value for m in sources.markdown if m.value.startswith("**[")]
