@@ -586,6 +586,9 @@ class Advisor:
             english=is_mostly_ascii(question),
             question=question,
             avoid=tuple(c.sentence for c in card.answer) if card is not None else (),
+            # Under an answer on another topic the agency is a pointer; what to discuss with it belongs to
+            # answers about where to start, whom to ask, or that agency.
+            items=card is None or card.kind in ("start", "agency", "region") or asks_who or named,
         )
 
     def _retrieved(self, hit: Hit) -> RetrievedChunk:

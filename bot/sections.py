@@ -33,7 +33,7 @@ from bot.counsel import (
     without_procedure,
 )
 from bot.grounding import check_answer, tokens_of
-from bot.question import ASKS_CASE, ASKS_WHO, HOW_MUCH, PLACE, WANTS_FIGURE, expansions_for
+from bot.question import ASKS_CASE, ASKS_WHO, HOW_MUCH, PLACE, WANTS_FIGURE, expansions_for, is_supporter
 from bot.retrieve import Hit, SearchIndex
 from bot.route import find_regions
 from bot.schemas import AgencyRecommendation, Intent, Message, StageEstimate
@@ -231,8 +231,10 @@ class SectionWriter:
         english: bool = False,
         question: str = "",
         avoid: tuple[str, ...] = (),
+        items: bool = True,
     ) -> list[AgencyRecommendation]:
-        """Each agency with its reason and what to bring, from its advice card (quotes that name it)."""
+        """Each agency with its reason and (with `items`) what to discuss or bring, from its advice card
+        (quotes that name it)."""
         context_weights = self.pool.weights(context)
         asked = set(self.pool.weights(question))
         out = []
@@ -269,7 +271,7 @@ class SectionWriter:
                     # agency card shares come with 「何を持っていけばいい？」.
                     steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
                 for step in self._fitting(
-                    steps,
+                    steps if items else [],
                     context_weights,
                     BRING_ITEMS if brief else len(steps),
                     vary=question if brief else "",
@@ -376,6 +378,8 @@ class SectionWriter:
         steps = [
             line for c in fresh_steps or card.steps[:1] if (line := self._cite_claim(book, c, hits, english))
         ]
+        if card.kind == "staff" and not is_supporter(question):
+            steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
         if steps and why not in ("bring", "detail"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
             first = card.kind == "start" and (stage is None or stage.level == 1)

@@ -43,9 +43,10 @@ def test_two_workers_on_the_embedded_store_each_read_a_private_copy_and_pick_up_
     replicas = data / "replicas"
     try:
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(list(replicas.glob("*.*"))) < 2:
+        # Two finished copies (a copy in progress is a hidden 「.….tmp」 folder until it is complete).
+        while time.monotonic() < deadline and len(list(replicas.glob("[!.]*.*"))) < 2:
             time.sleep(0.5)
-        copies = sorted(p.name for p in replicas.iterdir())
+        copies = sorted(p.name for p in replicas.iterdir() if not p.name.startswith("."))
         old_build = settings.index_dir.joinpath("CURRENT").read_text().strip()
         assert len(copies) == 2 and all(c.startswith(old_build + ".") for c in copies), copies
         assert len({c.rsplit(".", 1)[1] for c in copies}) == 2  # two processes, one copy each
