@@ -13,7 +13,7 @@ from bot.compose import CitationBook
 from bot.retrieve import SearchIndex
 from ingest.normalize import nfkc
 from ingest.split import clean_sentence, split_sentences
-from ingest.structure import clause_id
+from ingest.structure import is_clause_heading
 
 MAX_SENTENCES = 12
 _CARD = re.compile(r"dgc-(pillar|viewpoint)-(\d(?:-\d)?)")
@@ -25,9 +25,6 @@ _PARTS = {
     "取組例": re.compile(r"取組例|取り組み例|事例|example"),
 }
 _ASIDE = re.compile(r"^(?:注\s*[\d\-]+\s*[:：]|※\s*\d)|.+ / .+ / ")  # footnotes and table rows
-_PART_LINE = re.compile(
-    r"^[【\[(（]?\s*(?:基本的事項|柱となる考え方|望ましい方向性|取組例|認定基準)\s*[】\])）]?$"
-)
 
 
 def clause_of_card(card_id: str) -> str | None:
@@ -58,7 +55,7 @@ def guide_clause_section(
     for chunk in sorted(chunks, key=lambda c: (c.page, c.start)):
         for sentence in split_sentences(chunk.text):
             text = clean_sentence(sentence.text)
-            if not text or text in seen or clause_id(text) or _PART_LINE.match(text) or _ASIDE.match(text):
+            if not text or text in seen or is_clause_heading(text) or _ASIDE.match(text):
                 continue  # overlap between chunks, a heading line, a footnote or a table
             seen.add(text)
             if len(lines) < MAX_SENTENCES:

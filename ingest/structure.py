@@ -218,7 +218,7 @@ def strip_furniture(pages: list[tuple[int, str]]) -> list[tuple[int, list[str]]]
     numbered_on: dict[str, set[int]] = {}
     for number, lines in lines_of:
         for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]:
-            if _is_heading_line(nfkc(line).strip()) or len(re.findall(r"\w", line)) < 2:
+            if is_clause_heading(nfkc(line).strip()) or len(re.findall(r"\w", line)) < 2:
                 continue  # a heading, or the tail of a broken sentence (「。」「）。」)
             exact, numbered = _furniture_keys(line, number)
             exact_on.setdefault(exact, set()).add(number)
@@ -235,7 +235,7 @@ def strip_furniture(pages: list[tuple[int, str]]) -> list[tuple[int, list[str]]]
             flat = nfkc(line).strip()
             furniture = (
                 i in edge
-                and not _is_heading_line(flat)
+                and not is_clause_heading(flat)
                 and (is_page_number(flat) or any(key in running for key in _furniture_keys(line, number)))
             )
             if not furniture and not _TOC_LINE.search(flat):
@@ -246,7 +246,7 @@ def strip_furniture(pages: list[tuple[int, str]]) -> list[tuple[int, list[str]]]
 
 def _is_cell(line: str) -> bool:
     flat = nfkc(line).strip()
-    return 0 < len(flat) <= _MAX_CELL and not flat.endswith(tuple("。、")) and not _is_heading_line(flat)
+    return 0 < len(flat) <= _MAX_CELL and not flat.endswith(tuple("。、")) and not is_clause_heading(flat)
 
 
 def _mark_tables(lines: list[str]) -> list[str]:
@@ -270,7 +270,9 @@ def _mark_tables(lines: list[str]) -> list[str]:
     return out
 
 
-def _is_heading_line(line: str) -> bool:
+def is_clause_heading(line: str) -> bool:
+    """「柱3-2 …」「視点②」 or one of a clause's parts (【望ましい方向性】)."""
+    line = re.sub(r"\s+", " ", nfkc(line).strip())
     return clause_id(line) is not None or _CLAUSE_PART.match(line) is not None
 
 
@@ -285,7 +287,7 @@ def segment_guide(pages: list[tuple[int, str]]) -> list[Segment]:
     buf: list[str] = []  # lines of the passage being read; heading lines alone wait for their text
 
     def flush(page: int, fallback: str | None) -> None:
-        if all(_is_heading_line(line) or not line.strip() for line in buf):
+        if all(is_clause_heading(line) or not line.strip() for line in buf):
             return  # only headings so far: they open the next passage
         body = normalize_text("\n".join(buf))
         if body:
