@@ -44,6 +44,7 @@ from bot.question import (
     RELEVANCE,
     ROLE,
     STARTING,
+    asked_sentence,
     expansions_for,
     is_mostly_ascii,
     is_supporter,
@@ -416,6 +417,12 @@ class Advisor:
         own = self.cards.rank(question, qvec, n=1, passages=passages)
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
+        asked = asked_sentence(question) if card is None and fresh else None
+        if asked is not None:
+            # The description of the business dilutes what is asked: the asking sentence by itself.
+            best = self.cards.rank(asked, self.index.embed_query(asked), n=1, passages=passages)
+            if best and best[0].score >= CARD_MIN_SCORE and best[0].card.kind != "start":
+                card, why = best[0].card, "match"
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text

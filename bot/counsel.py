@@ -38,7 +38,7 @@ VERBATIM = re.compile(
 
 # Follow-ups that only make sense with the previous turn.
 _ANAPHORA = re.compile(
-    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|ほか|他に|もっと|詳しく|具体的|さっき"
+    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
     r"|\b(it|that|there|they|them)\b",
     re.IGNORECASE,
 )
@@ -54,7 +54,8 @@ BRING = re.compile(
     re.IGNORECASE,
 )
 MONEY = re.compile(
-    r"お金|費用|いくら|コスト|予算|値段|価格|料金|高い|安く|資金|how much|cost|price|budget", re.IGNORECASE
+    r"お金|費用|いくら|コスト|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
+    re.IGNORECASE,
 )
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).
 SAME_ENTITY = re.compile(
@@ -197,8 +198,12 @@ _PROCEDURES = {
     r"有効期間|有効期限|更新": r"有効期間",
     r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
     r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    # 「兼任でもいいの？」: whether a role may be combined with another.
+    r"兼任|兼務|専任": r"兼任",
+    # 「誰に推薦を頼めばいい？」: who may nominate.
+    r"推薦|誰に頼": r"推薦",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
-    r"申請でき|応募でき|取得でき|取れる|対象にな|従業員.{0,8}(でも|から|以上|以下)|何人|規模": r"誰が申請|条件",
+    r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }
 
 
@@ -332,7 +337,11 @@ def _follow_up_card(
     text = nfkc(question)
     shown = {*previous.shown, previous.card.id}
     money = index.by_id("money-overview")
-    if uncovered(previous.card, text):
+    own = index.rank(question, query_vector, n=8, passages=passages)
+    fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
+    # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
+    elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
+    if uncovered(previous.card, text) and not elsewhere:
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     if MONEY.search(text) and any(STATES_COST.search(c.sentence) for c in previous.card.claims()):
         return previous.card, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)
@@ -354,7 +363,6 @@ def _follow_up_card(
         scored.sort(key=lambda x: x[0], reverse=True)
         return scored[0][1] if scored and scored[0][0] >= floor else None
 
-    own = index.rank(question, query_vector, n=8, passages=passages)
     with_topic = previous.card.title + " " + question
     topical = index.rank(with_topic, context_vector(with_topic), n=8, passages=passages)
     if not set(content_words(text)) - _UNSPECIFIC:
@@ -364,7 +372,6 @@ def _follow_up_card(
             return card, "match"
     # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
     # by a wider margin, beats the other way round (README「評価」).
-    fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     if SAME_ENTITY.search(text):
         # 「その会社は…」 asks more about what the last answer was about: a detail of it, unless the
         # follow-up names another topic.

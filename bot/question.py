@@ -106,6 +106,17 @@ def synonym_groups() -> list[tuple[list[str], list[str]]]:
     return groups
 
 
+def asked_sentence(text: str) -> str | None:
+    """The sentence that asks, when a message first describes the business (「金属加工の町工場です。生産管理は
+    全部Excel。客観的に測る方法ってありますか？」): its last question, else its last sentence. None for one
+    sentence."""
+    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
+    if len(sentences) < 2:
+        return None
+    questions = [s for s in sentences if s.endswith(("?", "？"))]
+    return (questions or sentences)[-1]
+
+
 def expansions_for(text: str) -> list[str]:
     """Guide wording for the owner's words (synonyms) and clause names for 「柱3-3」-style references."""
     lowered = nfkc(text).lower()

@@ -740,3 +740,47 @@ def test_a_follow_up_that_names_nothing_is_read_with_the_topic(advisor: Advisor)
 
     assert follow_up.topic == "itc-associate"
     assert "ケース研修" in follow_up.answer
+
+
+def test_a_business_description_does_not_hide_the_question_it_comes_with(advisor: Advisor) -> None:
+    first_turn = (
+        "金属加工の町工場（社員40人）です。生産管理は全部Excel。"
+        "自社のDXがどのくらい進んでるのか、客観的に測る方法ってありますか？"
+    )
+    first = ask(advisor, first_turn)
+    assert first.topic == "dx-index-what"
+    assert first.stage is not None and first.stage.level == 2  # Excel, not a 生産管理システム
+
+    free = ask(advisor, first_turn, first.answer, "それって有料？")
+    assert free.topic == "dx-index-what" and "無償" in free.answer
+
+
+@pytest.mark.parametrize(
+    ("first_turn", "follow_up", "said"),
+    [
+        (
+            "取引先がランサムウェアの被害に遭いました。セキュリティについて経営者として何をしておくべきでしょうか。",
+            "責任者を置けと言われても、専任を置く余裕なんてないよ。兼任でもいいの？",
+            "責任者を専任にするか兼任でよいかも書かれていません",
+        ),
+        (
+            "DXセレクションに応募してみたいんですが、DX認定を持っていないと応募できないんでしょうか？",
+            "推薦してもらう形だとしたら、誰に頼めばいいんだろう？",
+            "誰が推薦できるか",
+        ),
+    ],
+)
+def test_a_follow_up_on_what_the_guides_leave_out_is_told_so_first(
+    advisor: Advisor, first_turn: str, follow_up: str, said: str
+) -> None:
+    first = ask(advisor, first_turn)
+    response = ask(advisor, first_turn, first.answer, follow_up)
+    assert response.topic == first.topic
+    assert said in response.answer.split("\n")[0]
+
+
+def test_the_asking_sentence_of_a_message_that_describes_the_business() -> None:
+    from bot.question import asked_sentence
+
+    assert asked_sentence("町工場です。生産管理はExcel。測る方法は？ よろしく。") == "測る方法は?"
+    assert asked_sentence("DX認定とは？") is None
