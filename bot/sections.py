@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # How many quoted sentences each kind of answer carries (besides stage and agency lines).
+LEAD_MARGIN = 2.0  # a card sentence leads the answer when it fits the question this many times better …
+LEAD_MIN = 0.5  # … and shares at least this much of what the question asks beyond the topic's name
 SENTENCES: dict[str, int] = {"agency": 2, "clause": 4, "fact": 4}
 # The advice card that gives each agency's reason and what to bring (quotes that name the agency).
 AGENCY_CARDS: dict[str, str] = {
@@ -353,7 +355,7 @@ class SectionWriter:
                 parts.append(agency.reason)
             agencies = []
         else:
-            claims = card.answer
+            claims = self._answer_first(card, question) if card.kind == "topic" else card.answer
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
             if lead is not None:
                 # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
@@ -408,6 +410,32 @@ class SectionWriter:
         if ask and usable and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
+
+    def _answer_first(self, card: Card, question: str) -> list[Claim]:
+        """The card's answer with the sentence that answers this very question first (「DX認定がないと応募
+        できない？」 → the sentence on 他薦, not the definition), when one fits clearly better than the first."""
+        if WANTS_FIGURE.search(nfkc(question)):
+            return card.answer  # a number is answered by the passages' figure sentences (_passages_section)
+        weights = self.pool.weights(question)
+        subject = set(tokens_of(re.split(r"[（(]", card.title)[0]))  # 「DXセレクションとは（…）」: its name
+        asked = {t: w for t, w in weights.items() if t not in subject}  # what is asked beyond the topic
+        if not asked:
+            return card.answer
+
+        total = sum(asked.values())
+
+        def fit(claim: Claim) -> float:
+            words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+            return sum(w for t, w in asked.items() if t in words) / total
+
+        best = max(card.answer, key=fit)
+        if (
+            best is card.answer[0]
+            or fit(best) < LEAD_MIN
+            or fit(best) < LEAD_MARGIN * max(fit(card.answer[0]), 1e-9)
+        ):
+            return card.answer
+        return [best, *(c for c in card.answer if c is not best)]
 
     def _detail(
         self,

@@ -784,3 +784,18 @@ def test_the_asking_sentence_of_a_message_that_describes_the_business() -> None:
 
     assert asked_sentence("町工場です。生産管理はExcel。測る方法は？ よろしく。") == "測る方法は?"
     assert asked_sentence("DX認定とは？") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        # The sentence that answers leads; the definition follows.
+        (
+            "DXセレクションに応募するのにDX認定は必要ですか？",
+            "DX認定を取得するとDXセレクションへの自薦での応募が可能",
+        ),
+        ("DXセレクションって何ですか？", "DXセレクションは、デジタルガバナンス・コードに沿った取組"),
+    ],
+)
+def test_the_answer_to_the_question_comes_first(advisor: Advisor, question: str, opening: str) -> None:
+    assert ask(advisor, question).answer.startswith(opening)
