@@ -417,7 +417,8 @@ class Advisor:
         own = self.cards.rank(question, qvec, n=1, passages=passages)
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
-        asked = asked_sentence(question) if card is None and fresh else None
+        # (Not in English: 「What is it, …?」 leaves its subject in the sentence before.)
+        asked = asked_sentence(question) if card is None and fresh and not is_mostly_ascii(question) else None
         if asked is not None:
             # The description of the business dilutes what is asked: the asking sentence by itself.
             best = self.cards.rank(asked, self.index.embed_query(asked), n=1, passages=passages)

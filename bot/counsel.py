@@ -59,7 +59,7 @@ MONEY = re.compile(
 )
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).
 SAME_ENTITY = re.compile(
-    r"その会社|その企業|同社|そこの|その制度|その仕組み|その事例|the company|that company"
+    r"その会社|その企業|同社|そこの|そこって|そこは|その制度|その仕組み|その事例|the company|that company"
     r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
 )
 MORE = re.compile(
@@ -198,6 +198,13 @@ _PROCEDURES = {
     r"有効期間|有効期限|更新": r"有効期間",
     r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
     r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    # The same in English (the cards' not_covered is Japanese; its English rendering is shown).
+    r"(?i)how long|processing time|take to (get|be)": r"期間",
+    r"(?i)deadline": r"締切|期限",
+    r"(?i)valid for|validity|renew": r"有効期間",
+    r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form": r"申請先|手続|方法|様式",
+    # 「運転資金にも使える？」: the guides name 設備資金等 only.
+    r"運転資金": r"運転資金",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate.
@@ -207,10 +214,14 @@ _PROCEDURES = {
 }
 
 
-def uncovered(card: Card, question: str) -> bool:
-    """Does the question ask for a procedure that this card says the guides do not give?"""
+def uncovered(card: Card, question: str, literally: bool = False) -> bool:
+    """Does the question ask for a procedure that this card says the guides do not give? `literally`: in
+    the card's own words (「運転資金」 asked, 「運転資金」 not covered)."""
     text = nfkc(question)
-    return any(re.search(q, text) and re.search(g, card.not_covered or "") for q, g in _PROCEDURES.items())
+    return any(
+        re.search(q, text) and re.search(g, card.not_covered or "") and (not literally or re.search(g, text))
+        for q, g in _PROCEDURES.items()
+    )
 
 
 def without_procedure(question: str) -> str:
@@ -341,7 +352,9 @@ def _follow_up_card(
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
-    if uncovered(previous.card, text) and not elsewhere:
+    if uncovered(previous.card, text) and not (
+        elsewhere and not uncovered(previous.card, text, literally=True)
+    ):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     if MONEY.search(text) and any(STATES_COST.search(c.sentence) for c in previous.card.claims()):
         return previous.card, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)

@@ -768,6 +768,12 @@ def test_a_business_description_does_not_hide_the_question_it_comes_with(advisor
             "推薦してもらう形だとしたら、誰に頼めばいいんだろう？",
             "誰が推薦できるか",
         ),
+        (
+            "DX認定を取ると信用保証協会の保証枠が広がると聞きました。具体的にはどういうことなんでしょうか。",
+            "それって運転資金の借入にも使えるの？",
+            "運転資金が対象になるかは書かれていません",
+        ),
+        ("What is DX certification?", "How long does it take to get certified?", "how long review takes"),
     ],
 )
 def test_a_follow_up_on_what_the_guides_leave_out_is_told_so_first(
@@ -799,3 +805,11 @@ def test_the_asking_sentence_of_a_message_that_describes_the_business() -> None:
 )
 def test_the_answer_to_the_question_comes_first(advisor: Advisor, question: str, opening: str) -> None:
     assert ask(advisor, question).answer.startswith(opening)
+
+
+def test_that_company_is_the_case_just_described(advisor: Advisor) -> None:
+    turns = ["同じ建設業で、うまくいってる会社の例ってありますか？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "case-gotogumi"
+    size = ask(advisor, *turns, first.answer, "そこってどれくらいの規模の会社？うちとは全然違う？")
+    assert size.topic == "case-gotogumi" and "130名" in size.answer
