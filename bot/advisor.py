@@ -96,6 +96,7 @@ SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning 
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 # How the answer's card reorders the search hits (measured on the tune split, README「評価」).
+ENGLISH_NAME_MARGIN = 0.1  # an English question's named card may score this much below CARD_MIN_SCORE
 RANK_CLAIMS = 1  # quotes of the first claims of the card's answer …
 RANK_FRONT = 1  # … at most this many passages …
 RANK_AFTER = 1  # … placed after the best search hit
@@ -431,6 +432,23 @@ class Advisor:
             why == "match"
             and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
         )
+        if (
+            card is not None
+            and why == "match"
+            and is_mostly_ascii(question)
+            and not names_subject(card, named)
+        ):
+            # 「Our bank suggested "DX certification". What is it…?」: the card that names it (by its
+            # Japanese term) over one the other words drew in.
+            naming = next(
+                (
+                    h
+                    for h in self.cards.rank(named, qvec, n=5)
+                    if names_subject(h.card, named) and h.score >= CARD_MIN_SCORE - ENGLISH_NAME_MARGIN
+                ),
+                None,
+            )
+            card = naming.card if naming is not None else card
         starting = fresh and bool(STARTING.search(text))
         relevance = general and fresh and bool(RELEVANCE.search(text))
         if relevance and not (described or starting):

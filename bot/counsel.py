@@ -179,7 +179,10 @@ _UNSPECIFIC = frozenset(
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     subject = set(content_words(card.title)) - _UNSPECIFIC
-    return bool(subject & set(content_words(text)))
+    words = set(content_words(text))
+    if not re.search(r"\bIT\b", nfkc(text)):
+        words.discard("it")  # the English pronoun (「What is it?」) is no 「IT」
+    return bool(subject & words)
 
 
 def speaks_to(card: Card, question: str) -> bool:

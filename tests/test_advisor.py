@@ -813,3 +813,12 @@ def test_that_company_is_the_case_just_described(advisor: Advisor) -> None:
     assert first.topic == "case-gotogumi"
     size = ask(advisor, *turns, first.answer, "そこってどれくらいの規模の会社？うちとは全然違う？")
     assert size.topic == "case-gotogumi" and "130名" in size.answer
+
+
+def test_an_english_question_gets_the_card_it_names_not_one_its_other_words_draw_in(advisor: Advisor) -> None:
+    question = (
+        'We\'re a 30-person food manufacturer in Fukuoka. Our bank suggested we get "DX certification". '
+        "What is it, roughly what do we need to have in place, and is it realistic for a company our size?"
+    )
+    assert ask(advisor, question).topic == "dx-cert-how"
+    assert ask(advisor, "Can I just leave DX to our IT vendor?").topic == "vendor-who-leads"
