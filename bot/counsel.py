@@ -176,6 +176,15 @@ _UNSPECIFIC = frozenset(
 )
 
 
+_THAT_THING = re.compile(r"(?:その|あの|そこの)([ァ-ヴー]{2,}|[一-龥]{2,})")
+
+
+def refers_back(card: Card, text: str) -> bool:
+    """「そのアプリって外注？」: 「その」 and a thing the card's answer speaks of (後藤組's 業務アプリ)."""
+    said = "".join(c.sentence for c in card.answer)
+    return any(match.group(1) in said for match in _THAT_THING.finditer(nfkc(text)))
+
+
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     subject = set(content_words(card.title)) - _UNSPECIFIC
@@ -388,9 +397,9 @@ def _follow_up_card(
             return card, "match"
     # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
     # by a wider margin, beats the other way round (README「評価」).
-    if SAME_ENTITY.search(text):
-        # 「その会社は…」 asks more about what the last answer was about: a detail of it, unless the
-        # follow-up names another topic.
+    if SAME_ENTITY.search(text) or refers_back(previous.card, text):
+        # 「その会社は…」「そのアプリって…」 asks more about what the last answer was about: a detail of it,
+        # unless the follow-up names another topic.
         named = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
         return (fresh, "match") if named else (previous.card, "detail")
     if (fresh is None or not names_subject(fresh, text)) and speaks_to(previous.card, text):

@@ -822,3 +822,12 @@ def test_an_english_question_gets_the_card_it_names_not_one_its_other_words_draw
     )
     assert ask(advisor, question).topic == "dx-cert-how"
     assert ask(advisor, "Can I just leave DX to our IT vendor?").topic == "vendor-who-leads"
+
+
+def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor) -> None:
+    turns = ["DXセレクションのグランプリの会社は、どんなDXをやったの？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "case-gotogumi"
+    follow_up = ask(advisor, *turns, first.answer, "へえ。そのアプリって外注して作ったの？それとも社内で？")
+    assert follow_up.topic == "case-gotogumi"
+    assert "現場社員自身" in follow_up.answer
