@@ -342,6 +342,13 @@ def choose_card(
         )
         if naming is not None and not names_subject(top.card, text):
             return naming.card, "match"
+        if previous is not None and top.card.id in {
+            *previous.shown,
+            *([previous.card.id] if previous.card else []),
+        }:
+            # 「本当に売上が上がる根拠は？」 after 「やる意味ある？」: the same topic again, so only what speaks
+            # to this question — a different question never gets the same answer.
+            return top.card, "detail"
         return top.card, "match"
     return None, "none"
 

@@ -831,3 +831,18 @@ def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor) 
     follow_up = ask(advisor, *turns, first.answer, "へえ。そのアプリって外注して作ったの？それとも社内で？")
     assert follow_up.topic == "case-gotogumi"
     assert "現場社員自身" in follow_up.answer
+
+
+def test_a_second_question_on_the_same_topic_never_gets_the_same_answer(advisor: Advisor) -> None:
+    first_turn = (
+        "小さな婦人服の店をやっています。うちみたいな個人商店に近い店でもDXをやる意味ってあるんでしょうか。"
+    )
+    first = ask(advisor, first_turn)
+    second = ask(
+        advisor,
+        first_turn,
+        first.answer,
+        "やったら本当に売上が上がるっていう根拠みたいなものはあるんですか？",
+    )
+    assert not second.refused
+    assert second.answer != first.answer
