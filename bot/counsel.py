@@ -27,6 +27,7 @@ DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks 
 STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
 NAME_MARGIN = 0.05  # a card that names the question's subject wins over one at most this much better
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
+CONTINUITY_MARGIN = 0.05  # a follow-up stays with the last topic when that card is this close to the best
 FOLLOW_MARGIN = 0.1  # a follow-up read with the previous topic must match more clearly
 
 PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
@@ -419,6 +420,16 @@ def _follow_up_card(
     ):
         # 「研修してる間の給料も出るの？」 after the training grant: a detail of a topic already answered.
         return own[0].card, "detail"
+    last = next((h for h in own if h.card.id == previous.card.id), None)
+    if (
+        own
+        and last is not None
+        and last.score >= max(own[0].score - CONTINUITY_MARGIN, CARD_MIN_SCORE - DETAIL_MARGIN)
+        and not (fresh and names_subject(fresh, text) and not names_subject(previous.card, text))
+    ):
+        # 「普通の金利と比べてどれくらい違うの？」 after the JFC loan: nearly as close as any other card and
+        # naming no other subject, the follow-up stays with the topic just answered.
+        return previous.card, "detail"
     card = best_fresh(own, CARD_MIN_SCORE) or best_fresh(topical, CARD_MIN_SCORE + FOLLOW_MARGIN)
     if card is not None:
         return card, "match"

@@ -100,6 +100,11 @@ def _balanced(text: str) -> bool:
 def _is_slide_start(line: str) -> bool:
     if not (_SLIDE_START.match(line) or _CONTINUED_HEADING.match(nfkc(line)) or _LABELLED_TITLE.match(line)):
         return False
+    return _is_title(line)
+
+
+def _is_title(line: str) -> bool:
+    """A whole phrase that can title a slide (not a chart label, a fragment or a count)."""
     title = nfkc(line).strip()
     # Chart labels in decks also start with a space: a title is a whole phrase, not a fragment.
     return (
@@ -124,6 +129,21 @@ def _slide_starts(lines: list[str]) -> list[bool]:
         if j > i and not all(starts[i:j]):
             starts[i:j] = [False] * (j - i)
         i = max(j, i + 1)
+    # A title without the leading space (「DX認定事業者への各種支援措置」) still opens a slide when it stands
+    # apart (two blank lines before it) and the slide's bullets follow it.
+    for k, line in enumerate(lines):
+        if starts[k] or not line.strip() or line.startswith(" "):
+            continue
+        before = lines[max(0, k - 2) : k]
+        after = [x for x in lines[k + 1 : k + 4] if x.strip()][:1]
+        if (
+            len(before) == 2
+            and not any(x.strip() for x in before)
+            and after
+            and is_bullet_line(after[0])
+            and _is_title(line)
+        ):
+            starts[k] = True
     return starts
 
 
@@ -164,8 +184,10 @@ def split_slides(text: str) -> list[list[str]]:
 def _slide_heading(lines: list[str]) -> str | None:
     # Prefer the slide's own opening line(s) that start with one space; the last of a run of
     # opening title lines is the most specific (「1.日本企業のDX取組状況」 then 「DXとは何か」).
-    opening = [line for line in lines if line.strip()][:4]
-    titles = [line for line, start in zip(opening, _slide_starts(opening), strict=True) if start]
+    # (Titles are told with the blank lines around them: 「DX認定事業者への各種支援措置」 has none before.)
+    starts = _slide_starts(lines)
+    opening = [i for i, line in enumerate(lines) if line.strip()][:4]
+    titles = [lines[i] for i in opening if starts[i]]
     labelled = [line for line in titles if _LABELLED_TITLE.match(line)]
     titles = labelled or titles  # 「（参考）…」 is the slide's own title, whatever label follows it
     if titles:

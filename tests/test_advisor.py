@@ -150,7 +150,7 @@ def test_loan_rate_question_gives_the_rate_with_its_source(advisor: Advisor) -> 
     assert response.intent == "fact" and not response.refused
     assert "1.30%" in response.answer
     rate = [c for c in response.citations if "1.30%" in c.quote]
-    assert rate and rate[0].heading == "DX認定制度の概要"
+    assert rate and rate[0].heading == "DX認定事業者への各種支援措置"
     assert f"[{rate[0].n}]" in response.answer
 
 

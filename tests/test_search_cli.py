@@ -65,10 +65,10 @@ def test_search_finds_the_right_passage_in_its_top_three(query: str, passage: st
 
 
 @pytest.mark.usefixtures("use_built_index")
-def test_loan_rate_question_finds_the_dx_certification_slide_first() -> None:
+def test_loan_rate_question_finds_the_dx_certification_support_slide_first() -> None:
     top = search_json("DX認定を取ると融資の利率は？", k=3)[0]
 
-    assert top["heading"] == "DX認定制度の概要"
+    assert top["heading"] == "DX認定事業者への各種支援措置"
     assert "1.30%" in top["text"]
 
 
@@ -94,7 +94,7 @@ def test_search_prints_rank_title_slide_heading_and_text() -> None:
 
     assert result.exit_code == 0
     assert "1. 経済産業省 企業DX推進施策 説明資料（2025年） ／ p." in result.stdout
-    assert "DX認定制度の概要" in result.stdout
+    assert "DX認定事業者への各種支援措置" in result.stdout
     assert "1.30%" in result.stdout
     assert "2. " in result.stdout
 

@@ -54,10 +54,29 @@ def test_the_five_pillars_slides_keep_their_continued_headings(slides: list[Segm
     assert first.heading == "DX経営に求められる5つの柱(1/3)"
 
 
-def test_the_special_loan_rate_is_on_the_dx_certification_slide(slides: list[Segment]) -> None:
+def test_the_special_loan_rate_is_on_the_dx_certification_support_slide(slides: list[Segment]) -> None:
+    # The deck's 「DX認定制度の概要」 title stands alone in the text; the passage sits under the next title.
     slide = slide_with(slides, "特別利率2(1.30%)で融資が受けられます。")
 
-    assert slide.heading == "DX認定制度の概要"
+    assert slide.heading == "DX認定事業者への各種支援措置"
+
+
+@pytest.mark.parametrize(
+    ("passage", "heading"),
+    [
+        # Titles without the leading space: 「（まとめ）…」「(参考)…」, and one that stands apart before bullets.
+        (
+            "支援機関と一緒に自社のパーパスや将来のあるべき姿を描く",
+            "(まとめ)DXを通じた本業課題の解決プロセス",
+        ),
+        ("めぶきFGの中期経営計画で取引先企業のDX推進を掲げ", "(参考) DX支援事例1: 常陽銀行"),
+        ("北海道経産局管内(5)", "(参考)地域DX推進ラボ選定地域"),  # 「計 43地域」 is a label, not the title
+    ],
+)
+def test_titles_without_a_leading_space_open_their_slide(
+    slides: list[Segment], passage: str, heading: str
+) -> None:
+    assert slide_with(slides, passage).heading == heading
 
 
 def test_title_only_slide_is_kept_with_the_next_slide(slides: list[Segment]) -> None:
