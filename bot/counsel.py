@@ -372,9 +372,7 @@ def _follow_up_card(
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
-    if uncovered(previous.card, text) and not (
-        elsewhere and not uncovered(previous.card, text, literally=True)
-    ):
+    if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     if MONEY.search(text) and any(STATES_COST.search(c.sentence) for c in previous.card.claims()):
         return previous.card, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)
@@ -396,6 +394,8 @@ def _follow_up_card(
         scored.sort(key=lambda x: x[0], reverse=True)
         return scored[0][1] if scored and scored[0][0] >= floor else None
 
+    # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
+    # by a wider margin, beats the other way round (README「評価」).
     with_topic = previous.card.title + " " + question
     topical = index.rank(with_topic, context_vector(with_topic), n=8, passages=passages)
     if not set(content_words(text)) - _UNSPECIFIC:
@@ -403,13 +403,10 @@ def _follow_up_card(
         card = best_fresh(topical, CARD_MIN_SCORE)
         if card is not None:
             return card, "match"
-    # Measured on the multi-turn set: reading the follow-up alone first, and with the last topic only
-    # by a wider margin, beats the other way round (README「評価」).
     if SAME_ENTITY.search(text) or refers_back(previous.card, text):
         # 「その会社は…」「そのアプリって…」 asks more about what the last answer was about: a detail of it,
         # unless the follow-up names another topic.
-        named = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
-        return (fresh, "match") if named else (previous.card, "detail")
+        return (fresh, "match") if elsewhere and fresh is not None else (previous.card, "detail")
     if (fresh is None or not names_subject(fresh, text)) and speaks_to(previous.card, text):
         return previous.card, "detail"  # 「登録するには何が必要？」 after ITCアソシエイト: its 登録 sentence
     if (
@@ -425,7 +422,7 @@ def _follow_up_card(
         own
         and last is not None
         and last.score >= max(own[0].score - CONTINUITY_MARGIN, CARD_MIN_SCORE - DETAIL_MARGIN)
-        and not (fresh and names_subject(fresh, text) and not names_subject(previous.card, text))
+        and not elsewhere
     ):
         # 「普通の金利と比べてどれくらい違うの？」 after the JFC loan: nearly as close as any other card and
         # naming no other subject, the follow-up stays with the topic just answered.
