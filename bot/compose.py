@@ -195,8 +195,6 @@ def select_sentences(
     query_vector: np.ndarray | None = None,
 ) -> list[Candidate]:
     """The `n` best sentences from the ranked chunks, without near-duplicates."""
-    if n <= 0:
-        return []
     scored: list[tuple[float, Candidate]] = []
     total = sum(weights.values()) or 1.0
     sims = pool.vectors @ query_vector if pool.vectors is not None and query_vector is not None else None

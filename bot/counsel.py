@@ -271,6 +271,11 @@ class TurnState:
     # Read the next message as a follow-up even without a pronoun: it made no sense by itself (advisor).
     leaning: bool = False
 
+    @property
+    def seen(self) -> set[str]:
+        """Every card answered so far, the last one included."""
+        return {*self.shown, *([self.card.id] if self.card else [])}
+
 
 def is_follow_up(question: str, previous: TurnState | None) -> bool:
     """A message that leans on the earlier turns: a pronoun, a request for more, or too short to stand alone."""
@@ -343,10 +348,7 @@ def choose_card(
         )
         if naming is not None and not names_subject(top.card, text):
             return naming.card, "match"
-        if previous is not None and top.card.id in {
-            *previous.shown,
-            *([previous.card.id] if previous.card else []),
-        }:
+        if previous is not None and top.card.id in previous.seen:
             # 「本当に売上が上がる根拠は？」 after 「やる意味ある？」: the same topic again, so only what speaks
             # to this question — a different question never gets the same answer.
             return top.card, "detail"
@@ -366,7 +368,7 @@ def _follow_up_card(
     matches read with the previous topic (by a wider margin), else none (the passages answer it)."""
     assert previous.card is not None
     text = nfkc(question)
-    shown = {*previous.shown, previous.card.id}
+    shown = previous.seen
     money = index.by_id("money-overview")
     own = index.rank(question, query_vector, n=8, passages=passages)
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)

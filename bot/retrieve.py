@@ -88,9 +88,8 @@ class SearchIndex:
         titles = {f.doc_id: f.title for f in self.meta.files}
         # Old versions: document id → the title of the indexed version that supersedes it.
         self.newer = {f.doc_id: titles[f.superseded_by] for f in self.meta.files if f.superseded_by in titles}
-        self.by_clause: dict[
-            str, list[str]
-        ] = {}  # 「柱3-2」 → its chunks in the full guides, in reading order
+        # 「柱3-2」 → its chunks in the full guides, in reading order.
+        self.by_clause: dict[str, list[str]] = {}
         for c in self.chunks:
             if c.clause:
                 self.by_clause.setdefault(c.clause, []).append(c.chunk_id)

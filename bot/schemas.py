@@ -15,6 +15,11 @@ class Message(BaseModel):
     content: str
 
 
+def old_version_note(title: str, current: str) -> str:
+    """「旧版（…2.0）の記述です。現行版は「…3.0」です。」 for a passage of a superseded document."""
+    return f"旧版（{title}）の記述です。現行版は「{current}」です。"
+
+
 class Citation(BaseModel):
     """A verbatim quote from an indexed chunk, numbered to match the `[n]` markers in the answer."""
 
@@ -31,10 +36,7 @@ class Citation(BaseModel):
 
     @property
     def old_version_note(self) -> str:
-        """「旧版（…2.0）の記述です。現行版は「…3.0」です。」 for a quote from a superseded document."""
-        if not self.superseded_by:
-            return ""
-        return f"旧版（{self.title}）の記述です。現行版は「{self.superseded_by}」です。"
+        return old_version_note(self.title, self.superseded_by) if self.superseded_by else ""
 
 
 class AgencyRecommendation(BaseModel):

@@ -78,6 +78,12 @@ _CLAUSE_PART = {
 }
 
 
+def _share(claim: Claim, weights: dict[str, float]) -> float:
+    """The share of the (IDF-weighted) question words that a card sentence or its quotes contain."""
+    words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+    return sum(w for t, w in weights.items() if t in words) / (sum(weights.values()) or 1.0)
+
+
 def _full_stop(sentence: str) -> str:
     """「…繋がる[6]」→「…繋がる。[6]」: a sentence in running text ends with 。 before its markers."""
     text = re.sub(r"(\[\d+\])+$", "", sentence)
@@ -327,7 +333,8 @@ class SectionWriter:
             parts.append(f"### {card.title}\n" + "\n".join(lines))
             verbatim = wants_verbatim(question)
             full = guide_clause_section(self.index, card.id, question, verbatim, book, english)
-            parts.append(full) if full else None
+            if full:
+                parts.append(full)
         elif why == "detail":
             gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
             if gap and uncovered(card, question):
@@ -422,11 +429,8 @@ class SectionWriter:
         if not asked:
             return card.answer
 
-        total = sum(asked.values())
-
         def fit(claim: Claim) -> float:
-            words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
-            return sum(w for t, w in asked.items() if t in words) / total
+            return _share(claim, asked)
 
         best = max(card.answer, key=fit)
         if (
@@ -449,40 +453,38 @@ class SectionWriter:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
         weights = self.pool.weights(question, expansions_for(question))
-        total = sum(weights.values()) or 1.0
         money = bool(MONEY.search(nfkc(question)))
         wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
-            words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
             # 「全国にどれくらいいるの？」 asks for a number: a sentence that gives one (「約7,000名」) answers it.
-            shared = sum(w for t, w in weights.items() if t in words) / total
             figure = FIGURE_BONUS if wants_figure and COUNTED.search(claim.sentence) else 0.0
-            return cost + figure + shared
+            return cost + figure + _share(claim, weights)
 
         claims = sorted(
             (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
         )[:DETAIL_CLAIMS]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
-        own = [
-            chunk
-            for q in dict.fromkeys(q for c in card.claims() for q in c.cites)
-            if (chunk := self.pool.find_chunk(q, [h.chunk for h in hits])) is not None
-        ]
-        chunks = list({c.chunk_id: c for c in [*(h.chunk for h in hits[:PASSAGE_CHUNKS]), *own]}.values())
-        picked = select_sentences(
-            self.pool,
-            chunks,
-            weights,
-            (2 if wants_figure or not claims else 1) if passages else 0,
-            want_digits=wants_figure,
-            exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
-            min_overlap=PASSAGE_MIN_OVERLAP,
-            query_vector=self.index.embed_query(question),
-        )
-        lines += [quote_line(c.text, book.cite(c.chunk, c.text)) for c in picked]
+        if passages:
+            own = [
+                chunk
+                for q in dict.fromkeys(q for c in card.claims() for q in c.cites)
+                if (chunk := self.pool.find_chunk(q, [h.chunk for h in hits])) is not None
+            ]
+            chunks = list({c.chunk_id: c for c in [*(h.chunk for h in hits[:PASSAGE_CHUNKS]), *own]}.values())
+            picked = select_sentences(
+                self.pool,
+                chunks,
+                weights,
+                2 if wants_figure or not claims else 1,
+                want_digits=wants_figure,
+                exclude=[q for c in claims for q in c.cites] + [c.sentence for c in claims],
+                min_overlap=PASSAGE_MIN_OVERLAP,
+                query_vector=self.index.embed_query(question),
+            )
+            lines += [quote_line(c.text, book.cite(c.chunk, c.text)) for c in picked]
         if not lines:
             return ""
         intro = (

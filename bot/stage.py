@@ -56,17 +56,12 @@ _IN_USE = re.compile(
 
 
 def _matches(text: str, cue: str) -> bool:
-    if cue.isascii():
-        # 「kintoneを入れた場合」: an English word takes the same checks on what follows it.
-        found = re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])", text)
-        if found is None:
-            return False
-        after = text[found.end() :]
-    else:
-        index = text.find(cue)
-        if index < 0:
-            return False
-        after = text[index + len(cue) :]
+    # An English word is a whole word; either kind takes the same checks on what follows it
+    # (「kintoneを入れた場合」).
+    found = re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])" if cue.isascii() else re.escape(cue), text)
+    if found is None:
+        return False
+    after = text[found.end() :]
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False

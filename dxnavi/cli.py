@@ -166,6 +166,7 @@ def search(
 ) -> None:
     """ハイブリッド検索（BM25 + ベクトル）で該当箇所を探す。"""
     from bot.retrieve import SearchIndex, check_query
+    from bot.schemas import old_version_note
     from ingest.embed import embedder_from_settings
 
     query = check_query(query)
@@ -195,7 +196,7 @@ def search(
         c = h.chunk
         console.rule(f"{rank}. {c.title} ／ p.{c.page} ／ {c.heading or ''}  (score {h.score:.4f})")
         if c.doc_id in index.newer:
-            console.print(f"（旧版（{c.title}）の記述です。現行版は「{index.newer[c.doc_id]}」です。）")
+            console.print(f"（{old_version_note(c.title, index.newer[c.doc_id])}）")
         console.print(c.text, markup=False, highlight=False)
 
 

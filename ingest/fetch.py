@@ -243,13 +243,13 @@ def download(
 def _resolve(
     client: httpx.Client, info: DocumentInfo, locked: Locked | None, look: bool
 ) -> tuple[str, Expected, Discovered | None]:
-    """The PDF URL for `info` and what it must match: the manifest's download_url, else the lock's URL,
-    else (or when `look`) the newest fitting link on the landing page."""
+    """The PDF URL for `info` and what the manifest says it must match: the manifest's download_url, else
+    the lock's URL, else (or when `look`) the newest fitting link on the landing page."""
     manifest = Expected(info.size, info.sha256)
     if info.download_url:
         return info.download_url, manifest, None
     if locked is not None and not look:
-        return locked.url, Expected(locked.size, locked.sha256, LOCK_NAME), None
+        return locked.url, manifest, None
     assert info.discover is not None
     found = find_pdf(client, info.id, info.discover)
     assert found.chosen is not None
@@ -309,7 +309,7 @@ def fetch_corpus(
                     url = locked.url  # what a fetch would take (the page was read only to show it)
                 result.url = url
                 if locked is not None and url == locked.url and not update:
-                    expected = Expected(locked.size, locked.sha256, LOCK_NAME)
+                    expected = Expected(locked.size, locked.sha256, LOCK_NAME)  # what it was last time
                 fresh = update and locked is not None and url != locked.url
                 if dest.is_file() and not force and not fresh:
                     problem = verify(dest, expected)

@@ -39,6 +39,14 @@ _FURNITURE_SHARE = 0.4  # a line on this share of pages (at their top or bottom)
 _EDGE_LINES = 6  # how many lines at each end of a page can be furniture
 
 
+_CIRCLED = {"1": "①", "2": "②", "3": "③"}  # 視点2 is written 視点② in the guides
+
+
+def _one_line(line: str) -> str:
+    """A line as headings are compared and shown: NFKC, trimmed, runs of spaces as one."""
+    return re.sub(r"\s+", " ", nfkc(line).strip())
+
+
 @dataclass(frozen=True)
 class Segment:
     """One slide or page (or the part of a page under one heading): its number, heading, clause id
@@ -52,12 +60,12 @@ class Segment:
 
 def clause_id(line: str) -> tuple[str, str | None] | None:
     """(「柱3-2」, its title) when the line is a clause heading such as 「柱3-2 デジタル人材の育成・確保」."""
-    line = re.sub(r"\s+", " ", nfkc(line).strip())
+    line = _one_line(line)
     if match := _CLAUSE.match(line):
         number = match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
         return f"柱{number}", match.group(3)
     if match := _VIEWPOINT.match(line):
-        mark = {"1": "①", "2": "②", "3": "③"}.get(match.group(1), match.group(1))
+        mark = _CIRCLED.get(match.group(1), match.group(1))
         return f"視点{mark}", match.group(2)
     return None
 
@@ -67,7 +75,7 @@ def clause_refs(text: str) -> list[str]:
     out: list[str] = []
     for match in _CLAUSE_REF.finditer(nfkc(text)):
         if match.group(3):
-            ref = "視点" + {"1": "①", "2": "②", "3": "③"}.get(match.group(3), match.group(3))
+            ref = "視点" + _CIRCLED.get(match.group(3), match.group(3))
         else:
             ref = f"柱{match.group(1)}" + (f"-{match.group(2)}" if match.group(2) else "")
         if ref not in out:
@@ -89,7 +97,7 @@ def find_heading(lines: list[str]) -> str | None:
     """The slide's title: its first line if that is heading-like, else the first heading-like line."""
     for line in lines:
         if line.strip() and looks_like_heading(line):
-            return re.sub(r"\s+", " ", nfkc(line).strip())
+            return _one_line(line)
     return None
 
 
@@ -191,7 +199,7 @@ def _slide_heading(lines: list[str]) -> str | None:
     labelled = [line for line in titles if _LABELLED_TITLE.match(line)]
     titles = labelled or titles  # 「（参考）…」 is the slide's own title, whatever label follows it
     if titles:
-        return re.sub(r"\s+", " ", nfkc(titles[-1]).strip())
+        return _one_line(titles[-1])
     return find_heading(lines)
 
 
@@ -294,7 +302,7 @@ def _mark_tables(lines: list[str]) -> list[str]:
 
 def is_clause_heading(line: str) -> bool:
     """「柱3-2 …」「視点②」 or one of a clause's parts (【望ましい方向性】)."""
-    line = re.sub(r"\s+", " ", nfkc(line).strip())
+    line = _one_line(line)
     return clause_id(line) is not None or _CLAUSE_PART.match(line) is not None
 
 
@@ -320,15 +328,13 @@ def segment_guide(pages: list[tuple[int, str]]) -> list[Segment]:
     chapter: str | None = None
     for (number, raw), (_, lines) in zip(pages, strip_furniture(pages), strict=True):
         # A chapter named only in the running header (its heading line was furniture) begins here.
-        named = [
-            c for line in raw.split("\n") if _CHAPTER.match(c := re.sub(r"\s+", " ", nfkc(line).strip()))
-        ]
+        named = [c for line in raw.split("\n") if _CHAPTER.match(c := _one_line(line))]
         if named and named[0] != chapter and not any(_CHAPTER.match(nfkc(line).strip()) for line in lines):
             flush(number, None)
             chapter, clause, heading = named[0], None, named[0]
         fallback = find_heading(lines)
         for line in lines:
-            stripped = re.sub(r"\s+", " ", nfkc(line).strip())
+            stripped = _one_line(line)
             found = clause_id(stripped)
             part = _CLAUSE_PART.match(stripped)
             if found:

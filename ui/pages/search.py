@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from bot.schemas import old_version_note
 from ui import render
 from ui.client import ApiError, ApiUnavailable
 
@@ -21,9 +22,7 @@ def _result_card(result: dict[str, Any], terms: list[str], numbers: list[str]) -
             render.escape_md(f"{page} {heading}".strip()) + f"　（関連が高い順の{result['rank']}件目）"
         )
         if result.get("superseded_by"):
-            st.warning(
-                f"旧版（{result['title']}）の記述です。現行版は「{result['superseded_by']}」です。", icon="🕰️"
-            )
+            st.warning(old_version_note(result["title"], result["superseded_by"]), icon="🕰️")
         st.markdown(render.highlight(result["text"], terms + numbers, width=160))
         link = render.document_link(result.get("url"), result.get("page"))
         if link:
