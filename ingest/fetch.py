@@ -173,9 +173,15 @@ def _range_start(response: httpx.Response) -> int | None:
 
 
 def download(
-    client: httpx.Client, url: str, dest: Path, expected: Expected, progress: ProgressHook | None = None
+    client: httpx.Client,
+    url: str,
+    dest: Path,
+    expected: Expected,
+    progress: ProgressHook | None = None,
+    from_page: bool = False,
 ) -> Status:
-    """Download `url` into `dest`, resuming a kept `.part`; returns "downloaded" or "resumed"."""
+    """Download `url` into `dest`, resuming a kept `.part`; returns "downloaded" or "resumed". `from_page`:
+    the URL was found on a landing page (or locked from one), not written in the manifest."""
     name = dest.name
     part = part_path(dest)
     offset = part.stat().st_size if part.is_file() else 0
@@ -190,12 +196,15 @@ def download(
                 # The .part already holds every byte (or is junk): check it below / start over.
                 if expected.size is None or offset != expected.size:
                     part.unlink()
-                    return download(client, url, dest, expected, progress)
+                    return download(client, url, dest, expected, progress, from_page)
             elif response.status_code >= 400:
+                fix = (
+                    "PDF が移動した可能性があります。`dxnavi corpus fetch --update` で配布元のページから探し直してください。"
+                    if from_page
+                    else "配布元のページで最新の PDF の URL を確かめ、manifest.yaml の download_url を直してください。"
+                )
                 raise FetchError(
-                    f"{name} をダウンロードできません: HTTP {response.status_code}（{url}）。"
-                    "配布元のページで最新の PDF の URL を確かめ、"
-                    "manifest.yaml の download_url を直してください。"
+                    f"{name} をダウンロードできません: HTTP {response.status_code}（{url}）。{fix}"
                 )
             else:
                 if response.status_code == 206 and _range_start(response) != offset:
@@ -320,7 +329,9 @@ def fetch_corpus(
                 if dry_run:
                     result.status = "planned"
                     continue
-                result.status = download(client, url, dest, expected, progress)
+                result.status = download(
+                    client, url, dest, expected, progress, from_page=not info.download_url
+                )
             except OfflineError as exc:
                 offline = result.reason = exc.message
                 continue

@@ -256,3 +256,17 @@ def test_manifest_rejects_a_broken_file_pattern_in_japanese(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigError, match="file_pattern の正規表現が正しくありません"):
         load_manifest(tmp_path)
+
+
+def test_a_locked_pdf_that_disappeared_says_to_look_at_the_page_again(
+    corpus: Path, meti: GuideServer
+) -> None:
+    fetch_corpus(corpus, only=["dgc-3.0"])
+    (corpus / "dgc-3.0.pdf").unlink()
+    del meti.files["/policy/it_policy/investment/dgc/pdf/dgc3.0.pdf"]
+
+    [gone] = fetch_corpus(corpus, only=["dgc-3.0"])
+
+    assert gone.status == "failed"
+    assert gone.reason is not None and "HTTP 404" in gone.reason and "--update" in gone.reason
+    assert "download_url" not in gone.reason  # the manifest has none to correct
