@@ -511,8 +511,10 @@ class Advisor:
             shown = [*(state.shown if state else []), *([card.id] if card else [])]
             # The same ranking the answer used, so 「そこ」 is the agency that answer recommended first.
             agencies = [a.agency.id for a in self._agency_matches(card, text, situation, why, routed)]
+            aside = why == "money" and state is not None and state.card is not None
             state = TurnState(
-                card=card or (state.card if state else None),
+                # 「お金はかかる？」 is an aside: the topic stays what the conversation was about.
+                card=(state.card if aside and state else card) or (state.card if state else None),
                 stage=stage_match.stage.level if stage_match else (state.stage if state else None),
                 agencies=agencies or (state.agencies if state else []),
                 shown=shown,

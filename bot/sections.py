@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.agencies import AgencyMatch
 from bot.cards import Card, Claim
+from bot.catalog import stages
 from bot.clause_text import guide_clause_section
 from bot.compose import (
     CitationBook,
@@ -346,6 +347,8 @@ class SectionWriter:
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
+        elif why == "next" and previous is not None and previous.stage is not None:
+            parts.append(self._next_stage(previous.stage + 1, book, hits, english))
         elif why == "bring" and agencies:
             agency = agencies[0]
             steps = agency.what_to_ask or [
@@ -391,7 +394,7 @@ class SectionWriter:
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
         if steps and why not in ("bring", "detail"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
-            first = card.kind == "start" and (stage is None or stage.level == 1)
+            first = card.kind == "start" and (stage is None or stage.level == 1) and why != "next"
             heading = label["first_steps" if first else "steps"]
             parts.append(heading + "\n" + "\n".join(f"- {s}" for s in steps))
         if agencies:
@@ -417,6 +420,24 @@ class SectionWriter:
         if ask and usable and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
+
+    def _next_stage(self, level: int, book: CitationBook, hits: list[Hit], english: bool) -> str:
+        """「次の段階に進むには？」: the stage above the owner's, in the guides' description and examples."""
+        stage = next(s for s in stages() if s.level == level)
+        n_label = self._cite_quote(book, _STAGE_LABEL_QUOTES[level], hits)
+        n_desc = self._cite_quote(book, stage.description_quote, hits)
+        examples = [(q, n) for q in stage.example_quotes if (n := self._cite_quote(book, q, hits))]
+        if not (n_label and n_desc):
+            return ""
+        if english:
+            head = f"The next stage is stage {level} ({stage.label}). The guides describe it as:"
+        else:
+            head = f"次は段階{level}「{stage.label}」です。資料の説明:"
+        lines = [f"{head} 「{stage.description_quote}」[{n_label}][{n_desc}]"]
+        if examples:
+            shown = "、".join(f"「{q}」[{n}]" for q, n in examples)
+            lines.append(f"{'Examples in the guides' if english else '資料の例'}: {shown}")
+        return "\n".join(lines)
 
     def _answer_first(self, card: Card, question: str) -> list[Claim]:
         """The card's answer with the sentence that answers this very question first (「DX認定がないと応募
@@ -567,7 +588,7 @@ class SectionWriter:
             )
             if picked:
                 parts.append("### 資料の記述\n" + "\n".join(quoted(picked)))
-            if intent == "region" and not regions:
+            if intent == "region" and not regions and PLACE.search(nfkc(question)):
                 parts.insert(
                     0, "ご質問の地域は、資料にある地域DX推進ラボの選定地域の一覧には見当たりませんでした。"
                 )

@@ -742,6 +742,42 @@ def test_a_follow_up_that_names_nothing_is_read_with_the_topic(advisor: Advisor)
     assert "ケース研修" in follow_up.answer
 
 
+def test_the_next_stage_is_described_from_the_owners_stage(advisor: Advisor) -> None:
+    first_turn = "受注は全部FAXと電話、出勤簿はハンコです。何から始めればいい？"
+    first = ask(advisor, first_turn)
+    assert first.stage is not None and first.stage.level == 1
+
+    follow_up = ask(
+        advisor, first_turn, first.answer, "じゃあ一つ上の段階に上がるには、どういう状態になればいい？"
+    )
+
+    assert follow_up.answer.startswith("次は段階2「デジタイゼーション」です。")
+    assert "顧客との連絡手段をFAXから電子メールに切り替え" in follow_up.answer
+    assert "### 次の一歩" in follow_up.answer
+
+
+def test_a_question_about_money_is_an_aside_the_topic_stays(advisor: Advisor) -> None:
+    turns = ["ITコーディネータってどんな人たちなんですか？"]
+    turns.append(ask(advisor, *turns).answer)
+    turns.append("頼むとお金はどれくらいかかる？")
+    turns.append(ask(advisor, *turns).answer)
+
+    count = ask(advisor, *turns, "全国にどれくらいいるの？")
+
+    assert count.topic == "itc-associate"
+    assert "約7,000名" in count.answer
+
+
+def test_other_followed_by_its_own_subject_is_not_a_request_for_more(advisor: Advisor) -> None:
+    turns = ["信用金庫で融資を担当しています。取引先のDX支援を始めたいのですが、支援機関としての心構えは？"]
+    first = ask(advisor, *turns)
+
+    follow_up = ask(advisor, *turns, first.answer, "他の支援機関とはどう組めばいい？")
+
+    assert follow_up.topic != "staff-why-support"  # the first related card, which a bare 「他には？」 gets
+    assert "連携" in follow_up.answer
+
+
 def test_a_business_description_does_not_hide_the_question_it_comes_with(advisor: Advisor) -> None:
     first_turn = (
         "金属加工の町工場（社員40人）です。生産管理は全部Excel。"
