@@ -48,6 +48,7 @@ from bot.question import (
     expansions_for,
     is_mostly_ascii,
     is_supporter,
+    unknown_programmes,
 )
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
@@ -140,6 +141,7 @@ class Advisor:
         self.cards = CardIndex(examples, lambda t: self.pool.idf.get(t, self.pool.default_idf))
         self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)
         self.writer = SectionWriter(settings, index, self.pool, self.cards, self.regions)
+        self.corpus_text = nfkc("\n".join(c.text for c in index.chunks))
 
     @classmethod
     def from_settings(
@@ -242,6 +244,11 @@ class Advisor:
         if not in_scope:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
         situation = " ".join(user_turns)
+        unknown = unknown_programmes(question, self.corpus_text)
+        if unknown and (money := self.cards.by_id("money-overview")) is not None:
+            # 「IT導入補助金の締切は？」: the guides never name it, so no card about another grant answers it;
+            # the answer says so first, then what the guides do offer.
+            card, why = money, "match"
         hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls), newer=dict(self.index.newer))
         stage_match = self._stage_match(question, situation, card)
@@ -281,6 +288,8 @@ class Advisor:
                 if english:
                     body = LABELS["en"]["fallback"] + "\n\n" + body
         body = self.writer.grounded(body, book)
+        if unknown:
+            body = _unknown_note(unknown, english) + "\n\n" + body
         body = book.renumber(body)
         book.prune(body)
         for a in agencies:
@@ -688,3 +697,13 @@ class Advisor:
         out += [f for f in front if f not in out][:RANK_FRONT]
         out += [h for h in hits if h not in out]
         return out[: len(hits)]
+
+
+def _unknown_note(names: list[str], english: bool) -> str:
+    """The guides never mention these programmes: said plainly, before what they do offer."""
+    shown = "・".join(f"「{n}」" for n in names)
+    if english:
+        return (
+            f"The guides dxnavi reads never mention {shown}. These are the support measures they do describe:"
+        )
+    return f"{shown}は、DXナビが参照している資料には出てきません。資料にあるDX関連の支援策は次のとおりです。"

@@ -47,7 +47,8 @@ _ANAPHORA = re.compile(
 )
 # 「話は変わるけど、…」 opens a new topic: not a follow-up, and the opening itself says nothing to match.
 TOPIC_CHANGE = re.compile(
-    r"^\s*(話は変わ(る|り)(けど|けれど|ますが|まして)|話が変わ(る|り)(けど|けれど|ますが)|ところで|別件(ですが|で)"
+    r"^\s*(?:(?:なるほど|了解|わかりました|分かりました|ありがとう(?:ございます)?|OK|ok|thanks)[。、!！,.\s]*)?"
+    r"(話は?変わ(る|り)(けど|けれど|ますが|まして)|話が変わ(る|り)(けど|けれど|ますが)|ところで|別件(ですが|で)"
     r"|それとは別に|話を変えて|別の質問(ですが|です)|by the way|on another note)[、,，。\s]*",
     re.IGNORECASE,
 )
@@ -56,6 +57,21 @@ BRING = re.compile(
     r"|bring|prepare|what should i (tell|ask)",
     re.IGNORECASE,
 )
+# 「どこに持っていけば」 asks where to go; 「申請の前に何を用意？」 prepares an application, not a visit.
+_WHERE = re.compile(r"どこ|誰に|だれに|where|who", re.IGNORECASE)
+_VISIT = re.compile(r"相談|行く|行っ|訪|面談|会う|会い|窓口|持って|持参|visit|meet|consult", re.IGNORECASE)
+_PREPARE_ONLY = re.compile(r"準備|用意|prepare", re.IGNORECASE)
+
+
+def asks_to_bring(text: str) -> bool:
+    """「そこへ行くとき何を持っていけば？」: what to bring to (or tell) the agency on a visit."""
+    text = nfkc(text)
+    found = BRING.search(text)
+    if found is None or _WHERE.search(text):
+        return False
+    return not _PREPARE_ONLY.fullmatch(found.group(0)) or bool(_VISIT.search(text))
+
+
 MONEY = re.compile(
     r"お金|費用|いくら|コスト|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
@@ -337,7 +353,7 @@ def choose_card(
         and not re.search(r"柱|視点|pillar|viewpoint", text, re.IGNORECASE)
     ):
         return previous.card, "clause"
-    if BRING.search(text) and (named_agency or (follow and previous and previous.agencies)):
+    if asks_to_bring(text) and (named_agency or (follow and previous and previous.agencies)):
         agency_id = named_agency or (previous.agencies[0] if previous else None)
         card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)
         if card is not None:
@@ -361,6 +377,12 @@ def choose_card(
         )
         if naming is not None and not names_subject(top.card, text):
             return naming.card, "match"
+        # 「相談ってどこに持っていけばいい？」 asks where to go: an agency card nearly as close answers that.
+        whom = next(
+            (h for h in hits[1:4] if h.card.kind == "agency" and h.score >= top.score - NAME_MARGIN), None
+        )
+        if whom is not None and top.card.kind != "agency" and _WHERE.search(text):
+            return whom.card, "match"
         if previous is not None and top.card.id in previous.seen:
             # 「本当に売上が上がる根拠は？」 after 「やる意味ある？」: the same topic again, so only what speaks
             # to this question — a different question never gets the same answer.

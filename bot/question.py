@@ -134,3 +134,22 @@ def expansions_for(text: str) -> list[str]:
         if key in clauses.viewpoints:
             out.append(clauses.viewpoints[key])
     return out
+
+
+# A named support programme (「IT導入補助金」「持続化補助金」): a compound noun right before the word.
+_PROGRAMME = re.compile(r"([^\s、。！？!?「」『』()（）]{2,12}?)(補助金|助成金|給付金|交付金|補助事業)")
+_COMPOUND_END = re.compile(r"[一-龥ァ-ヴーA-Za-z0-9]$")
+
+
+def unknown_programmes(text: str, corpus: str) -> list[str]:
+    """Programmes the question names that the guides never mention (「IT導入補助金」), so the answer can say
+    so first. A programme counts as mentioned when its distinctive part (up to its last four characters
+    before 補助金) is in the guides: 「ものづくり補助金」 is their 「ものづくり・商業・…補助金」."""
+    found = []
+    for match in _PROGRAMME.finditer(nfkc(text)):
+        name, kind = match.group(1), match.group(2)
+        if not _COMPOUND_END.search(name):
+            continue  # 「国の補助金」「使える助成金」 name no programme
+        if name[-4:] not in corpus and name[-3:] + kind not in corpus:
+            found.append(re.sub(r"^.*[のはがをにで]", "", name) + kind)
+    return list(dict.fromkeys(found))

@@ -25,6 +25,12 @@ _NOT_NOW = re.compile(
 )
 
 
+# Something that happened once, not how the business runs: 「営業の電話が来た」「メールをもらった」.
+_AN_EVENT = re.compile(
+    r"^(が|を|で)?(来た|きた|来て|きて|かかって|掛かって|あった|もらった|貰った|受けた|届いた)"
+)
+
+
 @dataclass(frozen=True)
 class StageMatch:
     stage: Stage
@@ -65,7 +71,7 @@ def _matches(text: str, cue: str) -> bool:
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False
-    if _NOT_NOW.match(after):
+    if _NOT_NOW.match(after) or _AN_EVENT.match(after):
         return False
     return cue not in _WEAK_CUES or bool(_IN_USE.match(after))
 

@@ -778,6 +778,28 @@ def test_other_followed_by_its_own_subject_is_not_a_request_for_more(advisor: Ad
     assert "連携" in follow_up.answer
 
 
+def test_a_programme_the_guides_never_name_is_said_to_be_missing_first(advisor: Advisor) -> None:
+    r = ask(advisor, "IT導入補助金の今年度の申請締め切りっていつですか？あと補助率も知りたいです。")
+
+    assert r.answer.startswith("「IT導入補助金」は、DXナビが参照している資料には出てきません。")
+    assert r.topic == "money-overview"
+    assert "人材開発支援助成金(人への投資促進コース)で、訓練経費" not in r.answer
+
+
+def test_an_everyday_question_after_an_acknowledged_topic_change_is_refused(advisor: Advisor) -> None:
+    first_turn = "図面の管理をクラウドに移したいんですが、これってDXって呼んでいいんですか？"
+    first = ask(advisor, first_turn)
+
+    second = ask(
+        advisor,
+        first_turn,
+        first.answer,
+        "なるほど。話変わるけど、求人出すならハローワークと求人サイトどっちがいいと思う？",
+    )
+
+    assert second.refused
+
+
 def test_a_business_description_does_not_hide_the_question_it_comes_with(advisor: Advisor) -> None:
     first_turn = (
         "金属加工の町工場（社員40人）です。生産管理は全部Excel。"
