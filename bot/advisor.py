@@ -613,6 +613,13 @@ class Advisor:
             return []
         if card is None and not (intent in ("start", "region") or asks_who or named):
             return []
+        if (
+            card is not None
+            and card.kind == "topic"
+            and not card.agencies
+            and not (asks_who or named or intent == "start")
+        ):
+            return []  # 「DXとペーパーレスの違いは？」: no agency is the answer to it
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
         return self.writer.agencies(
             matches[: 1 if why == "bring" else 2],
