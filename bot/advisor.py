@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot import catalog
-from bot.agencies import AgencyMatch, match_agencies
+from bot.agencies import REGION_BASE, AgencyMatch, match_agencies
 from bot.cards import Card
 from bot.compose import (
     CitationBook,
@@ -37,9 +37,11 @@ from bot.question import (
     ABOUT_SUPPORT,
     ASKS_SUPPORT,
     ASKS_WHO,
+    BEGINNING,
     BUSINESS,
     DIGITISING,
     ENGLISH_DOMAIN,
+    LOCAL,
     OWNER_VOICE,
     RELEVANCE,
     ROLE,
@@ -554,23 +556,31 @@ class Advisor:
 
         Asking where to start puts the agencies for a first consultation ahead of the card's own choice.
         """
-        first_step = routed == "start" or (card is not None and card.kind == "start")
+        # The router says 「start」 for any owner speaking of their firm (「うちは…」); a first consultation is
+        # a question about where or how to begin (「どう始めれば」「まず何を」), or a start card.
+        begins = routed == "start" and bool(BEGINNING.search(nfkc(question)))
+        first_step = begins or (card is not None and card.kind == "start")
         matches = match_agencies(
             situation if card is None or card.kind != "topic" else question, 11, first_step
         )
         preferred = list(dict.fromkeys([*(topic or []), *(card.agencies if card is not None else [])]))
         if why == "bring" and card is not None and card.agencies:
             preferred = card.agencies[:1]
-        weight = 2.0 if routed == "start" and (card is None or card.kind != "start") else 6.0
+        weight = 2.0 if begins and (card is None or card.kind != "start") else 6.0
         # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
         # いい？」 is about who leads, not a wish to see a vendor).
         asks_who = bool(ASKS_WHO.search(nfkc(question)))
         about_other = card is not None and card.kind == "topic" and not asks_who
 
+        # The lab leads only when the owner asks about support nearby (「地元で相談できるところは？」), not
+        # because the city they mention happens to be on its list (it is no walk-in desk).
+        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question)))
+
         def rank(m: AgencyMatch) -> float:
             bonus = weight / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0
             named = -3.0 * m.keyword_hits if about_other else 5.0 * m.keyword_hits
-            return m.score + bonus + (20.0 if m.regions else 0.0) + named
+            region = (20.0 if local else -REGION_BASE) if m.regions else 0.0
+            return m.score + bonus + region + named
 
         return sorted(matches, key=rank, reverse=True)[:3]
 
@@ -589,8 +599,8 @@ class Advisor:
 
         「誰に相談すればいい？」 after a topic asks whom to consult about that topic: its agencies lead.
         """
-        if is_supporter(question):
-            return []  # never send a bank's adviser to a bank
+        if is_supporter(situation):
+            return []  # never send a bank's adviser to a bank (nor, later in the conversation, to another)
         asks_who = bool(ASKS_WHO.search(nfkc(question)))
         if why == "detail" and not asks_who and card is not None and card.kind not in ("agency", "region"):
             return []

@@ -25,6 +25,9 @@ NEED_CUES: dict[str, str] = {
 }
 
 
+REGION_BASE = 10.0  # an agency of the owner's region (the lab of a listed city)
+
+
 @dataclass(frozen=True)
 class AgencyMatch:
     agency: Agency
@@ -60,7 +63,7 @@ def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[
                 weight = 4.0 if first_step and need == "general" else 2.0
                 value += weight / (1 + agency.needs.index(need))
         if regions and agency.regions:
-            value += 10.0
+            value += REGION_BASE
         # Catalog order is the guides' order of use: 金融機関 is the most used support agency.
         value += 1.0 / (1 + rank_prior)
         results.append(

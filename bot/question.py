@@ -73,6 +73,11 @@ ASKS_CASE = re.compile(
 HOW_MUCH = re.compile(
     r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
 )
+# Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
+BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|何とか|なんとか|どう進め|進め方")
+LOCAL = re.compile(
+    r"ラボ|地域|地元|近く|近所|県内|市内|町内|身近|このあたり|この辺|nearby|local", re.IGNORECASE
+)
 PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 
 
@@ -80,16 +85,14 @@ PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner alr
 SUPPORTER = re.compile(
     r"経営指導員|支援担当|融資(を)?担当|支援機関の(立場|職員|側|担当)|支援する側|支援者として|(支援|担当|指導|相談を受け|アドバイス)(して|を)(い|お)ます|(支援|指導|アドバイス)をして(い|お)(ます|ります)|取引先の(DX|支援|企業)"
     r"|顧問先|支援先|会員さん|会員企業|(銀行|信用金庫|信金|信組|商工会議所|商工会|中央会|事務所)で(法人営業|営業|融資|渉外|経営指導|支援|相談)|(銀行|信用金庫|信金|信組|商工会議所|商工会|税理士事務所|会計事務所|社労士事務所"
-    r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして)"
+    r"|コンサル会社)(で|に)(勤め|働い|勤務|所属)|(銀行員|職員|税理士|社労士|診断士|ITコーディネータ)(です|をして|として(活動|働|仕事))"
     r"|we support|our clients"
 )
 
 
 def is_supporter(text: str) -> bool:
     """The message comes from someone who supports SMEs, not from an owner asking for their own firm."""
-    return bool(
-        SUPPORTER.search(nfkc(text))
-    )  # a card match this far above CARD_MIN_SCORE is evidence the question is in scope
+    return bool(SUPPORTER.search(nfkc(text)))
 
 
 @lru_cache(maxsize=1)

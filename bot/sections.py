@@ -102,7 +102,8 @@ def _clause_part(claim: Claim) -> str:
 CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
-REASON_CHOICES = 3  # an agency's reason is one of its card's first sentences …
+REASON_CHOICES = 5  # an agency's reason is one of its card's first sentences …
+EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任せ|システム|ツール")
 REASON_NEAR = 0.5  # … any that fits at least half as well as the best (varied from question to question)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
@@ -263,10 +264,14 @@ class SectionWriter:
             if card is not None and card.answer:
                 # The reason and the things to bring that fit this conversation best (ties: card order).
                 # …and not a sentence the answer above already says.
+                # The PMO diagram's division of work is a reason only for a question about who develops,
+                # runs or procures what; for a question on security or culture it says nothing.
+                example = not EXAMPLE_ASKED.search(nfkc(question))
                 choices = [
                     c
                     for c in card.answer[:REASON_CHOICES]
                     if not any(near_duplicate(c.sentence, a) for a in avoid)
+                    and not (example and "連携例" in c.sentence)
                 ] or card.answer[:REASON_CHOICES]
                 reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)

@@ -800,6 +800,37 @@ def test_an_everyday_question_after_an_acknowledged_topic_change_is_refused(advi
     assert second.refused
 
 
+def test_a_topic_answer_points_to_the_agency_of_its_topic(advisor: Advisor) -> None:
+    r = ask(advisor, "うちは社員8人の卸売です。セキュリティについて経営者は何をすべきですか？")
+
+    assert r.topic == "security"
+    assert r.agencies and r.agencies[0].id == "professional"  # 情報処理安全確保支援士, not the bank
+
+
+def test_a_listed_city_does_not_make_the_lab_a_walk_in_desk(advisor: Advisor) -> None:
+    where = "東大阪で金属加工をしています。注文はFAXと電話です。何から手をつければいい？"
+    nearby = "東大阪で金属加工をしています。地元で相談できるところはありますか？"
+
+    assert ask(advisor, where).agencies[0].id != "regional_dx_lab"
+    assert ask(advisor, nearby).agencies[0].id == "regional_dx_lab"
+
+
+def test_a_supporter_is_not_sent_to_an_agency_later_in_the_conversation(advisor: Advisor) -> None:
+    turns = ["町の商工会で職員をしています。中小企業がDXで感じている課題で多いものは？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "dx-challenges"
+    second = ask(
+        advisor, *turns, first.answer, "もう一つ、どの支援機関が一番使われているかのデータもありますか？"
+    )
+    assert not first.agencies and not second.agencies
+
+
+def test_the_bank_is_not_recommended_for_its_pmo_role_under_another_topic(advisor: Advisor) -> None:
+    r = ask(advisor, "ベテラン社員がタブレットに反発しています。どう乗り越えたらいい？誰に相談すればいい？")
+
+    assert "PMO" not in " ".join(a.reason for a in r.agencies)
+
+
 def test_a_business_description_does_not_hide_the_question_it_comes_with(advisor: Advisor) -> None:
     first_turn = (
         "金属加工の町工場（社員40人）です。生産管理は全部Excel。"
