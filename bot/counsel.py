@@ -209,6 +209,11 @@ def refers_back(card: Card, text: str) -> bool:
     return any(match.group(1) in said for match in _THAT_THING.finditer(nfkc(text)))
 
 
+def _subject(card: Card) -> set[str]:
+    """The words that name a card's subject (「DX推進指標」 of 「DX推進指標の使い方…」)."""
+    return set(content_words(re.split(r"[（(とのは]", card.title)[0])) - _UNSPECIFIC
+
+
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     subject = set(content_words(card.title)) - _UNSPECIFIC
@@ -411,8 +416,13 @@ def _follow_up_card(
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
-    if MONEY.search(text) and any(STATES_COST.search(c.sentence) for c in previous.card.claims()):
-        return previous.card, "detail"  # 「それってお金かかるの？」 after DX推進指標: it is free (無償)
+    if MONEY.search(text):
+        # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
+        # the same subject (the index's use → what the index is).
+        for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
+            same = card is previous.card or _subject(card) & _subject(previous.card)
+            if same and any(STATES_COST.search(c.sentence) for c in card.claims()):
+                return card, "detail"
     if MONEY.search(text) and money is not None and money.id not in shown:
         own_top = index.rank(question, query_vector, n=1)
         if not (own_top and own_top[0].card.id.startswith("money-") and own_top[0].score >= CARD_MIN_SCORE):
