@@ -122,6 +122,9 @@ class StreamEvent:
     response: ChatResponse | None = None
 
 
+ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+
+
 class Advisor:
     """Answers a conversation from the index. Create once (models load here); `ask` is thread-safe."""
 
@@ -430,11 +433,27 @@ class Advisor:
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
         # (Not in English: 「What is it, …?」 leaves its subject in the sentence before.)
-        asked = asked_sentence(question) if card is None and fresh and not is_mostly_ascii(question) else None
+        matched = card is not None and why == "match"
+        asked = (
+            asked_sentence(question)
+            if (card is None or matched) and fresh and not is_mostly_ascii(question)
+            else None
+        )
         if asked is not None:
-            # The description of the business dilutes what is asked: the asking sentence by itself.
+            # The description of the business dilutes what is asked: the asking sentence by itself — taken
+            # when nothing matched the whole message, or when it matches clearly better than the whole did…
             best = self.cards.rank(asked, self.index.embed_query(asked), n=1, passages=passages)
-            if best and best[0].score >= CARD_MIN_SCORE and best[0].card.kind != "start":
+            whole = own[0].score if own else 0.0
+            if (
+                best
+                and best[0].score >= CARD_MIN_SCORE
+                and best[0].card.kind != "start"
+                # …and only over a whole message that matched weakly (「セキュリティについて…」 is clear as is)
+                and (
+                    card is None
+                    or (whole < CARD_MIN_SCORE + ASKED_MARGIN and best[0].score >= whole + ASKED_MARGIN)
+                )
+            ):
                 card, why = best[0].card, "match"
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.

@@ -42,7 +42,8 @@ VERBATIM = re.compile(
 # Follow-ups that only make sense with the previous turn.
 _ANAPHORA = re.compile(
     r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
-    r"|\b(it|that|there|they|them)\b",
+    r"|書いてあ|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
+    r"|\b(it|that|there|they|them|in our case)\b",
     re.IGNORECASE,
 )
 # 「話は変わるけど、…」 opens a new topic: not a follow-up, and the opening itself says nothing to match.
@@ -200,13 +201,26 @@ _UNSPECIFIC = frozenset(
 )
 
 
+# Things too general to point back at one answer (every card speaks of 支援 or 企業).
+_GENERIC_THINGS = frozenset(
+    ["支援", "機関", "支援機関", "相談", "資料", "場合", "具体的", "具体", "活用", "取組"]
+)
 _THAT_THING = re.compile(r"(?:その|あの|そこの)([ァ-ヴー]{2,}|[一-龥]{2,})")
 
 
+_POINTING = re.compile(r"それ|その|これ|この|あれ|あの")
+_THING = re.compile(r"[ァ-ヴー]{3,}")  # a named thing (アプリ, タブレット), not 段階 or 申請
+
+
 def refers_back(card: Card, text: str) -> bool:
-    """「そのアプリって外注？」: 「その」 and a thing the card's answer speaks of (後藤組's 業務アプリ)."""
+    """「そのアプリって外注？」「アプリを何千個も作ったって、それ全部外注？」: a pointing word and a thing the
+    card's answer speaks of (後藤組's 業務アプリ)."""
     said = "".join(c.sentence for c in card.answer)
-    return any(match.group(1) in said for match in _THAT_THING.finditer(nfkc(text)))
+    text = nfkc(text)
+    if any(match.group(1) in said for match in _THAT_THING.finditer(text)):
+        return True
+    things = {t for t in _THING.findall(text) if t.lower() not in _UNSPECIFIC and t not in _GENERIC_THINGS}
+    return bool(_POINTING.search(text)) and any(t in said for t in things)
 
 
 def _subject(card: Card) -> set[str]:

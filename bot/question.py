@@ -109,6 +109,9 @@ def synonym_groups() -> list[tuple[list[str], list[str]]]:
     return groups
 
 
+SHORT_QUESTION = 15
+
+
 def asked_sentence(text: str) -> str | None:
     """The sentence that asks, when a message first describes the business (「金属加工の町工場です。生産管理は
     全部Excel。客観的に測る方法ってありますか？」): its last question, else its last sentence. None for one
@@ -116,8 +119,13 @@ def asked_sentence(text: str) -> str | None:
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
     if len(sentences) < 2:
         return None
-    questions = [s for s in sentences if s.endswith(("?", "？"))]
-    return (questions or sentences)[-1]
+    questions = [i for i, s in enumerate(sentences) if s.endswith(("?", "？"))]
+    last = questions[-1] if questions else len(sentences) - 1
+    asked = sentences[last]
+    if len(asked) < SHORT_QUESTION and last - 1 in questions:
+        # 「…DXって呼んでいいんですか？ただのデジタル化？」: a short last question leans on the one before.
+        asked = sentences[last - 1] + asked
+    return asked
 
 
 def expansions_for(text: str) -> list[str]:

@@ -347,6 +347,10 @@ class SectionWriter:
                 # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
                 # about the question's subject (not about the missing procedure: 「期間」 is no 「訓練期間」).
                 detail = self._detail(card, without_procedure(question), english, book, hits, passages=False)
+                if not detail:
+                    # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
+                    lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
+                    detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self._detail(card, question, english, book, hits)
             if not detail:

@@ -923,6 +923,38 @@ def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor) 
     assert "現場社員自身" in follow_up.answer
 
 
+def test_a_thing_from_the_last_answer_pointed_at_by_it_stays_with_its_topic(advisor: Advisor) -> None:
+    turns = ["DXセレクションのグランプリの会社は、どんなDXをやったの？"]
+    first = ask(advisor, *turns)
+    follow_up = ask(
+        advisor, *turns, first.answer, "アプリを何千個も作ったって、それ全部業者に外注したってこと？"
+    )
+    assert follow_up.topic == "case-gotogumi"
+    assert "現場社員自身" in follow_up.answer
+
+
+def test_a_point_the_guides_leave_open_gets_what_they_do_suggest(advisor: Advisor) -> None:
+    turns = ["うちは社員8人の卸売です。セキュリティについて経営者は何をすべき？"]
+    first = ask(advisor, *turns)
+    follow_up = ask(
+        advisor,
+        *turns,
+        first.answer,
+        "責任者を任命しろって書いてあっても、専任なんか置けないです。うちの場合は？",
+    )
+    assert follow_up.topic == "security"
+    assert "兼任でよいかも書かれていません" in follow_up.answer.split("\n")[0]
+    assert "情報処理安全確保支援士" in follow_up.answer
+
+
+def test_an_old_system_nobody_understands_gets_the_guides_view_on_black_boxes(advisor: Advisor) -> None:
+    r = ask(
+        advisor, "10年以上前に作ってもらった受注システムを使い続けていますが、中身がわかる人がもういません。"
+    )
+    assert r.topic == "legacy-system"
+    assert "ブラックボックス化" in r.answer
+
+
 def test_a_second_question_on_the_same_topic_never_gets_the_same_answer(advisor: Advisor) -> None:
     first_turn = (
         "小さな婦人服の店をやっています。うちみたいな個人商店に近い店でもDXをやる意味ってあるんでしょうか。"
