@@ -35,6 +35,7 @@ from bot.counsel import (
 )
 from bot.question import (
     ABOUT_SUPPORT,
+    ASKS_STAGE,
     ASKS_SUPPORT,
     ASKS_WHO,
     BEGINNING,
@@ -47,6 +48,7 @@ from bot.question import (
     ROLE,
     STARTING,
     asked_sentence,
+    asks_anything,
     expansions_for,
     is_mostly_ascii,
     is_supporter,
@@ -487,6 +489,7 @@ class Advisor:
             relevance
             or (card is None and (described or starting))
             or (general and starting and (described or BUSINESS.search(text)))
+            or (described and not asks_anything(question))  # 「今は手書きの台帳と電話だけ。」: a description
         ):
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
@@ -554,12 +557,15 @@ class Advisor:
     def _stage_match(self, question: str, situation: str, card: Card | None) -> StageMatch | None:
         """The stage, from what the owner says they do now: only under answers about where they stand or
         what to do first, or when this very message describes the business."""
+        starting = card is not None and card.kind == "start"
+        if not (starting or not asks_anything(question) or ASKS_STAGE.search(nfkc(question))):
+            # 「販売管理システムの担当が定年で…」 asks about the system, not where the firm stands: a stage
+            # would only be noise (and a guess from a keyword).
+            return None
         own = estimate_stage(question)
         if own is not None:
             return own
-        if card is not None and card.kind == "start":
-            return estimate_stage(situation)
-        return None
+        return estimate_stage(situation) if starting else None
 
     # --- agencies ----------------------------------------------------------------------------
     def _agency_matches(

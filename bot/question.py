@@ -75,6 +75,12 @@ HOW_MUCH = re.compile(
 )
 # Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
 BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|何とか|なんとか|どう進め|進め方")
+# Asking where the business stands: its stage, how digital it is, where or how to begin.
+ASKS_STAGE = re.compile(
+    STARTING.pattern
+    + r"|段階|どの辺|どのあたり|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"
+    r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand"
+)
 LOCAL = re.compile(
     r"ラボ|地域|地元|近く|近所|県内|市内|町内|身近|このあたり|この辺|nearby|local", re.IGNORECASE
 )
@@ -110,6 +116,15 @@ def synonym_groups() -> list[tuple[list[str], list[str]]]:
 
 
 SHORT_QUESTION = 15
+_ASKING = re.compile(
+    r"[?？]|か[。.]?$|(教えて|ください|下さい|知りたい|いい|良い)[。.]?$|\b(what|how|which|where|who|why|when)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_anything(text: str) -> bool:
+    """Does the message ask something, or only describe (「うちは受注は全部FAXと電話。」)?"""
+    return bool(_ASKING.search(nfkc(text).strip()))
 
 
 def asked_sentence(text: str) -> str | None:

@@ -949,7 +949,8 @@ def test_a_point_the_guides_leave_open_gets_what_they_do_suggest(advisor: Adviso
 
 def test_an_old_system_nobody_understands_gets_the_guides_view_on_black_boxes(advisor: Advisor) -> None:
     r = ask(
-        advisor, "10年以上前に作ってもらった受注システムを使い続けていますが、中身がわかる人がもういません。"
+        advisor,
+        "10年以上前に作ってもらった受注システムを使っていますが、中身がわかる人がいません。どうすれば？",
     )
     assert r.topic == "legacy-system"
     assert "ブラックボックス化" in r.answer
