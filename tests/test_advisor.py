@@ -954,6 +954,7 @@ def test_an_old_system_nobody_understands_gets_the_guides_view_on_black_boxes(ad
     )
     assert r.topic == "legacy-system"
     assert "ブラックボックス化" in r.answer
+    assert r.stage is None  # it asks about the system, not where the firm stands
 
 
 def test_a_second_question_on_the_same_topic_never_gets_the_same_answer(advisor: Advisor) -> None:
