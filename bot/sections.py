@@ -85,6 +85,19 @@ def _share(claim: Claim, weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in words) / (sum(weights.values()) or 1.0)
 
 
+_POLITE_END = re.compile(r"(です|ます|ました|ません|でした|でしょう)[。.]?$")
+
+
+def _in_prose(claim: Claim, line: str, english: bool) -> str:
+    """A card sentence in running polite text. A verbatim slide line in plain form (「…DX推進は企業価値向上に
+    繋がる」) is framed as what the guides say — 「「…」とされています。」 — rather than dropped in as is; in any
+    case it ends with a full stop, so that it does not run into the next sentence."""
+    text = re.sub(r"(\[\d+\])+$", "", line)
+    if english or claim.quote is None or _POLITE_END.search(text):
+        return _full_stop(line)
+    return f"「{text.rstrip('。')}」とされています。{line[len(text) :]}"
+
+
 def _full_stop(sentence: str) -> str:
     """「…繋がる[6]」→「…繋がる。[6]」: a sentence in running text ends with 。 before its markers."""
     text = re.sub(r"(\[\d+\])+$", "", sentence)
@@ -271,7 +284,7 @@ class SectionWriter:
                     c
                     for c in card.answer[:REASON_CHOICES]
                     if not any(near_duplicate(c.sentence, a) for a in avoid)
-                    and not (example and "連携例" in c.sentence)
+                    and not (example and re.search(r"連携例|PMO", c.sentence))
                 ] or card.answer[:REASON_CHOICES]
                 reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
@@ -384,9 +397,11 @@ class SectionWriter:
                 parts.append(f"{label['stage']}\n{stage.reason}")
                 stated = {c.quote for c in stage.citations}
                 claims = [c for c in claims if not set(c.cites) & stated] or claims
-            sentences = [line for c in claims if (line := self._cite_claim(book, c, hits, english))]
-            # In running text a quoted slide line without a full stop would run into the next sentence.
-            sentences = [_full_stop(s) for s in sentences]
+            sentences = [
+                _in_prose(c, line, english)
+                for c in claims
+                if (line := self._cite_claim(book, c, hits, english))
+            ]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
             parts.append(("### 回答\n" if stage is not None else "") + body)
             if card.kind in ("topic", "staff"):

@@ -970,3 +970,14 @@ def test_a_second_question_on_the_same_topic_never_gets_the_same_answer(advisor:
     )
     assert not second.refused
     assert second.answer != first.answer
+
+
+def test_a_plain_form_slide_line_in_running_text_is_framed_as_what_the_guides_say(advisor: Advisor) -> None:
+    r = ask(advisor, "デジタル化の4つの段階を教えてください")
+    prose = r.answer.split("\n")[0]
+
+    assert (
+        "「段階1、2の企業が全体の66%程度を占め、中堅・中小企業等のデジタル化は道半ば」とされています。"
+        in prose
+    )
+    assert "道半ば。" not in prose  # not dropped into polite text in plain form
