@@ -264,6 +264,8 @@ _PROCEDURES = {
     r"兼任|兼務|専任": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate.
     r"推薦|誰に頼": r"推薦",
+    # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
+    r"(取って|持って|取得して)(い)?ない(と|場合|会社)|(認定|それ)(が|は)?(ない|なく|無い|無く)(と|ても|場合)|なしでも": r"認定がない",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }
@@ -277,6 +279,19 @@ def uncovered(card: Card, question: str, literally: bool = False) -> bool:
         re.search(q, text) and re.search(g, card.not_covered or "") and (not literally or re.search(g, text))
         for q, g in _PROCEDURES.items()
     )
+
+
+def uncovered_part(card: Card, question: str, english: bool = False) -> str:
+    """The sentences of the card's `not_covered` about what the question asks (「認定がない場合の条件は
+    わかりません」, not also the training's contents), or all of it when none is singled out."""
+    gap = (card.not_covered_en if english and card.not_covered_en else card.not_covered) or ""
+    if english:
+        return gap
+    text = nfkc(question)
+    wanted = [g for q, g in _PROCEDURES.items() if re.search(q, text)]
+    sentences = [s for s in re.split(r"(?<=。)", gap) if s.strip()]
+    picked = [s for s in sentences if any(re.search(g, s) for g in wanted)]
+    return "".join(picked) or gap
 
 
 def without_procedure(question: str) -> str:

@@ -30,6 +30,7 @@ from bot.counsel import (
     TurnState,
     claim_text,
     uncovered,
+    uncovered_part,
     wants_verbatim,
     without_procedure,
 )
@@ -355,7 +356,7 @@ class SectionWriter:
             if full:
                 parts.append(full)
         elif why == "detail":
-            gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+            gap = uncovered_part(card, question, english)
             if gap and uncovered(card, question):
                 # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
                 # about the question's subject (not about the missing procedure: 「期間」 is no 「訓練期間」).
@@ -429,7 +430,7 @@ class SectionWriter:
                     agencies, label["agencies"], detailed=1, english=english, others_shown=others
                 )
             )
-        gap = card.not_covered_en if english and card.not_covered_en else card.not_covered
+        gap = (card.not_covered_en if english and card.not_covered_en else card.not_covered) or ""
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
