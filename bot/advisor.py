@@ -259,7 +259,7 @@ class Advisor:
         hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls), newer=dict(self.index.newer))
         stage_match = self._stage_match(question, situation, card)
-        stage = self.writer.stage(stage_match, book, hits) if stage_match else None
+        stage = self.writer.stage(stage_match, book, hits, english) if stage_match else None
         routed = intent
         if card is not None and not (
             card.kind in ("topic", "staff") and routed in ("agency", "start", "region")

@@ -73,6 +73,7 @@ _STAGE_LABEL_QUOTES: dict[int, str] = {
     3: "段階3（デジタライゼーション）",
     4: "段階4（DX）",
 }
+_STAGE_EN = {1: "no digitisation yet", 2: "digitisation", 3: "digitalisation", 4: "DX"}
 # The two parts of a DGC pillar: its 柱となる考え方 (「企業は…」「経営者は…」) and its 望ましい方向性.
 _CLAUSE_PART = {
     "principle": re.compile(r"柱となる考え方|考え方|principle"),
@@ -130,6 +131,7 @@ LABELS: dict[str, dict[str, str]] = {
         "notice": "",
         "bring": "### {name}に相談するときに伝えること・持っていくもの",
         "stage": "### 現在地",
+        "answer": "### 回答",
         "steps": "### 次の一歩",
         "first_steps": "### 最初の一歩",
         "agencies": "### 相談先",
@@ -146,6 +148,7 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "bring": "### What to tell or bring to {name}",
         "stage": "### Where you stand",
+        "answer": "### Answer",
         "steps": "### Next steps",
         "first_steps": "### First steps",
         "agencies": "### Whom to ask",
@@ -189,9 +192,12 @@ class SectionWriter:
             return None
         return book.cite(chunk, quote)
 
-    def stage(self, match: StageMatch, book: CitationBook, hits: list[Hit]) -> StageEstimate:
+    def stage(
+        self, match: StageMatch, book: CitationBook, hits: list[Hit], english: bool = False
+    ) -> StageEstimate:
         """The stage in sentences its quotes support: the stage's example that matches the owner's words,
-        and the guides' description of the stage."""
+        and the guides' description of the stage. In English each sentence carries the Japanese it renders
+        (that is what the grounding check reads), and the description stays a Japanese quote."""
         stage = match.stage
         label_quote = _STAGE_LABEL_QUOTES[stage.level]
         example = next(
@@ -203,18 +209,26 @@ class SectionWriter:
         n_label = self._cite_quote(book, label_quote, hits)
         n_example = self._cite_quote(book, example, hits)
         n_desc = self._cite_quote(book, stage.description_quote, hits)
+
+        def rendered(ja: str, en: str) -> str:
+            return f"{en}（日本語: {ja.rstrip('。')}）" if english else ja
+
         if n_label and n_example and cues:
             # Only when the owner's own words appear in the guides' example: never claim a likeness the
             # owner did not describe (paper drawings are not 「受発注をFAXや電話のみで実施」).
             shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
-            sentences.append(
-                f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。[{n_label}][{n_example}]"
-            )
+            ja = f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。"
+            en = f"What you describe ({shown}) matches the guides' stage {stage.level} example 「{example}」."
+            sentences.append(f"{rendered(ja, en)}[{n_label}][{n_example}]")
         if n_desc:
-            sentences.append(f"資料の説明: 「{stage.description_quote}」[{n_desc}]")
-        head = f"段階{stage.level}「{stage.label}」と考えられます。"
-        head += "".join(f"[{n}]" for n in (n_label, n_desc) if n)
-        reason = head + "".join(sentences)
+            desc = (
+                f"「{stage.description_quote}」" if english else f"資料の説明: 「{stage.description_quote}」"
+            )
+            sentences.append(f"{desc}[{n_desc}]")
+        ja = f"段階{stage.level}「{stage.label}」と考えられます。"
+        en = f"You appear to be at stage {stage.level} ({_STAGE_EN[stage.level]})."
+        head = rendered(ja, en) + "".join(f"[{n}]" for n in (n_label, n_desc) if n)
+        reason = ("\n" if english else "").join([head, *sentences])
         cited = [n for n in (n_label, n_example if cues else None, n_desc) if n]
         return StageEstimate(
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
@@ -404,7 +418,7 @@ class SectionWriter:
                 if (line := self._cite_claim(book, c, hits, english))
             ]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
-            parts.append(("### 回答\n" if stage is not None else "") + body)
+            parts.append((label["answer"] + "\n" if stage is not None else "") + body)
             if card.kind in ("topic", "staff"):
                 parts.append(self._passages_section(card, question, hits, book, label["passages"]))
         if stage is not None and card.kind == "clause":

@@ -992,3 +992,14 @@ def test_whether_a_measure_needs_certification_is_answered_by_what_the_guides_le
     follow_up = ask(advisor, *turns, first.answer, "それって、DX認定を取ってないと使えないの？")
 
     assert follow_up.answer.startswith("資料ではDX認定事業者向けの支援措置として紹介されており")
+
+
+def test_an_english_question_gets_its_stage_in_english_with_the_japanese_it_renders(advisor: Advisor) -> None:
+    r = ask(advisor, "We still take most orders by phone and fax. Which of the four stages are we at?")
+
+    assert r.stage is not None and r.stage.level == 1
+    assert (
+        "You appear to be at stage 1 (no digitisation yet).(日本語: 段階1「デジタル化が全く未着手」と考えられます)"
+        in r.answer
+    )
+    assert "### 回答" not in r.answer
