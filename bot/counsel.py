@@ -89,6 +89,8 @@ MORE = re.compile(
     r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
 )
 
+FIGURES = re.compile(r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|figures|numbers|data|evidence", re.IGNORECASE)
+_FIGURE_WORDS = frozenset(["数字", "数値", "データ", "根拠", "裏付け", "見せる", "示す", "ある", "出す", "具体", "的", "ほしい", "意味", "言う"])
 _MORE_WORDS = frozenset(["もっと", "詳しい", "具体", "的", "他", "ほか", "more", "else", "other", "教える"])
 
 
@@ -458,6 +460,9 @@ def _follow_up_card(
             return money, "money"
         if own_top[0].card.id not in shown:
             return own_top[0].card, "money"  # 「保証の枠は？」: the money card that names it
+    if FIGURES.search(text) and not set(content_words(text)) - _UNSPECIFIC - _FIGURE_WORDS:
+        # 「数字で見せて」 after 「やる意味ある？」: the figures of that very topic.
+        return previous.card, "detail"
     if MORE.search(text) and not set(content_words(text)) - _UNSPECIFIC - _MORE_WORDS:
         # 「もっと詳しく」「他には？」 (not 「他の支援機関とはどう組めばいい？」, which names its subject)
         related = [c for r in previous.card.related if r not in shown and (c := index.by_id(r)) is not None]

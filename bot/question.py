@@ -13,7 +13,7 @@ from ground.yamlfile import read_yaml
 from ingest.normalize import nfkc
 
 WANTS_FIGURE = re.compile(
-    r"何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|いつ|何年|how much|how many|rate|percent|when"
+    r"数字|数値|何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|いつ|何年|how much|how many|rate|percent|when"
 )
 
 

@@ -1003,3 +1003,14 @@ def test_an_english_question_gets_its_stage_in_english_with_the_japanese_it_rend
         in r.answer
     )
     assert "### 回答" not in r.answer
+
+
+def test_show_me_the_numbers_gets_the_figures_of_the_topic(advisor: Advisor) -> None:
+    turns = ["そもそも中小企業がDXをやる意味ってあるの？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "why-dx"
+
+    figures = ask(advisor, *turns, first.answer, "数字で見せて")
+
+    assert figures.topic == "why-dx"
+    assert "ΔLP=824" in figures.answer and "+13.8%" in figures.answer
