@@ -125,6 +125,7 @@ FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks f
 COUNTED = re.compile(
     r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
 )  # not 「3.0」
+NAMED_STAGE = re.compile(r"段階\s*([1-4])|stage\s*([1-4])", re.IGNORECASE)
 ALL_OF_IT = re.compile(r"全部|すべて|全て|一覧|残らず|\ball of\b|\bevery\b", re.IGNORECASE)
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
@@ -388,7 +389,7 @@ class SectionWriter:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
         elif why == "next" and previous is not None and previous.stage is not None:
-            parts.append(self._next_stage(previous.stage + 1, book, hits, english))
+            parts.append(self._stage_described(previous.stage + 1, book, hits, english))
         elif why == "bring" and agencies:
             agency = agencies[0]
             steps = agency.what_to_ask or [
@@ -410,6 +411,11 @@ class SectionWriter:
             if lead is not None:
                 # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
                 parts.append(_full_stop(self._cite_claim(book, lead.answer[0], hits, english)))
+            named = NAMED_STAGE.search(nfkc(question))
+            level = int(next(g for g in named.groups() if g)) if named else None
+            if card.kind == "start" and level is not None and (stage is None or stage.level != level):
+                # 「入れたら段階3ってこと？」: what the guides say stage 3 is, before what to do.
+                parts.append(self._stage_described(level, book, hits, english, following=False))
             if stage is not None:
                 # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
                 parts.append(f"{label['stage']}\n{stage.reason}")
@@ -463,8 +469,11 @@ class SectionWriter:
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
 
-    def _next_stage(self, level: int, book: CitationBook, hits: list[Hit], english: bool) -> str:
-        """「次の段階に進むには？」: the stage above the owner's, in the guides' description and examples."""
+    def _stage_described(
+        self, level: int, book: CitationBook, hits: list[Hit], english: bool, following: bool = True
+    ) -> str:
+        """A stage in the guides' description and examples: the stage above the owner's (「次の段階に進むには？」)
+        or, not `following`, the stage the question names (「入れたら段階3ってこと？」)."""
         stage = next(s for s in stages() if s.level == level)
         n_label = self._cite_quote(book, _STAGE_LABEL_QUOTES[level], hits)
         n_desc = self._cite_quote(book, stage.description_quote, hits)
@@ -472,13 +481,25 @@ class SectionWriter:
         if not (n_label and n_desc):
             return ""
         if english:
-            head = f"The next stage is stage {level} ({stage.label}). The guides describe it as:"
-        else:
-            head = f"次は段階{level}「{stage.label}」です。資料の説明:"
-        lines = [f"{head} 「{stage.description_quote}」[{n_label}][{n_desc}]"]
+            head = (
+                f"The next stage is stage {level} ({_STAGE_EN[level]}). The guides describe it and give examples:"
+                if following
+                else f"Stage {level} ({_STAGE_EN[level]}) is described in the guides as follows:"
+            )
+            quoted = [
+                f"「{stage.description_quote}」[{n_label}][{n_desc}]",
+                *(f"「{q}」[{n}]" for q, n in examples),
+            ]
+            return head + "\n" + "\n".join(f"- {q}" for q in quoted)
+        head = (
+            f"次は段階{level}「{stage.label}」です。"
+            if following
+            else f"段階{level}「{stage.label}」の"
+        )
+        lines = [f"{head}資料の説明: 「{stage.description_quote}」[{n_label}][{n_desc}]"]
         if examples:
             shown = "、".join(f"「{q}」[{n}]" for q, n in examples)
-            lines.append(f"{'Examples in the guides' if english else '資料の例'}: {shown}")
+            lines.append(f"資料の例: {shown}")
         return "\n".join(lines)
 
     def _answer_first(self, card: Card, question: str) -> list[Claim]:

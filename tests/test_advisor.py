@@ -1035,3 +1035,10 @@ def test_all_of_it_gets_the_whole_card_not_a_detail(advisor: Advisor) -> None:
 
     card = next(c for c in cards() if c.id == "success-points")
     assert everything.answer.count("\n- ") >= len(card.answer)
+
+
+def test_a_question_naming_a_stage_gets_that_stage_described(advisor: Advisor) -> None:
+    r = ask(advisor, "来年、顧客管理システムを入れようと検討中です。入れたら段階3ってこと？")
+
+    assert r.answer.startswith("段階3「デジタライゼーション」の資料の説明:")
+    assert "「顧客管理システムによる効率的な営業活動の促進」" in r.answer
