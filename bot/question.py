@@ -179,3 +179,76 @@ def unknown_programmes(text: str, corpus: str) -> list[str]:
         if name[-4:] not in corpus and name[-3:] + kind not in corpus:
             found.append(re.sub(r"^.*[のはがをにで]", "", name) + kind)
     return list(dict.fromkeys(found))
+
+
+PREFECTURES = [
+    "北海道",
+    "青森",
+    "岩手",
+    "宮城",
+    "秋田",
+    "山形",
+    "福島",
+    "茨城",
+    "栃木",
+    "群馬",
+    "埼玉",
+    "千葉",
+    "東京",
+    "神奈川",
+    "新潟",
+    "富山",
+    "石川",
+    "福井",
+    "山梨",
+    "長野",
+    "岐阜",
+    "静岡",
+    "愛知",
+    "三重",
+    "滋賀",
+    "京都",
+    "大阪",
+    "兵庫",
+    "奈良",
+    "和歌山",
+    "鳥取",
+    "島根",
+    "岡山",
+    "広島",
+    "山口",
+    "徳島",
+    "香川",
+    "愛媛",
+    "高知",
+    "福岡",
+    "佐賀",
+    "長崎",
+    "熊本",
+    "大分",
+    "宮崎",
+    "鹿児島",
+    "沖縄",
+]
+
+
+# Listed lab regions that lie in a prefecture not itself listed (「宮城の会社」 → 仙台市).
+LISTED_IN = {
+    "北海道": ["札幌市", "函館市", "釧路市", "室蘭市", "北見市"],
+    "宮城": ["仙台市"],
+    "秋田": ["仙北市"],
+    "東京": ["大田区"],
+    "神奈川": ["湘南地域"],
+    "愛知": ["幸田町"],
+    "石川": ["加賀市", "白山市", "かほく市"],
+    "岡山": ["津山市"],
+    "宮崎": ["延岡市"],
+    "長崎": ["南島原市"],
+    "沖縄": ["恩納村"],
+}
+
+
+def named_prefecture(text: str) -> str | None:
+    """The prefecture a message names (「熊本の会社です」→「熊本」), for places not on the lab list."""
+    text = nfkc(text)
+    return next((p for p in PREFECTURES if p in text), None)

@@ -35,7 +35,17 @@ from bot.counsel import (
     without_procedure,
 )
 from bot.grounding import check_answer, tokens_of
-from bot.question import ASKS_CASE, ASKS_WHO, HOW_MUCH, PLACE, WANTS_FIGURE, expansions_for, is_supporter
+from bot.question import (
+    ASKS_CASE,
+    ASKS_WHO,
+    HOW_MUCH,
+    LISTED_IN,
+    PLACE,
+    WANTS_FIGURE,
+    expansions_for,
+    is_supporter,
+    named_prefecture,
+)
 from bot.retrieve import Hit, SearchIndex
 from bot.route import find_regions
 from bot.schemas import AgencyRecommendation, Intent, Message, StageEstimate
@@ -95,8 +105,8 @@ def _in_prose(claim: Claim, line: str, english: bool) -> str:
     繋がる」) is framed as what the guides say — 「「…」とされています。」 — rather than dropped in as is; in any
     case it ends with a full stop, so that it does not run into the next sentence."""
     text = re.sub(r"(\[\d+\])+$", "", line)
-    if english or claim.quote is None or _POLITE_END.search(text):
-        return _full_stop(line)
+    if english or claim.quote is None or _POLITE_END.search(text) or text.count("・") >= 5:
+        return _full_stop(line)  # (a list of places is no statement to frame)
     return f"「{text.rstrip('。')}」とされています。{line[len(text) :]}"
 
 
@@ -286,12 +296,8 @@ class SectionWriter:
             cited: list[int] = []
             reason = ""
             if m.regions:
-                listing = self._region_listing(m.regions[0])
-                heading = self._cite_quote(book, "地域DX推進ラボ選定地域", hits)
-                if listing is not None and heading is not None:
-                    n = book.cite(listing.chunk, listing.text)
-                    reason = f"{'・'.join(m.regions)}は地域DX推進ラボ選定地域です。[{heading}][{n}]"
-                    cited += [heading, n]
+                reason = self._region_selected(m.regions, book, hits)
+                cited += parse_markers(reason)
             what: list[str] = []
             if card is not None and card.answer:
                 # The reason and the things to bring that fit this conversation best (ties: card order).
@@ -407,6 +413,22 @@ class SectionWriter:
             agencies = []
         else:
             claims = self._answer_first(card, question) if card.kind == "topic" else card.answer
+            regions = find_regions(question, self.regions) if card.kind == "region" else []
+            place = named_prefecture(question) if card.kind == "region" and not regions else None
+            if place in LISTED_IN:
+                regions, place = LISTED_IN[place], None  # 「宮城にある？」: 仙台市 is listed
+            if place is not None:
+                # 「熊本にラボってある？」: no first — said plainly — then what the guides say instead.
+                parts.append(
+                    f"{place}は、資料にある地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
+                )
+                # The flat list goes; the list by METI bureau stays, so the owner sees the labs nearby.
+                claims = [c for c in claims if c.sentence.count("・") < 5 or "管内" in c.sentence]
+            selected = self._region_selected(regions, book, hits) if regions else ""
+            if selected:
+                # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
+                parts.append(selected)
+                claims = [c for c in claims if c.sentence.count("・") < 5 and "ない地域" not in c.sentence]
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
             if lead is not None:
                 # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
@@ -435,9 +457,10 @@ class SectionWriter:
         said = [q for c in card.answer for q in c.cites] if card.kind != "clause" else []
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
-        steps = [
-            line for c in fresh_steps or card.steps[:1] if (line := self._cite_claim(book, c, hits, english))
-        ]
+        chosen = fresh_steps or card.steps[:1]
+        if card.kind == "region" and find_regions(question, self.regions):
+            chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
+        steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
         if card.kind == "staff" and not is_supporter(question):
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
         if steps and why not in ("bring", "detail"):
@@ -448,11 +471,13 @@ class SectionWriter:
         if agencies:
             # A second agency only when the owner asks whom to consult; otherwise one clear recommendation.
             others = 1 if ASKS_WHO.search(nfkc(question)) or card.kind in ("agency", "region") else 0
-            parts.append(
-                self._agency_section(
-                    agencies, label["agencies"], detailed=1, english=english, others_shown=others
-                )
+            section = self._agency_section(
+                agencies, label["agencies"], detailed=1, english=english, others_shown=others
             )
+            opening = parts[0] if parts else ""
+            if opening and "\n" not in opening and opening in section:
+                section = section.replace(opening, "")  # 「燕市…は選定地域です。」 is said once, at the top
+            parts.append(section)
         gap = (card.not_covered_en if english and card.not_covered_en else card.not_covered) or ""
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
@@ -491,11 +516,7 @@ class SectionWriter:
                 *(f"「{q}」[{n}]" for q, n in examples),
             ]
             return head + "\n" + "\n".join(f"- {q}" for q in quoted)
-        head = (
-            f"次は段階{level}「{stage.label}」です。"
-            if following
-            else f"段階{level}「{stage.label}」の"
-        )
+        head = f"次は段階{level}「{stage.label}」です。" if following else f"段階{level}「{stage.label}」の"
         lines = [f"{head}資料の説明: 「{stage.description_quote}」[{n_label}][{n_desc}]"]
         if examples:
             shown = "、".join(f"「{q}」[{n}]" for q, n in examples)
@@ -616,6 +637,15 @@ class SectionWriter:
             body = body.replace(check.sentence, "")
         body = "\n".join(line for line in body.split("\n") if not re.fullmatch(r"\s*[-*+]\s*", line))
         return re.sub(r"\n{3,}", "\n\n", body).strip()
+
+    def _region_selected(self, regions: list[str], book: CitationBook, hits: list[Hit]) -> str:
+        """「燕市・新潟県は地域DX推進ラボ選定地域です。」 with the guides' list as its evidence."""
+        listing = self._region_listing(regions[0])
+        heading = self._cite_quote(book, "地域DX推進ラボ選定地域", hits)
+        if listing is None or heading is None:
+            return ""
+        n = book.cite(listing.chunk, listing.text)
+        return f"{'・'.join(regions)}は地域DX推進ラボ選定地域です。[{heading}][{n}]"
 
     def _region_listing(self, region: str) -> Any:
         """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""

@@ -1042,3 +1042,23 @@ def test_a_question_naming_a_stage_gets_that_stage_described(advisor: Advisor) -
 
     assert r.answer.startswith("段階3「デジタライゼーション」の資料の説明:")
     assert "「顧客管理システムによる効率的な営業活動の促進」" in r.answer
+
+
+def test_a_listed_place_is_answered_yes_first_without_the_list_of_43(advisor: Advisor) -> None:
+    r = ask(advisor, "新潟県燕市の町工場です。うちの地域に地域DX推進ラボは入ってますか？")
+
+    assert r.answer.startswith("燕市・新潟県は地域DX推進ラボ選定地域です。")
+    assert r.answer.count("燕市・新潟県は地域DX推進ラボ選定地域です。") == 1
+    assert "札幌市・函館市・釧路市" not in r.answer
+    assert r.agencies and "燕市" in r.agencies[0].reason  # the API still carries the reason
+
+
+def test_an_unlisted_prefecture_is_answered_no_first_with_the_labs_by_bureau(advisor: Advisor) -> None:
+    r = ask(advisor, "熊本に地域DX推進ラボってありますか？")
+
+    assert r.answer.startswith("熊本は、資料にある地域DX推進ラボの選定地域")
+    assert "九州7" in nfkc(r.answer)
+    # A prefecture whose listed region is a city: the city is named, not 「見当たりません」.
+    assert ask(advisor, "宮城にも地域DX推進ラボってありますか？").answer.startswith(
+        "仙台市は地域DX推進ラボ選定地域です。"
+    )
