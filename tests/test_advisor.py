@@ -914,23 +914,20 @@ def test_an_english_question_gets_the_card_it_names_not_one_its_other_words_draw
     assert ask(advisor, "Can I just leave DX to our IT vendor?").topic == "vendor-who-leads"
 
 
-def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor) -> None:
+@pytest.mark.parametrize(
+    "follow_up",
+    [
+        "へえ。そのアプリって外注して作ったの？それとも社内で？",  # 「その」 + a thing of the last answer
+        "アプリを何千個も作ったって、それ全部業者に外注したってこと？",  # the thing named, then 「それ」
+    ],
+)
+def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor, follow_up: str) -> None:
     turns = ["DXセレクションのグランプリの会社は、どんなDXをやったの？"]
     first = ask(advisor, *turns)
     assert first.topic == "case-gotogumi"
-    follow_up = ask(advisor, *turns, first.answer, "へえ。そのアプリって外注して作ったの？それとも社内で？")
-    assert follow_up.topic == "case-gotogumi"
-    assert "現場社員自身" in follow_up.answer
-
-
-def test_a_thing_from_the_last_answer_pointed_at_by_it_stays_with_its_topic(advisor: Advisor) -> None:
-    turns = ["DXセレクションのグランプリの会社は、どんなDXをやったの？"]
-    first = ask(advisor, *turns)
-    follow_up = ask(
-        advisor, *turns, first.answer, "アプリを何千個も作ったって、それ全部業者に外注したってこと？"
-    )
-    assert follow_up.topic == "case-gotogumi"
-    assert "現場社員自身" in follow_up.answer
+    response = ask(advisor, *turns, first.answer, follow_up)
+    assert response.topic == "case-gotogumi"
+    assert "現場社員自身" in response.answer
 
 
 def test_a_point_the_guides_leave_open_gets_what_they_do_suggest(advisor: Advisor) -> None:
