@@ -37,6 +37,7 @@ from bot.counsel import (
 from bot.grounding import check_answer, tokens_of
 from bot.question import (
     ASKS_CASE,
+    ASKS_STAGE,
     ASKS_WHO,
     HOW_MUCH,
     LISTED_IN,
@@ -391,6 +392,9 @@ class SectionWriter:
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self._detail(card, question, english, book, hits)
+            if not detail and stage is not None and ASKS_STAGE.search(nfkc(question)):
+                # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
+                detail = f"{label['stage']}\n{stage.reason}"
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
@@ -528,9 +532,15 @@ class SectionWriter:
         できない？」 → the sentence on 他薦, not the definition), when one fits clearly better than the first."""
         if WANTS_FIGURE.search(nfkc(question)):
             return card.answer  # a number is answered by the passages' figure sentences (_passages_section)
-        weights = self.pool.weights(question)
-        subject = set(tokens_of(re.split(r"[（(]", card.title)[0]))  # 「DXセレクションとは（…）」: its name
-        asked = {t: w for t, w in weights.items() if t not in subject}  # what is asked beyond the topic
+        weights = self.pool.weights(question, expansions_for(question))
+        name = re.split(r"[（(]", card.title)[0]  # 「DXセレクションとは（…）」: its name, and that name's synonyms
+        subject = set(tokens_of(name + " " + " ".join(expansions_for(name))))
+        # What is asked beyond the topic, in words the card uses at all (「最近」「聞いた」 tell its sentences
+        # nothing apart; 「変わった」 read as 改訂・見直し does).
+        said = {
+            t for c in card.answer for t in tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}
+        }
+        asked = {t: w for t, w in weights.items() if t not in subject and t in said}
         if not asked:
             return card.answer
 

@@ -1059,3 +1059,20 @@ def test_an_unlisted_prefecture_is_answered_no_first_with_the_labs_by_bureau(adv
     assert ask(advisor, "宮城にも地域DX推進ラボってありますか？").answer.startswith(
         "仙台市は地域DX推進ラボ選定地域です。"
     )
+
+
+def test_what_changed_is_answered_by_the_sentence_on_the_revision(advisor: Advisor) -> None:
+    r = ask(advisor, "最近デジタルガバナンス・コードが3.0になったって聞いたけど、前と比べて何が変わったの？")
+
+    assert r.answer.startswith("改訂版の3.0では")
+
+
+def test_asked_again_where_the_firm_stands_the_stage_is_the_answer(advisor: Advisor) -> None:
+    turns = ["金属加工です。注文はほぼFAXと電話で、図面も紙。何から手をつければいいの？"]
+    first = ask(advisor, *turns)
+
+    again = ask(
+        advisor, *turns, first.answer, "FAXと電話で受けてるうちって、国の言う段階でいうとどこに入るんですか？"
+    )
+
+    assert again.answer.startswith("### 現在地\n段階1「デジタル化が全く未着手」と考えられます。")
