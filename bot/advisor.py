@@ -43,10 +43,12 @@ from bot.question import (
     DIGITISING,
     ENGLISH_DOMAIN,
     LOCAL,
+    NEUTRAL,
     OWNER_VOICE,
     RELEVANCE,
     ROLE,
     STARTING,
+    VENDORS,
     asked_sentence,
     asks_anything,
     expansions_for,
@@ -607,6 +609,9 @@ class Advisor:
             region = (20.0 if local else -REGION_BASE) if m.regions else 0.0
             return m.score + bonus + region + named
 
+        if NEUTRAL.search(nfkc(question)):
+            # 「中立的にアドバイスしてもらえるところは？」: not those who sell the tools.
+            matches = [m for m in matches if m.agency.id not in VENDORS] or matches
         return sorted(matches, key=rank, reverse=True)[:3]
 
     def _recommend(
@@ -639,11 +644,15 @@ class Advisor:
         named = bool(matches) and matches[0].keyword_hits > 0
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
+        # The router's 「start」 is any owner speaking of the firm; an explanation (「DGCって関係ある？」) asks
+        # for no agency unless it asks where or how to begin.
+        begins = intent == "start" and bool(BEGINNING.search(nfkc(question)))
         if card is not None and not (
             card.kind in ("start", "agency", "region")
             or asks_who
             or named
-            or intent in ("start", "agency", "region")
+            or begins
+            or intent in ("agency", "region")
         ):
             return []
         if card is None and not (intent in ("start", "region") or asks_who or named):

@@ -310,7 +310,7 @@ class SectionWriter:
                     c
                     for c in card.answer[:REASON_CHOICES]
                     if not any(near_duplicate(c.sentence, a) for a in avoid)
-                    and not (example and re.search(r"連携例|PMO", c.sentence))
+                    and not (example and re.search(r"連携例|PMO|事例|協議会", c.sentence))
                 ] or card.answer[:REASON_CHOICES]
                 reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
@@ -533,7 +533,9 @@ class SectionWriter:
         if WANTS_FIGURE.search(nfkc(question)):
             return card.answer  # a number is answered by the passages' figure sentences (_passages_section)
         weights = self.pool.weights(question, expansions_for(question))
-        name = re.split(r"[（(]", card.title)[0]  # 「DXセレクションとは（…）」: its name, and that name's synonyms
+        name = re.split(r"[（(]", card.title)[
+            0
+        ]  # 「DXセレクションとは（…）」: its name, and that name's synonyms
         subject = set(tokens_of(name + " " + " ".join(expansions_for(name))))
         # What is asked beyond the topic, in words the card uses at all (「最近」「聞いた」 tell its sentences
         # nothing apart; 「変わった」 read as 改訂・見直し does).

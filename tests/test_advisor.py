@@ -1076,3 +1076,19 @@ def test_asked_again_where_the_firm_stands_the_stage_is_the_answer(advisor: Advi
     )
 
     assert again.answer.startswith("### 現在地\n段階1「デジタル化が全く未着手」と考えられます。")
+
+
+def test_neutral_advice_on_tools_is_not_sent_to_the_sellers(advisor: Advisor) -> None:
+    r = ask(advisor, "ツールを選ぶときに、どこに相談すれば中立的にアドバイスしてもらえる？")
+
+    assert r.topic == "agency-consultant"
+    assert r.agencies and r.agencies[0].id == "consultant"
+    assert not any(a.id in ("saas_vendor", "regional_it_vendor", "major_it_vendor") for a in r.agencies)
+
+
+def test_an_explanation_for_an_owner_gets_no_agency_unless_asked(advisor: Advisor) -> None:
+    r = ask(
+        advisor, "デジタルガバナンス・コードって上場企業向けでしょ？うちみたいな社員20人の会社に関係ある？"
+    )
+
+    assert not r.agencies
