@@ -422,8 +422,12 @@ def choose_card(
             return card, "next"
     if follow and previous and previous.card:
         return _follow_up_card(index, question, query_vector, previous, context_vector, passages)
-    hits = index.rank(question, query_vector, passages=passages)
-    if hits and hits[0].score >= CARD_MIN_SCORE:
+    # 「公庫じゃなくて地銀で借りたら？」: not the card about what is set aside — and the alternative, close to
+    # it by nature, may match a little less clearly.
+    ranked = index.rank(question, query_vector, passages=passages)
+    hits = [h for h in ranked if not _declines(h.card, text)]
+    floor = CARD_MIN_SCORE - (DETAIL_MARGIN if len(hits) < len(ranked) else 0.0)
+    if hits and hits[0].score >= floor:
         top = hits[0]
         # 「…セキュリティはどう考えれば？」: a card nearly as close that names what is asked beats one that
         # does not.
@@ -463,11 +467,15 @@ def _follow_up_card(
     context_vector: Callable[[str], np.ndarray],
     passages: Sequence[str] = (),
 ) -> tuple[Card | None, str]:
-    """A card not yet shown in this conversation: one the follow-up matches by itself, else one it
-    matches read with the previous topic (by a wider margin), else none (the passages answer it)."""
+    """The card for a follow-up: the last topic for what it leaves out, its cost, its figures or a thing
+    it spoke of; otherwise the best card read alone and with the last topic (a card already shown answers
+    as a detail), or none (the passages answer it)."""
     assert previous.card is not None
     text = nfkc(question)
     shown = previous.seen
+    if _declines(previous.card, text):
+        # 「公庫じゃなくて、いつもの地銀で借りる場合は？」 sets the last topic aside.
+        return _blended(index, question, query_vector, previous, context_vector, passages, exclude=True)
     money = index.by_id("money-overview")
     own = index.rank(question, query_vector, n=8, passages=passages)
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
@@ -497,43 +505,62 @@ def _follow_up_card(
         if related:
             return related[0], "related"
 
-    def best_fresh(hits: list[CardHit], floor: float) -> Card | None:
-        scored = [
-            (h.score + (RELATED_BONUS if h.card.id in previous.card.related else 0.0), h.card)  # type: ignore[union-attr]
-            for h in hits
-            if h.card.id not in shown
-        ]
-        scored.sort(key=lambda x: x[0], reverse=True)
-        return scored[0][1] if scored and scored[0][0] >= floor else None
-
-    with_topic = previous.card.title + " " + question
-    topical = index.rank(with_topic, context_vector(with_topic), n=len(index.cards), passages=passages)
     if SAME_ENTITY.search(text) or refers_back(previous.card, text):
         # 「その会社は…」「そのアプリって…」 asks more about what the last answer was about: a detail of it,
         # unless the follow-up names another topic.
         return (fresh, "match") if elsewhere and fresh is not None else (previous.card, "detail")
     if (fresh is None or not names_subject(fresh, text)) and speaks_to(previous.card, text):
         return previous.card, "detail"  # 「登録するには何が必要？」 after ITCアソシエイト: its 登録 sentence
-    # Read alone and read with the last topic, equally: 「社長一人で回答しちゃっていいの？」 after DX推進指標 is
-    # unclear alone and clear with it, while 「地元のITベンダーには…」 is clear either way.
+    return _blended(index, question, query_vector, previous, context_vector, passages, lean=not elsewhere)
+
+
+def _blended(
+    index: CardIndex,
+    question: str,
+    query_vector: np.ndarray,
+    previous: TurnState,
+    context_vector: Callable[[str], np.ndarray],
+    passages: Sequence[str],
+    lean: bool = True,
+    exclude: bool = False,
+) -> tuple[Card | None, str]:
+    """The follow-up read alone and read with the last topic, blended (ALONE_WEIGHT): 「社長一人で回答しちゃって
+    いいの？」 after DX推進指標 is unclear alone and clear with it, while 「地元のITベンダーには…」 is clear either
+    way. With `lean` the last topic gets CONTINUITY_BONUS; with `exclude` it is out of the running."""
+    assert previous.card is not None
+    last = previous.card
+    with_topic = last.title + " " + question
+    topical = index.rank(with_topic, context_vector(with_topic), n=len(index.cards), passages=passages)
     alone = {
         h.card.id: h.score for h in index.rank(question, query_vector, n=len(index.cards), passages=passages)
     }
-    blended = sorted(
+    blended = [
         (
             ALONE_WEIGHT * alone[h.card.id]
             + (1 - ALONE_WEIGHT) * h.score
-            + (RELATED_BONUS if h.card.id in previous.card.related else 0.0)
-            + (CONTINUITY_BONUS if h.card.id == previous.card.id and not elsewhere else 0.0),
+            + (RELATED_BONUS if h.card.id in last.related else 0.0)
+            + (CONTINUITY_BONUS if h.card.id == last.id and lean and not exclude else 0.0),
             h.card,
         )
         for h in topical
-    )
+        if not (exclude and h.card.id == last.id)
+    ]
     score, card = max(blended, key=lambda x: x[0])
     if score < CARD_MIN_SCORE - DETAIL_MARGIN:
         return None, "none"
     # A card already answered gives only what speaks to this question: never the same answer again.
-    return card, "detail" if card.id in shown else "match"
+    return card, "detail" if card.id in previous.seen else "match"
+
+
+# 「公庫じゃなくて」「DX認定以外で」: the thing named is set aside.
+_NOT_THIS = re.compile(
+    r"([一-龥ァ-ヴーA-Za-z0-9]{2,})(?:じゃなくて|じゃなく|ではなく|でなく|以外で|以外の|以外に)"
+)
+
+
+def _declines(card: Card, text: str) -> bool:
+    """Does the follow-up set aside what the card is about (「公庫じゃなくて…」 after the JFC loan)?"""
+    return any(m.group(1) in card.title for m in _NOT_THIS.finditer(text))
 
 
 def claim_text(claim: Claim, english: bool) -> str:

@@ -1092,3 +1092,16 @@ def test_an_explanation_for_an_owner_gets_no_agency_unless_asked(advisor: Adviso
     )
 
     assert not r.agencies
+
+
+def test_setting_the_last_topic_aside_moves_to_another(advisor: Advisor) -> None:
+    turns = ["DX認定を取ると融資で何か優遇ってあるんですか？"]
+    first = ask(advisor, *turns)
+    assert first.topic == "money-financing"
+
+    other = ask(
+        advisor, *turns, first.answer, "公庫じゃなくていつもの地銀で借りる場合は、何か有利になることある？"
+    )
+
+    assert other.topic == "money-guarantee"
+    assert "民間金融機関から融資を受ける際" in other.answer
