@@ -31,7 +31,9 @@ from bot.counsel import (
     choose_card,
     drop_topic_change,
     is_follow_up,
+    names_all,
     names_subject,
+    speaks_to,
 )
 from bot.question import (
     ABOUT_SUPPORT,
@@ -50,6 +52,7 @@ from bot.question import (
     STARTING,
     VENDORS,
     asked_sentence,
+    asking_parts,
     asks_anything,
     expansions_for,
     is_mostly_ascii,
@@ -126,6 +129,7 @@ class StreamEvent:
     response: ChatResponse | None = None
 
 
+SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 
 
@@ -287,6 +291,10 @@ class Advisor:
                 body = self.writer.card_body(
                     card, why, question, english, book, hits, stage, agencies, previous
                 )
+                second = self._second_card(question, card, passages) if body and not follow else None
+                if second is not None:
+                    # 「応募できますか？あと、評価の観点は？」: the other part answered by its own card.
+                    body += "\n\n" + self.writer.also(second[0], second[1], english, book, hits)
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
@@ -389,6 +397,35 @@ class Advisor:
             ):
                 return owner.card, "match"
         return card, why
+
+    def _second_card(self, question: str, card: Card, passages: list[str]) -> tuple[Card, str] | None:
+        """For a message that asks two things, the card that answers the part the main card does not: among
+        the part's best matches, one that names what the part asks about (not a start or clause card). None
+        for a message that asks one thing."""
+        if card.kind in ("clause", "start") or is_mostly_ascii(question):
+            return None
+        parts = asking_parts(question)
+        if len(parts) < 2:
+            return None
+        for part in parts:
+            ranked = self.cards.rank(part, self.index.embed_query(part), n=SECOND_DEPTH, passages=passages)
+            if speaks_to(card, part) or names_all(card, part) or any(h.card.id == card.id for h in ranked):
+                continue  # the main card answers this part
+            # A part alone says little (「他にも認定取ったらどんな得が？」): the card must name what it asks about.
+            other = next(
+                (
+                    h
+                    for h in ranked
+                    if h.card.id != card.id
+                    and h.card.kind not in ("start", "clause")
+                    and h.score >= CARD_MIN_SCORE
+                    and names_all(h.card, part)
+                ),
+                None,
+            )
+            if other is not None:
+                return other.card, part
+        return None
 
     def _answerable(
         self,

@@ -259,6 +259,16 @@ def names_subject(card: Card, text: str) -> bool:
     return bool(subject & words)
 
 
+def names_all(card: Card, text: str) -> bool:
+    """Does the text name every word of the card's subject (「地域DX推進ラボ」, not only its 「推進」), one of
+    them more than a word every support text uses (「支援」)?"""
+    subject = _subject(card)
+    return bool(subject - _WEAK_SUBJECT) and subject <= set(content_words(text))
+
+
+_WEAK_SUBJECT = frozenset(["支援", "機関", "推進", "具体", "的", "方法", "取組", "活用"])
+
+
 def speaks_to(card: Card, question: str) -> bool:
     """Does the card's answer hold every word the follow-up asks about (「登録」「必要」)?"""
     asked = set(content_words(question)) - _UNSPECIFIC

@@ -257,3 +257,17 @@ def named_prefecture(text: str) -> str | None:
     """The prefecture a message names (「熊本の会社です」→「熊本」), for places not on the lab list."""
     text = nfkc(text)
     return next((p for p in PREFECTURES if p in text), None)
+
+
+# Where a message asks a second thing: after a question mark or a full stop, or at 「また、」「あと、」「それと」.
+_PARTS = re.compile(r"(?<=[?？。])|(?:また|あと|それと|あわせて|併せて|他にも|ほかにも)[、,]")
+_ASKS = re.compile(
+    r"[?？]$|(教えて|知りたい|ください|下さい|ある|あります|いい|ですか|ますか|でしょうか|の|したい)(です|ます)?[。]?$"
+)
+
+
+def asking_parts(text: str) -> list[str]:
+    """The parts of a message that each ask something (「応募できますか？あと、評価の観点は？」→ two), for a
+    compound question that two cards answer together. One part for a message that asks one thing."""
+    parts = [p.strip(" 、,。") for p in _PARTS.split(nfkc(text)) if p and p.strip(" 、,。")]
+    return [p for p in parts if len(p) >= 6 and _ASKS.search(p)]

@@ -131,6 +131,7 @@ PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weigh
 REASON_CHOICES = 5  # an agency's reason is one of its card's first sentences …
 EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任せ|システム|ツール")
 REASON_NEAR = 0.3  # … any that fits at least 0.3 times as well as the best (varied from question to question)
+ALSO_CLAIMS = 3  # the second card of a compound question gives at most this many sentences
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
 COUNTED = re.compile(
@@ -526,6 +527,19 @@ class SectionWriter:
             shown = "、".join(f"「{q}」[{n}]" for q, n in examples)
             lines.append(f"資料の例: {shown}")
         return "\n".join(lines)
+
+    def also(self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit]) -> str:
+        """The other part of a compound question, answered by its own card: its title and up to three of its
+        sentences, the one that answers the part first."""
+        claims = self._answer_first(card, question)[:ALSO_CLAIMS]
+        lines = [
+            _in_prose(c, line, english) for c in claims if (line := self._cite_claim(book, c, hits, english))
+        ]
+        if not lines:
+            return ""
+        title = card.title_en if english and card.title_en else card.title
+        body = "".join(lines) if not english else "\n".join(f"- {line}" for line in lines)
+        return f"### {title}\n{body}"
 
     def _answer_first(self, card: Card, question: str) -> list[Claim]:
         """The card's answer with the sentence that answers this very question first (「DX認定がないと応募
