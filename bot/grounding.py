@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from bot.verify import is_structural, parse_markers, split_sentences, strip_markers
@@ -194,11 +194,13 @@ def check_sentence(sentence: str, quotes: Mapping[int, str]) -> SentenceCheck:
 def check_answer(body: str, quotes: Mapping[int, str]) -> list[SentenceCheck]:
     """Every sentence of an answer body that carries a `[n]` marker, checked against its quotes."""
     out = []
-    for line in nfkc(body).splitlines():
-        if not line.strip() or is_structural(line):
+    # Checked in NFKC (「（」 and 「(」 alike), reported as written, so that the answer keeps its own characters.
+    for line in body.splitlines():
+        if not line.strip() or is_structural(nfkc(line)):
             continue
         prefix = _LEADING_LIST.match(line)
-        for sentence in split_sentences(line[prefix.end() if prefix else 0 :]):
+        for sentence in split_sentences(line[prefix.end() if prefix else 0 :], normalize=False):
             if parse_markers(sentence):
-                out.append(check_sentence(sentence.strip(), quotes))
+                check = check_sentence(nfkc(sentence.strip()), quotes)
+                out.append(replace(check, sentence=sentence.strip()))
     return out

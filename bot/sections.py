@@ -655,7 +655,6 @@ class SectionWriter:
 
     def grounded(self, body: str, book: CitationBook) -> str:
         """Drop every cited sentence that its quotes do not support (logged: a card or catalog bug)."""
-        body = nfkc(body)
         quotes = {c.n: c.quote for c in book.citations}
         bad = [c for c in check_answer(body, quotes) if not c.grounded]
         for check in bad:

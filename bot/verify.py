@@ -113,9 +113,11 @@ def strip_markers(sentence: str) -> str:
     return _MARKER_RUN.sub("", nfkc(sentence)).strip()
 
 
-def split_sentences(line: str) -> list[str]:
-    """Split one line at 。！？ keeping the markers that follow the punctuation with their sentence."""
-    return [s for s in (m.group(0) for m in _SENTENCE.finditer(nfkc(line))) if s.strip()]
+def split_sentences(line: str, normalize: bool = True) -> list[str]:
+    """Split one line at 。！？ keeping the markers that follow the punctuation with their sentence (NFKC
+    first, unless `normalize` is off: then the sentences are as written)."""
+    text = nfkc(line) if normalize else line
+    return [s for s in (m.group(0) for m in _SENTENCE.finditer(text)) if s.strip()]
 
 
 def is_structural(line: str) -> bool:

@@ -974,7 +974,7 @@ def test_a_plain_form_slide_line_in_running_text_is_framed_as_what_the_guides_sa
     prose = r.answer.split("\n")[0]
 
     assert (
-        "「段階1、2の企業が全体の66%程度を占め、中堅・中小企業等のデジタル化は道半ば」とされています。"
+        "「段階1、2の企業が全体の66％程度を占め、中堅・中小企業等のデジタル化は道半ば」とされています。"
         in prose
     )
     assert "道半ば。" not in prose  # not dropped into polite text in plain form
@@ -997,7 +997,7 @@ def test_an_english_question_gets_its_stage_in_english_with_the_japanese_it_rend
 
     assert r.stage is not None and r.stage.level == 1
     assert (
-        "You appear to be at stage 1 (no digitisation yet).(日本語: 段階1「デジタル化が全く未着手」と考えられます)"
+        "You appear to be at stage 1 (no digitisation yet).（日本語: 段階1「デジタル化が全く未着手」と考えられます）"
         in r.answer
     )
     assert "### 回答" not in r.answer
@@ -1115,3 +1115,10 @@ def test_a_compound_question_gets_a_second_card_for_its_other_part(advisor: Advi
     # One question gets one card: no heading of another card's title.
     single = ask(advisor, "地域DX推進ラボって何をしてくれるところ？").answer
     assert "### DX推進指標とは何か" not in single
+
+
+def test_the_answer_keeps_the_guides_own_characters(advisor: Advisor) -> None:
+    # The grounding check reads NFKC; the answer keeps 「①」「（」 as the guides and cards write them.
+    r = ask(advisor, "デジタルガバナンス・コードの3つの視点って何？")
+
+    assert "視点①" in r.answer
