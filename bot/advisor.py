@@ -604,7 +604,8 @@ class Advisor:
         own = estimate_stage(question)
         if own is not None:
             return own
-        return estimate_stage(situation) if starting else None
+        # 「…なら段階2くらい？」 asks where the firm stands as described before: read the whole conversation.
+        return estimate_stage(situation) if starting or ASKS_STAGE.search(nfkc(question)) else None
 
     # --- agencies ----------------------------------------------------------------------------
     def _agency_matches(

@@ -440,7 +440,8 @@ class SectionWriter:
                 parts.append(_full_stop(self._cite_claim(book, lead.answer[0], hits, english)))
             named = NAMED_STAGE.search(nfkc(question))
             level = int(next(g for g in named.groups() if g)) if named else None
-            if card.kind == "start" and level is not None and (stage is None or stage.level != level):
+            stages_card = card.kind == "start" or card.id == "stages-overview"
+            if stages_card and level is not None and (stage is None or stage.level != level):
                 # 「入れたら段階3ってこと？」: what the guides say stage 3 is, before what to do.
                 parts.append(self._stage_described(level, book, hits, english, following=False))
             if stage is not None:
@@ -556,7 +557,9 @@ class SectionWriter:
         said = {
             t for c in card.answer for t in tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}
         }
-        asked = {t: w for t, w in weights.items() if t not in subject and t in said}
+        asked = {
+            t: w for t, w in weights.items() if t not in subject and t in said and len(t) > 1
+        }  # not 「人」
         if not asked:
             return card.answer
 

@@ -1122,3 +1122,15 @@ def test_the_answer_keeps_the_guides_own_characters(advisor: Advisor) -> None:
     r = ask(advisor, "デジタルガバナンス・コードの3つの視点って何？")
 
     assert "視点①" in r.answer
+
+
+def test_asked_whether_it_is_stage_two_the_stage_of_the_conversation_answers(advisor: Advisor) -> None:
+    turns = ["介護事業所です。記録は表計算ソフトで管理し、連絡は電子メールでしています。"]
+    first = ask(advisor, *turns)
+
+    again = ask(
+        advisor, *turns, first.answer, "表計算があるなら、段階2くらいには入ってるという理解で合ってますか？"
+    )
+
+    assert again.stage is not None and again.stage.level == 2
+    assert again.answer.startswith("### 現在地\n段階2「デジタイゼーション」と考えられます。")
