@@ -58,8 +58,11 @@ BRING = re.compile(
     r"|bring|prepare|what should i (tell|ask)",
     re.IGNORECASE,
 )
+# Wanting advice from someone who sells nothing (「中立的に」「売り込みじゃなく」).
+NEUTRAL = re.compile(
+    r"中立|第三者|客観的|公平|売り込み|営業され|売りたいだけ|neutral|independent|unbiased", re.IGNORECASE
+)
 # 「どこに持っていけば」 asks where to go; 「申請の前に何を用意？」 prepares an application, not a visit.
-_NEUTRAL = re.compile(r"中立|第三者|客観的|公平|neutral|independent|unbiased", re.IGNORECASE)
 _WHERE = re.compile(r"どこ|誰に|だれに|where|who", re.IGNORECASE)
 _VISIT = re.compile(r"相談|行く|行っ|訪|面談|会う|会い|窓口|持って|持参|visit|meet|consult", re.IGNORECASE)
 _PREPARE_ONLY = re.compile(r"準備|用意|prepare", re.IGNORECASE)
@@ -447,7 +450,7 @@ def choose_card(
         )
         if naming is not None and not names_subject(top.card, text):
             return naming.card, "match"
-        if _NEUTRAL.search(text) and (
+        if NEUTRAL.search(text) and (
             top.card.id in ("agency-saas", "agency-it-vendor") or _WHERE.search(text)
         ):
             # 「ツール選びを中立的に相談できるところは？」: not the sellers — the consultants who support from the

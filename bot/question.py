@@ -75,10 +75,7 @@ HOW_MUCH = re.compile(
 )
 # Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
 BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|何とか|なんとか|どう進め|進め方")
-# Wanting advice from someone who sells nothing (「中立的に」「売り込みじゃなく」).
-NEUTRAL = re.compile(
-    r"中立|第三者|客観的|公平|売り込み|営業され|売りたいだけ|neutral|independent|unbiased", re.IGNORECASE
-)
+# Agencies that sell the tools (not for advice wanted 「中立的に」).
 VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # Asking where the business stands: its stage, how digital it is, where or how to begin.
 ASKS_STAGE = re.compile(
