@@ -22,6 +22,7 @@ from bot.compose import (
 )
 from bot.counsel import (
     CARD_MIN_SCORE,
+    NEUTRAL,
     PILLAR,
     TOPIC_CHANGE,
     VIEWPOINT,
@@ -45,7 +46,6 @@ from bot.question import (
     DIGITISING,
     ENGLISH_DOMAIN,
     LOCAL,
-    NEUTRAL,
     OWNER_VOICE,
     RELEVANCE,
     ROLE,
@@ -416,8 +416,7 @@ class Advisor:
                 (
                     h
                     for h in ranked
-                    if h.card.id != card.id
-                    and h.card.kind not in ("start", "clause")
+                    if h.card.kind not in ("start", "clause")
                     and h.score >= CARD_MIN_SCORE
                     and names_all(h.card, part)
                 ),
@@ -621,9 +620,7 @@ class Advisor:
 
         Asking where to start puts the agencies for a first consultation ahead of the card's own choice.
         """
-        # The router says 「start」 for any owner speaking of their firm (「うちは…」); a first consultation is
-        # a question about where or how to begin (「どう始めれば」「まず何を」), or a start card.
-        begins = routed == "start" and bool(BEGINNING.search(nfkc(question)))
+        begins = _begins(routed, question)
         first_step = begins or (card is not None and card.kind == "start")
         matches = match_agencies(
             situation if card is None or card.kind != "topic" else question, 11, first_step
@@ -682,9 +679,8 @@ class Advisor:
         named = bool(matches) and matches[0].keyword_hits > 0
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
-        # The router's 「start」 is any owner speaking of the firm; an explanation (「DGCって関係ある？」) asks
-        # for no agency unless it asks where or how to begin.
-        begins = intent == "start" and bool(BEGINNING.search(nfkc(question)))
+        # An explanation (「DGCって関係ある？」) asks for no agency unless it asks where or how to begin.
+        begins = _begins(intent, question)
         if card is not None and not (
             card.kind in ("start", "agency", "region")
             or asks_who
@@ -699,7 +695,7 @@ class Advisor:
             card is not None
             and card.kind == "topic"
             and not card.agencies
-            and not (asks_who or named or intent == "start")
+            and not (asks_who or named or begins)
         ):
             return []  # 「DXとペーパーレスの違いは？」: no agency is the answer to it
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
@@ -786,6 +782,12 @@ class Advisor:
         out += [f for f in front if f not in out][:RANK_FRONT]
         out += [h for h in hits if h not in out]
         return out[: len(hits)]
+
+
+def _begins(routed: Intent, question: str) -> bool:
+    """A first consultation: the router says 「start」 for any owner speaking of the firm (「うちは…」), so the
+    question must also ask where or how to begin (「どう始めれば」「まず何を」「何とかなる？」)."""
+    return routed == "start" and bool(BEGINNING.search(nfkc(question)))
 
 
 def _unknown_note(names: list[str], english: bool) -> str:
