@@ -138,7 +138,10 @@ COUNTED = re.compile(
     r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
 )  # not 「3.0」
 NAMED_STAGE = re.compile(r"段階\s*([1-4])|stage\s*([1-4])", re.IGNORECASE)
-ALL_OF_IT = re.compile(r"全部|すべて|全て|一覧|残らず|\ball of\b|\bevery\b", re.IGNORECASE)
+ALL_OF_IT = re.compile(
+    r"(全部|すべて|全て|残らず)(を)?(教えて|知りたい|見せて|挙げて|出して|ください)|一覧|\ball of (it|them)\b",
+    re.IGNORECASE,
+)
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)

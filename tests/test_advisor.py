@@ -928,6 +928,7 @@ def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor, 
     response = ask(advisor, *turns, first.answer, follow_up)
     assert response.topic == "case-gotogumi"
     assert "現場社員自身" in response.answer
+    assert "123時間" not in response.answer  # a detail: 「それ全部外注？」 is no request for the whole case
 
 
 def test_a_point_the_guides_leave_open_gets_what_they_do_suggest(advisor: Advisor) -> None:
