@@ -743,13 +743,12 @@ def test_a_follow_up_that_names_nothing_is_read_with_the_topic(advisor: Advisor)
 
 
 def test_the_next_stage_is_described_from_the_owners_stage(advisor: Advisor) -> None:
-    first_turn = "受注は全部FAXと電話、出勤簿はハンコです。何から始めればいい？"
-    first = ask(advisor, first_turn)
-    assert first.stage is not None and first.stage.level == 1
-
-    follow_up = ask(
-        advisor, first_turn, first.answer, "じゃあ一つ上の段階に上がるには、どういう状態になればいい？"
+    first, follow_up = converse(
+        advisor,
+        "受注は全部FAXと電話、出勤簿はハンコです。何から始めればいい？",
+        "じゃあ一つ上の段階に上がるには、どういう状態になればいい？",
     )
+    assert first.stage is not None and first.stage.level == 1
 
     assert follow_up.answer.startswith("次は段階2「デジタイゼーション」です。")
     assert "顧客との連絡手段をFAXから電子メールに切り替え" in follow_up.answer
@@ -757,22 +756,23 @@ def test_the_next_stage_is_described_from_the_owners_stage(advisor: Advisor) -> 
 
 
 def test_a_question_about_money_is_an_aside_the_topic_stays(advisor: Advisor) -> None:
-    turns = ["ITコーディネータってどんな人たちなんですか？"]
-    turns.append(ask(advisor, *turns).answer)
-    turns.append("頼むとお金はどれくらいかかる？")
-    turns.append(ask(advisor, *turns).answer)
-
-    count = ask(advisor, *turns, "全国にどれくらいいるの？")
+    *_, count = converse(
+        advisor,
+        "ITコーディネータってどんな人たちなんですか？",
+        "頼むとお金はどれくらいかかる？",
+        "全国にどれくらいいるの？",
+    )
 
     assert count.topic == "itc-associate"
     assert "約7,000名" in count.answer
 
 
 def test_other_followed_by_its_own_subject_is_not_a_request_for_more(advisor: Advisor) -> None:
-    turns = ["信用金庫で融資を担当しています。取引先のDX支援を始めたいのですが、支援機関としての心構えは？"]
-    first = ask(advisor, *turns)
-
-    follow_up = ask(advisor, *turns, first.answer, "他の支援機関とはどう組めばいい？")
+    _, follow_up = converse(
+        advisor,
+        "信用金庫で融資を担当しています。取引先のDX支援を始めたいのですが、支援機関としての心構えは？",
+        "他の支援機関とはどう組めばいい？",
+    )
 
     assert follow_up.topic != "staff-why-support"  # the first related card, which a bare 「他には？」 gets
     assert "連携" in follow_up.answer
@@ -787,13 +787,9 @@ def test_a_programme_the_guides_never_name_is_said_to_be_missing_first(advisor: 
 
 
 def test_an_everyday_question_after_an_acknowledged_topic_change_is_refused(advisor: Advisor) -> None:
-    first_turn = "図面の管理をクラウドに移したいんですが、これってDXって呼んでいいんですか？"
-    first = ask(advisor, first_turn)
-
-    second = ask(
+    _, second = converse(
         advisor,
-        first_turn,
-        first.answer,
+        "図面の管理をクラウドに移したいんですが、これってDXって呼んでいいんですか？",
         "なるほど。話変わるけど、求人出すならハローワークと求人サイトどっちがいいと思う？",
     )
 
@@ -816,12 +812,12 @@ def test_a_listed_city_does_not_make_the_lab_a_walk_in_desk(advisor: Advisor) ->
 
 
 def test_a_supporter_is_not_sent_to_an_agency_later_in_the_conversation(advisor: Advisor) -> None:
-    turns = ["町の商工会で職員をしています。中小企業がDXで感じている課題で多いものは？"]
-    first = ask(advisor, *turns)
-    assert first.topic == "dx-challenges"
-    second = ask(
-        advisor, *turns, first.answer, "もう一つ、どの支援機関が一番使われているかのデータもありますか？"
+    first, second = converse(
+        advisor,
+        "町の商工会で職員をしています。中小企業がDXで感じている課題で多いものは？",
+        "もう一つ、どの支援機関が一番使われているかのデータもありますか？",
     )
+    assert first.topic == "dx-challenges"
     assert not first.agencies and not second.agencies
 
 
@@ -898,10 +894,12 @@ def test_the_answer_to_the_question_comes_first(advisor: Advisor, question: str,
 
 
 def test_that_company_is_the_case_just_described(advisor: Advisor) -> None:
-    turns = ["同じ建設業で、うまくいってる会社の例ってありますか？"]
-    first = ask(advisor, *turns)
+    first, size = converse(
+        advisor,
+        "同じ建設業で、うまくいってる会社の例ってありますか？",
+        "そこってどれくらいの規模の会社？うちとは全然違う？",
+    )
     assert first.topic == "case-gotogumi"
-    size = ask(advisor, *turns, first.answer, "そこってどれくらいの規模の会社？うちとは全然違う？")
     assert size.topic == "case-gotogumi" and "130名" in size.answer
 
 
@@ -922,22 +920,17 @@ def test_an_english_question_gets_the_card_it_names_not_one_its_other_words_draw
     ],
 )
 def test_that_thing_from_the_last_answer_stays_with_its_topic(advisor: Advisor, follow_up: str) -> None:
-    turns = ["DXセレクションのグランプリの会社は、どんなDXをやったの？"]
-    first = ask(advisor, *turns)
+    first, response = converse(advisor, "DXセレクションのグランプリの会社は、どんなDXをやったの？", follow_up)
     assert first.topic == "case-gotogumi"
-    response = ask(advisor, *turns, first.answer, follow_up)
     assert response.topic == "case-gotogumi"
     assert "現場社員自身" in response.answer
     assert "123時間" not in response.answer  # a detail: 「それ全部外注？」 is no request for the whole case
 
 
 def test_a_point_the_guides_leave_open_gets_what_they_do_suggest(advisor: Advisor) -> None:
-    turns = ["うちは社員8人の卸売です。セキュリティについて経営者は何をすべき？"]
-    first = ask(advisor, *turns)
-    follow_up = ask(
+    _, follow_up = converse(
         advisor,
-        *turns,
-        first.answer,
+        "うちは社員8人の卸売です。セキュリティについて経営者は何をすべき？",
         "責任者を任命しろって書いてあっても、専任なんか置けないです。うちの場合は？",
     )
     assert follow_up.topic == "security"
@@ -984,11 +977,12 @@ def test_a_plain_form_slide_line_in_running_text_is_framed_as_what_the_guides_sa
 def test_whether_a_measure_needs_certification_is_answered_by_what_the_guides_leave_open(
     advisor: Advisor,
 ) -> None:
-    turns = ["社員にデジタル関係の研修を受けさせたいです。研修費に国の助成ってありますか？"]
-    first = ask(advisor, *turns)
+    first, follow_up = converse(
+        advisor,
+        "社員にデジタル関係の研修を受けさせたいです。研修費に国の助成ってありますか？",
+        "それって、DX認定を取ってないと使えないの？",
+    )
     assert first.topic == "money-training-grant"
-
-    follow_up = ask(advisor, *turns, first.answer, "それって、DX認定を取ってないと使えないの？")
 
     assert follow_up.answer.startswith("資料ではDX認定事業者向けの支援措置として紹介されており")
 
@@ -1005,31 +999,24 @@ def test_an_english_question_gets_its_stage_in_english_with_the_japanese_it_rend
 
 
 def test_show_me_the_numbers_gets_the_figures_of_the_topic(advisor: Advisor) -> None:
-    turns = ["そもそも中小企業がDXをやる意味ってあるの？"]
-    first = ask(advisor, *turns)
+    first, figures = converse(advisor, "そもそも中小企業がDXをやる意味ってあるの？", "数字で見せて")
     assert first.topic == "why-dx"
-
-    figures = ask(advisor, *turns, first.answer, "数字で見せて")
 
     assert figures.topic == "why-dx"
     assert "ΔLP=824" in figures.answer and "+13.8%" in figures.answer
 
 
 def test_when_a_follow_up_asks_when_the_dated_sentence_answers(advisor: Advisor) -> None:
-    turns = ["熊本に地域DX推進ラボってありますか？"]
-    first = ask(advisor, *turns)
-
-    when = ask(advisor, *turns, first.answer, "ラボってそもそもいつ頃選ばれたの？")
+    _, when = converse(advisor, "熊本に地域DX推進ラボってありますか？", "ラボってそもそもいつ頃選ばれたの？")
 
     assert "第1弾(2023年4月)" in nfkc(when.answer) and "第3弾(2024年10月)" in nfkc(when.answer)
 
 
 def test_all_of_it_gets_the_whole_card_not_a_detail(advisor: Advisor) -> None:
-    turns = ["中堅・中小企業等向けDX推進の手引きには何が書いてあるの？"]
-    first = ask(advisor, *turns)
+    first, everything = converse(
+        advisor, "中堅・中小企業等向けDX推進の手引きには何が書いてあるの？", "成功のポイントを全部教えて"
+    )
     assert first.topic == "success-points"
-
-    everything = ask(advisor, *turns, first.answer, "成功のポイントを全部教えて")
 
     card = next(c for c in cards() if c.id == "success-points")
     assert everything.answer.count("\n- ") >= len(card.answer)
@@ -1069,11 +1056,10 @@ def test_what_changed_is_answered_by_the_sentence_on_the_revision(advisor: Advis
 
 
 def test_asked_again_where_the_firm_stands_the_stage_is_the_answer(advisor: Advisor) -> None:
-    turns = ["金属加工です。注文はほぼFAXと電話で、図面も紙。何から手をつければいいの？"]
-    first = ask(advisor, *turns)
-
-    again = ask(
-        advisor, *turns, first.answer, "FAXと電話で受けてるうちって、国の言う段階でいうとどこに入るんですか？"
+    _, again = converse(
+        advisor,
+        "金属加工です。注文はほぼFAXと電話で、図面も紙。何から手をつければいいの？",
+        "FAXと電話で受けてるうちって、国の言う段階でいうとどこに入るんですか？",
     )
 
     assert again.answer.startswith("### 現在地\n段階1「デジタル化が全く未着手」と考えられます。")
@@ -1096,13 +1082,12 @@ def test_an_explanation_for_an_owner_gets_no_agency_unless_asked(advisor: Adviso
 
 
 def test_setting_the_last_topic_aside_moves_to_another(advisor: Advisor) -> None:
-    turns = ["DX認定を取ると融資で何か優遇ってあるんですか？"]
-    first = ask(advisor, *turns)
-    assert first.topic == "money-financing"
-
-    other = ask(
-        advisor, *turns, first.answer, "公庫じゃなくていつもの地銀で借りる場合は、何か有利になることある？"
+    first, other = converse(
+        advisor,
+        "DX認定を取ると融資で何か優遇ってあるんですか？",
+        "公庫じゃなくていつもの地銀で借りる場合は、何か有利になることある？",
     )
+    assert first.topic == "money-financing"
 
     assert other.topic == "money-guarantee"
     assert "民間金融機関から融資を受ける際" in other.answer
@@ -1126,11 +1111,10 @@ def test_the_answer_keeps_the_guides_own_characters(advisor: Advisor) -> None:
 
 
 def test_asked_whether_it_is_stage_two_the_stage_of_the_conversation_answers(advisor: Advisor) -> None:
-    turns = ["介護事業所です。記録は表計算ソフトで管理し、連絡は電子メールでしています。"]
-    first = ask(advisor, *turns)
-
-    again = ask(
-        advisor, *turns, first.answer, "表計算があるなら、段階2くらいには入ってるという理解で合ってますか？"
+    _, again = converse(
+        advisor,
+        "介護事業所です。記録は表計算ソフトで管理し、連絡は電子メールでしています。",
+        "表計算があるなら、段階2くらいには入ってるという理解で合ってますか？",
     )
 
     assert again.stage is not None and again.stage.level == 2
