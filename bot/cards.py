@@ -76,6 +76,10 @@ class Card(BaseModel):
     def claims(self) -> list[Claim]:
         return [*self.answer, *self.steps]
 
+    def gap(self, english: bool = False) -> str:
+        """What the guides do not say on this topic, in English where the card has it (else Japanese)."""
+        return (self.not_covered_en if english and self.not_covered_en else self.not_covered) or ""
+
 
 def load_card(path: Path) -> Card:
     data = read_yaml(path)

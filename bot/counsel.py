@@ -319,7 +319,7 @@ def uncovered(card: Card, question: str, literally: bool = False) -> bool:
 def uncovered_part(card: Card, question: str, english: bool = False) -> str:
     """The sentences of the card's `not_covered` about what the question asks (「認定がない場合の条件は
     わかりません」, not also the training's contents), or all of it when none is singled out."""
-    gap = (card.not_covered_en if english and card.not_covered_en else card.not_covered) or ""
+    gap = card.gap(english)
     if english:
         return gap
     text = nfkc(question)
@@ -486,11 +486,12 @@ def _follow_up_card(
     assert previous.card is not None
     text = nfkc(question)
     shown = previous.seen
+    ranked = index.rank(question, query_vector, n=len(index.cards), passages=passages)  # read alone
     if _declines(previous.card, text):
         # 「公庫じゃなくて、いつもの地銀で借りる場合は？」 sets the last topic aside.
-        return _blended(index, question, query_vector, previous, context_vector, passages, exclude=True)
+        return _blended(index, question, ranked, previous, context_vector, passages, exclude=True)
     money = index.by_id("money-overview")
-    own = index.rank(question, query_vector, n=8, passages=passages)
+    own = ranked[:8]
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
@@ -524,29 +525,28 @@ def _follow_up_card(
         return (fresh, "match") if elsewhere and fresh is not None else (previous.card, "detail")
     if (fresh is None or not names_subject(fresh, text)) and speaks_to(previous.card, text):
         return previous.card, "detail"  # 「登録するには何が必要？」 after ITCアソシエイト: its 登録 sentence
-    return _blended(index, question, query_vector, previous, context_vector, passages, lean=not elsewhere)
+    return _blended(index, question, ranked, previous, context_vector, passages, lean=not elsewhere)
 
 
 def _blended(
     index: CardIndex,
     question: str,
-    query_vector: np.ndarray,
+    ranked: list[CardHit],
     previous: TurnState,
     context_vector: Callable[[str], np.ndarray],
     passages: Sequence[str],
     lean: bool = True,
     exclude: bool = False,
 ) -> tuple[Card | None, str]:
-    """The follow-up read alone and read with the last topic, blended (ALONE_WEIGHT): 「社長一人で回答しちゃって
-    いいの？」 after DX推進指標 is unclear alone and clear with it, while 「地元のITベンダーには…」 is clear either
-    way. With `lean` the last topic gets CONTINUITY_BONUS; with `exclude` it is out of the running."""
+    """The follow-up read alone (`ranked`: every card) and read with the last topic, blended (ALONE_WEIGHT):
+    「社長一人で回答しちゃっていいの？」 after DX推進指標 is unclear alone and clear with it, while 「地元のIT
+    ベンダーには…」 is clear either way. With `lean` the last topic gets CONTINUITY_BONUS; with `exclude` it is
+    out of the running."""
     assert previous.card is not None
     last = previous.card
     with_topic = last.title + " " + question
     topical = index.rank(with_topic, context_vector(with_topic), n=len(index.cards), passages=passages)
-    alone = {
-        h.card.id: h.score for h in index.rank(question, query_vector, n=len(index.cards), passages=passages)
-    }
+    alone = {h.card.id: h.score for h in ranked}
     blended = [
         (
             ALONE_WEIGHT * alone[h.card.id]

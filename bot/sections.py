@@ -487,7 +487,7 @@ class SectionWriter:
             if opening and "\n" not in opening and opening in section:
                 section = section.replace(opening, "")  # 「燕市…は選定地域です。」 is said once, at the top
             parts.append(section)
-        gap = (card.not_covered_en if english and card.not_covered_en else card.not_covered) or ""
+        gap = card.gap(english)
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
