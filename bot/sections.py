@@ -98,6 +98,11 @@ def _share(claim: Claim, weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in words) / (sum(weights.values()) or 1.0)
 
 
+def _lists_places(text: str) -> bool:
+    """「札幌市・函館市・…」: the guides' list of lab regions (or any list of five and more)."""
+    return text.count("・") >= 5
+
+
 _POLITE_END = re.compile(r"(です|ます|ました|ません|でした|でしょう)[。.]?$")
 
 
@@ -106,7 +111,7 @@ def _in_prose(claim: Claim, line: str, english: bool) -> str:
     繋がる」) is framed as what the guides say — 「「…」とされています。」 — rather than dropped in as is; in any
     case it ends with a full stop, so that it does not run into the next sentence."""
     text = re.sub(r"(\[\d+\])+$", "", line)
-    if english or claim.quote is None or _POLITE_END.search(text) or text.count("・") >= 5:
+    if english or claim.quote is None or _POLITE_END.search(text) or _lists_places(text):
         return _full_stop(line)  # (a list of places is no statement to frame)
     return f"「{text.rstrip('。')}」とされています。{line[len(text) :]}"
 
@@ -370,6 +375,7 @@ class SectionWriter:
         """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back."""
         parts: list[str] = []
         label = LABELS["en" if english else "ja"]
+        listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
         if english:
             parts.append(label["notice"])
         if card.kind == "clause":
@@ -421,7 +427,7 @@ class SectionWriter:
             agencies = []
         else:
             claims = self._answer_first(card, question) if card.kind == "topic" else card.answer
-            regions = find_regions(question, self.regions) if card.kind == "region" else []
+            regions = listed
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
                 regions, place = LISTED_IN[place], None  # 「宮城にある？」: 仙台市 is listed
@@ -431,12 +437,12 @@ class SectionWriter:
                     f"{place}は、資料にある地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
                 )
                 # The flat list goes; the list by METI bureau stays, so the owner sees the labs nearby.
-                claims = [c for c in claims if c.sentence.count("・") < 5 or "管内" in c.sentence]
+                claims = [c for c in claims if not _lists_places(c.sentence) or "管内" in c.sentence]
             selected = self._region_selected(regions, book, hits) if regions else ""
             if selected:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
                 parts.append(selected)
-                claims = [c for c in claims if c.sentence.count("・") < 5 and "ない地域" not in c.sentence]
+                claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
             if lead is not None:
                 # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
@@ -467,7 +473,7 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        if card.kind == "region" and find_regions(question, self.regions):
+        if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
         if card.kind == "staff" and not is_supporter(question):
@@ -682,7 +688,7 @@ class SectionWriter:
         """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""
         for cands in self.pool.by_chunk.values():
             for cand in cands:
-                if region in cand.text and cand.text.count("・") >= 5:
+                if region in cand.text and _lists_places(cand.text):
                     return cand
         return None
 
