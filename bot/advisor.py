@@ -23,6 +23,7 @@ from bot.compose import (
 from bot.counsel import (
     CARD_MIN_SCORE,
     NEUTRAL,
+    NEXT_STAGE,
     PILLAR,
     TOPIC_CHANGE,
     VIEWPOINT,
@@ -30,6 +31,7 @@ from bot.counsel import (
     CardIndex,
     TurnState,
     choose_card,
+    declines,
     drop_topic_change,
     is_follow_up,
     names_all,
@@ -131,6 +133,9 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+CLEAR_MARGIN = (
+    0.08  # a card this far ahead of the next, for the question alone, answers it whatever the rules
+)
 
 
 class Advisor:
@@ -288,13 +293,16 @@ class Advisor:
             mode = "llm" if body is not None else "extractive"
         if body is None:
             if card is not None:
-                body = self.writer.card_body(
-                    card, why, question, english, book, hits, stage, agencies, previous
+                # 「応募できますか？あと、評価の観点は？」: the other part answered by its own card.
+                second = (
+                    self._second_card(question, card, passages) if not follow and why == "match" else None
                 )
-                second = self._second_card(question, card, passages) if body and not follow else None
-                if second is not None:
-                    # 「応募できますか？あと、評価の観点は？」: the other part answered by its own card.
-                    body += "\n\n" + self.writer.also(second[0], second[1], english, book, hits)
+                also = self.writer.also(second[0], second[1], english, book, hits) if second else ""
+                body = self.writer.card_body(
+                    card, why, question, english, book, hits, stage, agencies, previous, also
+                )
+                if also and also not in body:
+                    body += "\n\n" + also
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
@@ -339,14 +347,16 @@ class Advisor:
         matches = match_agencies(question, limit=11)
         # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
         lowered = nfkc(question).lower()
-        named = next((m.agency.id for m in matches if any(n in lowered for n in m.agency.names)), None)
+        naming = [m.agency.id for m in matches if any(n in lowered for n in m.agency.names)]
+        named = naming[0] if naming else None
         names_other = any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         if (
             not names_other
             and find_regions(question, self.regions)
             and ASKS_SUPPORT.search(nfkc(question))
-            and not is_follow_up(question, previous)
+            # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
+            and (not is_follow_up(question, previous) or LOCAL.search(nfkc(question)))
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
             # 「燕市のラボに関わるとどんなメリットが？」 asks what a lab does, not where the labs are.
@@ -368,7 +378,12 @@ class Advisor:
         card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
         if (
             named is not None
-            and (card is None or card.kind in ("staff", "topic", "start"))
+            # (「信金に聞いてもいい？」 is about that one agency; 「銀行とITC、どっちがいい？」 is a choice.)
+            and (
+                card is None
+                or card.kind in ("staff", "topic", "start")
+                or (card.id == "agency-choose" and len(naming) == 1)
+            )
             and why != "bring"
             and (ROLE.search(nfkc(question)) or is_follow_up(question, previous))
             and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None
@@ -469,14 +484,39 @@ class Advisor:
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
         card, why = self._choose(question, qvec, previous, passages)
-        own = self.cards.rank(question, qvec, n=1, passages=passages)
+        own = self.cards.rank(question, qvec, n=2, passages=passages)
+        clear = (
+            own[0]
+            if len(own) > 1 and own[0].score >= CARD_MIN_SCORE and own[0].score - own[1].score >= CLEAR_MARGIN
+            else None
+        )
+        if (
+            clear is not None
+            and card is not clear.card
+            and why not in ("clause", "next", "bring", "money", "detail")
+            and (clear.card.kind != "staff" or is_supporter(situation))
+            and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
+        ):
+            # 「常陽銀行の事例で相談件数は？」 after the bank's PMO role: the question by itself points clearly at
+            # one card, so the rules for unclear cases (the agency named, the best of the topic before and the
+            # question) do not override it. (What the conversation asks for — a clause, the next stage, what to
+            # bring, the cost or a detail of the last topic — still decides; staff cards go to supporters.)
+            card = clear.card
+            why = "detail" if previous is not None and card.id in previous.seen else "match"
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
+        parts = asking_parts(question) if fresh and why == "match" and not is_mostly_ascii(question) else []
+        if len(parts) > 1:
+            # 「DX推進指標って何？あと、ラボは何をしてくれるところ？」: answered in the order asked — the first
+            # part's card leads when it names what that part asks about (the other part gets its own card).
+            first = self.cards.rank(parts[0], self.index.embed_query(parts[0]), n=1, passages=passages)
+            if first and first[0].score >= CARD_MIN_SCORE and names_all(first[0].card, parts[0]):
+                card = first[0].card
         # (Not in English: 「What is it, …?」 leaves its subject in the sentence before.)
         matched = card is not None and why == "match"
         asked = (
             asked_sentence(question)
-            if (card is None or matched) and fresh and not is_mostly_ascii(question)
+            if (card is None or matched) and fresh and not is_mostly_ascii(question) and clear is None
             else None
         )
         if asked is not None:
@@ -500,6 +540,7 @@ class Advisor:
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
         general = card is None or (
             why == "match"
+            and (clear is None or card is not clear.card)
             and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
         )
         if (
@@ -525,9 +566,11 @@ class Advisor:
             card, why = self.cards.by_id("why-dx"), "match"  # 「小さな店でもDXに取り組む意味はある？」
         elif (
             relevance
-            or (card is None and (described or starting))
+            # 「予約をネットで受けたら次の段階？」 with no better card: where the firm stands.
+            or (card is None and (described or starting or NEXT_STAGE.search(text)))
             or (general and starting and (described or BUSINESS.search(text)))
-            or (described and not asks_anything(question))  # 「今は手書きの台帳と電話だけ。」: a description
+            # 「今は手書きの台帳と電話だけ。」: a description (「20年前のシステムが不安。」 is about that system)
+            or (described and not asks_anything(question) and clear is None)
         ):
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
@@ -594,9 +637,10 @@ class Advisor:
 
     def _stage_match(self, question: str, situation: str, card: Card | None) -> StageMatch | None:
         """The stage, from what the owner says they do now: only under answers about where they stand or
-        what to do first, or when this very message describes the business."""
+        what to do first, or when this very message describes the business and no topic card answers it."""
         starting = card is not None and card.kind == "start"
-        if not (starting or not asks_anything(question) or ASKS_STAGE.search(nfkc(question))):
+        described = card is None and not asks_anything(question)
+        if not (starting or described or ASKS_STAGE.search(nfkc(question))):
             # 「販売管理システムの担当が定年で…」 asks about the system, not where the firm stands: a stage
             # would only be noise (and a guess from a keyword).
             return None
@@ -636,7 +680,11 @@ class Advisor:
 
         # The lab leads only when the owner asks about support nearby (「地元で相談できるところは？」), not
         # because the city they mention happens to be on its list (it is no walk-in desk).
-        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question)))
+        # Nor when they name the agency they have in mind (「付き合いのある信金に聞いてもいい？」).
+        names_other = any(
+            m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in match_agencies(question, 11)
+        )
+        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question))) and not names_other
 
         def rank(m: AgencyMatch) -> float:
             bonus = weight / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0

@@ -46,6 +46,20 @@ _STOP = frozenset(
         "ない",
         "とは",
         "について",
+        # How an owner asks (「誰かに推薦してもらえば」「どこが入ってる？」), not what about.
+        "誰",
+        "どこ",
+        "入る",
+        "だれ",
+        "もらう",
+        "くれる",
+        # How the answer should be shown (「原文どおりの見出しで並べて」), not what it is about.
+        "原文",
+        "見出し",
+        "並べる",
+        "引用",
+        "正確",
+        "一字一句",
     }
 )
 

@@ -21,6 +21,8 @@ CARD_MIN_SCORE = 1.0
 LEXICAL_WEIGHT = 0.35
 PASSAGE_WEIGHT = 0.1  # the card quotes the search's best passage: +0.1 (second: +0.05 …)
 PASSAGE_DEPTH = 5
+ECHO_DENSE = 0.985  # an example question this close (cosine) is all but the question itself …
+ECHO_BONUS = 0.05  # … and outweighs the passage boost of a sibling card
 _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
 # … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
@@ -32,7 +34,9 @@ RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related car
 ALONE_WEIGHT = 0.6
 CONTINUITY_BONUS = 0.03  # a follow-up naming no other subject leans toward the last topic
 
-PILLAR = re.compile(r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE)
+PILLAR = re.compile(
+    r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|(\d)\s*つ目の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE
+)
 VIEWPOINT = re.compile(r"視点\s*([①②③1-3])|viewpoint\s*([1-3])", re.IGNORECASE)
 _SUB_PILLAR_ONLY = re.compile(r"^\s*(\d\s*[-ー－]\s*\d)\s*(は|って|の方は)?[？?]?\s*$")
 VERBATIM = re.compile(
@@ -42,7 +46,7 @@ VERBATIM = re.compile(
 # Follow-ups that only make sense with the previous turn.
 _ANAPHORA = re.compile(
     r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
-    r"|書いてあ|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
+    r"|書いてあ|話を戻|話戻|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
     r"|\b(it|that|there|they|them|in our case)\b",
     re.IGNORECASE,
 )
@@ -54,7 +58,7 @@ TOPIC_CHANGE = re.compile(
     re.IGNORECASE,
 )
 BRING = re.compile(
-    r"持って|持参|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
+    r"持って(?:い|行)(?:く|け|っ)|持参|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
     r"|bring|prepare|what should i (tell|ask)",
     re.IGNORECASE,
 )
@@ -64,7 +68,9 @@ NEUTRAL = re.compile(
 )
 # 「どこに持っていけば」 asks where to go; 「申請の前に何を用意？」 prepares an application, not a visit.
 _WHERE = re.compile(r"どこ|誰に|だれに|where|who", re.IGNORECASE)
-_VISIT = re.compile(r"相談|行く|行っ|訪|面談|会う|会い|窓口|持って|持参|visit|meet|consult", re.IGNORECASE)
+_VISIT = re.compile(
+    r"相談|行く|行っ|訪|面談|会う|会い|窓口|持って(?:い|行)|持参|visit|meet|consult", re.IGNORECASE
+)
 _PREPARE_ONLY = re.compile(r"準備|用意|prepare", re.IGNORECASE)
 
 
@@ -183,7 +189,9 @@ class CardIndex:
                 else []
             )
             support = 1.0 / (1 + min(ranks)) if ranks else 0.0
-            score = dense + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * support
+            # A question that all but repeats one of the card's example questions is that card's question.
+            echo = ECHO_BONUS if dense >= ECHO_DENSE else 0.0
+            score = dense + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * support + echo
             hits.append(CardHit(card, score, dense, lexical))
         # A tie goes to the card with the closer example question.
         hits.sort(key=lambda h: (round(h.score, 3), h.dense), reverse=True)
@@ -297,8 +305,8 @@ _PROCEDURES = {
     r"運転資金": r"運転資金",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任": r"兼任",
-    # 「誰に推薦を頼めばいい？」: who may nominate.
-    r"推薦|誰に頼": r"推薦",
+    # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
+    r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
     r"(取って|持って|取得して)(い)?ない(と|場合|会社)|(認定|それ)(が|は)?(ない|なく|無い|無く)(と|ても|場合)|なしでも": r"認定がない",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
@@ -438,7 +446,7 @@ def choose_card(
     # 「公庫じゃなくて地銀で借りたら？」: not the card about what is set aside — and the alternative, close to
     # it by nature, may match a little less clearly.
     ranked = index.rank(question, query_vector, passages=passages)
-    hits = [h for h in ranked if not _declines(h.card, text)]
+    hits = [h for h in ranked if not declines(h.card, text)]
     floor = CARD_MIN_SCORE - (DETAIL_MARGIN if len(hits) < len(ranked) else 0.0)
     if hits and hits[0].score >= floor:
         top = hits[0]
@@ -487,7 +495,7 @@ def _follow_up_card(
     text = nfkc(question)
     shown = previous.seen
     ranked = index.rank(question, query_vector, n=len(index.cards), passages=passages)  # read alone
-    if _declines(previous.card, text):
+    if declines(previous.card, text):
         # 「公庫じゃなくて、いつもの地銀で借りる場合は？」 sets the last topic aside.
         return _blended(index, question, ranked, previous, context_vector, passages, exclude=True)
     money = index.by_id("money-overview")
@@ -571,7 +579,7 @@ _NOT_THIS = re.compile(
 )
 
 
-def _declines(card: Card, text: str) -> bool:
+def declines(card: Card, text: str) -> bool:
     """Does the follow-up set aside what the card is about (「公庫じゃなくて…」 after the JFC loan)?"""
     return any(m.group(1) in card.title for m in _NOT_THIS.finditer(text))
 

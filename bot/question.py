@@ -74,7 +74,7 @@ HOW_MUCH = re.compile(
     r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
 )
 # Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
-BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|何とか|なんとか|どう進め|進め方")
+BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|まずは|何とか|なんとか|どう進め|進め方")
 # Agencies that sell the tools (not for advice wanted 「中立的に」).
 VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # Asking where the business stands: its stage, how digital it is, where or how to begin.

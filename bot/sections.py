@@ -149,6 +149,7 @@ ALL_OF_IT = re.compile(
 )
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
+SELECTED = "は地域DX推進ラボ選定地域です。"
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -371,8 +372,10 @@ class SectionWriter:
         stage: StageEstimate | None,
         agencies: list[AgencyRecommendation],
         previous: TurnState | None,
+        also: str = "",
     ) -> str:
-        """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back."""
+        """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back.
+        `also`: the other part of a compound question, answered by its own card, right after the answer."""
         parts: list[str] = []
         label = LABELS["en" if english else "ja"]
         listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
@@ -464,8 +467,12 @@ class SectionWriter:
                 if (line := self._cite_claim(book, c, hits, english))
             ]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
-            parts.append((label["answer"] + "\n" if stage is not None else "") + body)
-            if card.kind in ("topic", "staff"):
+            # Two parts asked, two answers: each under its subject (「### DX推進指標とは何か」).
+            heading = f"### {card.title_en if english else card.title}\n" if also else ""
+            parts.append((label["answer"] + "\n" if stage is not None else heading) + body)
+            if also:
+                parts.append(also)  # (the passages for the whole message would be about that other part)
+            elif card.kind in ("topic", "staff"):
                 parts.append(self._passages_section(card, question, hits, book, label["passages"]))
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
@@ -489,9 +496,9 @@ class SectionWriter:
             section = self._agency_section(
                 agencies, label["agencies"], detailed=1, english=english, others_shown=others
             )
-            opening = parts[0] if parts else ""
-            if opening and "\n" not in opening and opening in section:
-                section = section.replace(opening, "")  # 「燕市…は選定地域です。」 is said once, at the top
+            if any(SELECTED in p for p in parts):
+                # 「燕市は選定地域です。」 is said once, at the top (the agency's reason may name more places).
+                section = re.sub(rf"[^\s*:：。]*{SELECTED}(\[\d+\])*", "", section)
             parts.append(section)
         gap = card.gap(english)
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
@@ -682,7 +689,7 @@ class SectionWriter:
         if listing is None or heading is None:
             return ""
         n = book.cite(listing.chunk, listing.text)
-        return f"{'・'.join(regions)}は地域DX推進ラボ選定地域です。[{heading}][{n}]"
+        return f"{'・'.join(regions)}{SELECTED}[{heading}][{n}]"
 
     def _region_listing(self, region: str) -> Any:
         """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""

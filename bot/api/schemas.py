@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.retrieve import Hit
 from bot.schemas import Message
@@ -93,6 +93,13 @@ class FeedbackRequest(BaseModel):
     message_id: str = Field(min_length=1, max_length=100, description="回答の message_id")
     rating: Literal["up", "down"] = Field(description="up（👍）または down（👎）")
     comment: str | None = Field(None, max_length=2000, description="自由記述（任意）")
+
+    @field_validator("message_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message_id が空白だけです。回答の message_id を指定してください。")
+        return value
 
 
 class MemoRequest(BaseModel):
