@@ -496,6 +496,8 @@ class Advisor:
             and why not in ("clause", "next", "bring", "money", "detail")
             and (clear.card.kind != "staff" or is_supporter(situation))
             and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
+            # 「その中で、地域DX推進ラボにはどういう役割が？」: the card that names the subject in full stays.
+            and not (card is not None and names_all(card, question) and not names_all(clear.card, question))
         ):
             # 「常陽銀行の事例で相談件数は？」 after the bank's PMO role: the question by itself points clearly at
             # one card, so the rules for unclear cases (the agency named, the best of the topic before and the

@@ -630,7 +630,9 @@ class SectionWriter:
                 for q in dict.fromkeys(q for c in card.claims() for q in c.cites)
                 if (chunk := self.pool.find_chunk(q, [h.chunk for h in hits])) is not None
             ]
-            chunks = list({c.chunk_id: c for c in [*(h.chunk for h in hits[:PASSAGE_CHUNKS]), *own]}.values())
+            # The topic's own passages: the search's best for the whole conversation may be on anything
+            # (「安く使えるデジタルツール」 for 「その安い金利って誰でも使える？」).
+            chunks = list({c.chunk_id: c for c in own}.values())
             picked = select_sentences(
                 self.pool,
                 chunks,

@@ -1122,3 +1122,37 @@ def test_asked_whether_it_is_stage_two_the_stage_of_the_conversation_answers(adv
 
     assert again.stage is not None and again.stage.level == 2
     assert again.answer.startswith("### 現在地\n段階2「デジタイゼーション」と考えられます。")
+
+
+def test_a_question_that_clearly_points_at_one_card_gets_it_whatever_came_before(advisor: Advisor) -> None:
+    # The bank's PMO role first; then a named case's figures — the cases card, not the bank's own card.
+    _, figures = converse(
+        advisor,
+        "地方銀行で法人営業を担当しています。金融機関がPMOを担う支援機関連携の例で、銀行の役割を整理して。",
+        "あわせて、常陽銀行の事例で相談を受けた件数と、コンサルティング契約に至った件数を確認させてください。",
+    )
+    assert figures.topic == "staff-cases"
+    assert "100件" in figures.answer and "15件" in figures.answer
+
+
+def test_holding_no_certificate_is_not_a_visit_to_prepare(advisor: Advisor) -> None:
+    # 「持ってなくても」 is no 「持っていく」: the answer is the nomination rule, not a list of things to bring.
+    _, nominated = converse(
+        advisor,
+        "DXセレクションってどうやって選ばれてるの？うちも自分で応募できる？",
+        "認定持ってなくても誰かに推薦してもらえば出られるってこと？",
+    )
+    assert nominated.topic == "dx-selection"
+    assert "他薦" in nominated.answer
+    assert "持っていくもの" not in nominated.answer
+
+
+def test_an_everyday_request_after_a_dx_question_is_refused(advisor: Advisor) -> None:
+    _, party = converse(
+        advisor,
+        "来週、全社員を集めてDXのキックオフをやるつもりです。社長として最初にどういうメッセージを伝えるべき？",
+        "ありがとう。ついでにその後の懇親会、駅前で30人入れるいい居酒屋知らない？",
+    )
+    assert party.refused
+    # …while an owner who runs one is answered.
+    assert not ask(advisor, "居酒屋やってます。予約は電話、シフトは紙に手書き。DXって関係ある？").refused
