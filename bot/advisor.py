@@ -59,6 +59,7 @@ from bot.question import (
     expansions_for,
     is_mostly_ascii,
     is_supporter,
+    named_prefecture,
     unknown_programmes,
 )
 from bot.retrieve import Hit, SearchIndex, check_query
@@ -133,9 +134,9 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
-CLEAR_MARGIN = (
-    0.08  # a card this far ahead of the next, for the question alone, answers it whatever the rules
-)
+# A card this far ahead of the next, for the question alone, answers it whatever the rules.
+CLEAR_MARGIN = 0.08
+SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
 
 class Advisor:
@@ -521,6 +522,10 @@ class Advisor:
             if (card is None or matched) and fresh and not is_mostly_ascii(question) and clear is None
             else None
         )
+        if asked is not None and ASKS_STAGE.search(nfkc(asked)):
+            asked = (
+                None  # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」
+            )
         if asked is not None:
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
@@ -687,6 +692,14 @@ class Advisor:
             m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in match_agencies(question, 11)
         )
         local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question))) and not names_other
+
+        if named_prefecture(situation) and not find_regions(situation, self.regions):
+            # 「熊本にもラボってある？」「名古屋です」: the owner's place has no lab (a listed town elsewhere in the
+            # prefecture is not theirs), so the lab is no one for them to consult — the guides' advice for a
+            # place without one is the 「主治医」 (地域金融機関・地域ITベンダー・地域のコンサルタント).
+            matches = [m for m in matches if m.agency.id != "regional_dx_lab"] or matches
+            if card is not None and card.kind == "region":
+                preferred = list(SHUJII)
 
         def rank(m: AgencyMatch) -> float:
             bonus = weight / (1 + preferred.index(m.agency.id)) if m.agency.id in preferred else 0.0

@@ -250,6 +250,11 @@ LISTED_IN = {
 }
 
 
+def prefecture_suffix(stem: str) -> str:
+    """「愛知」→「県」, 「東京」→「都」, 「大阪」→「府」, 「北海道」→ nothing."""
+    return {"北海道": "", "東京": "都", "大阪": "府", "京都": "府"}.get(stem, "県")
+
+
 def named_prefecture(text: str) -> str | None:
     """The prefecture a message names (「熊本の会社です」→「熊本」), for places not on the lab list."""
     text = nfkc(text)

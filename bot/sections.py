@@ -46,6 +46,7 @@ from bot.question import (
     expansions_for,
     is_supporter,
     named_prefecture,
+    prefecture_suffix,
 )
 from bot.retrieve import Hit, SearchIndex
 from bot.route import find_regions
@@ -150,6 +151,12 @@ ALL_OF_IT = re.compile(
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 SELECTED = "は地域DX推進ラボ選定地域です。"
+# A conversation where the 後藤組 case speaks: about the selected firms, or a builder's (後藤組 is one).
+CASE_CONTEXT = re.compile(
+    r"後藤組|DXセレクション|グランプリ|選ばれた|選定された|建設|工務店|土木|協力業者|現場"
+)
+ACCOUNTANTS = re.compile(r"会計|税理士|経理|決算|帳簿|税務")
+OTHER_PROFESSIONALS = re.compile(r"社会保険労務士|情報処理安全確保支援士")
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -316,12 +323,22 @@ class SectionWriter:
                 # The PMO diagram's division of work is a reason only for a question about who develops,
                 # runs or procures what; for a question on security or culture it says nothing.
                 example = not EXAMPLE_ASKED.search(nfkc(question))
-                choices = [
-                    c
-                    for c in card.answer[:REASON_CHOICES]
-                    if not any(near_duplicate(c.sentence, a) for a in avoid)
-                    and not (example and re.search(r"連携例|PMO|事例|協議会", c.sentence))
-                ] or card.answer[:REASON_CHOICES]
+                choices = (
+                    [
+                        c
+                        for c in card.answer[:REASON_CHOICES]
+                        if not any(near_duplicate(c.sentence, a) for a in avoid)
+                        and not (example and re.search(r"連携例|PMO|事例|協議会", c.sentence))
+                        # 「会計士・税理士も活用されている」 is a reason only where the books are the subject
+                        # (for security or labour, the sentence naming 情報処理安全確保支援士・社労士 is).
+                        and not (
+                            ACCOUNTANTS.search(c.sentence)
+                            and not OTHER_PROFESSIONALS.search(c.sentence)
+                            and not ACCOUNTANTS.search(nfkc(context))
+                        )
+                    ]
+                    or card.answer[:REASON_CHOICES]
+                )
                 reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
@@ -433,7 +450,13 @@ class SectionWriter:
             regions = listed
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
-                regions, place = LISTED_IN[place], None  # 「宮城にある？」: 仙台市 is listed
+                # 「愛知県って選ばれてる？」: not the prefecture as a whole — said first — but a place in it.
+                whole = place + prefecture_suffix(place)
+                parts.append(
+                    f"{whole}全体は、地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
+                    f"{whole}の中で選定されているのは次の地域です。"
+                )
+                regions, place = LISTED_IN[place], None
             if place is not None:
                 # 「熊本にラボってある？」: no first — said plainly — then what the guides say instead.
                 parts.append(
@@ -757,8 +780,10 @@ class SectionWriter:
         else:
             picked = select_sentences(
                 self.pool,
-                [c for c in chunks[:6] if not CASE.search(c.heading or "")] or chunks[:6]
-                if not ASKS_CASE.search(nfkc(question))
+                # (a case study's slide — 後藤組 under 「DXセレクション」 — only where the case speaks)
+                [c for c in chunks[:6] if not (CASE.search(c.heading or "") or "後藤組" in c.text)]
+                or chunks[:6]
+                if not (ASKS_CASE.search(nfkc(question)) or CASE_CONTEXT.search(nfkc(context)))
                 else chunks[:6],
                 weights,
                 SENTENCES["fact"],

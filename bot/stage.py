@@ -57,7 +57,8 @@ _WEAK_CUES = frozenset(
 )
 _IN_USE = re.compile(
     r"^[^。！？!?]{0,14}?(使って|使い|入れて|入れた|入れてる|導入して|導入済|導入した|管理して|管理してい|運用して"
-    r"|使用して|活用して|利用して|動いて|で管理|でやって|にして|で[^。！？!?、]{0,10}(して|しており))"
+    r"|使用して|活用して|利用して|動いて|で管理|でやって|にして|で見て|で見る|で把握|で確認"
+    r"|で[^。！？!?、]{0,10}(して|しており))"
 )
 
 
@@ -86,7 +87,9 @@ def estimate_stage(text: str) -> StageMatch | None:
     if not matched:
         return None
     by_level = {s.level: s for s in stages()}
-    if hits[1] and (_ONLY.search(text) or len(matched) == 1):
+    higher = sum(len(hits[s.level]) for s in matched if s.level > 1)
+    # 「注文はFAXか電話、勤怠は紙のタイムカード、在庫だけエクセル」: mostly the guides' stage-1 examples.
+    if hits[1] and (_ONLY.search(text) or len(matched) == 1 or len(hits[1]) > higher):
         return StageMatch(by_level[1], hits[1])
     best = max(matched, key=lambda s: (s.level if s.level > 1 else 0, len(hits[s.level])))
     return StageMatch(best, hits[best.level])

@@ -1043,10 +1043,12 @@ def test_an_unlisted_prefecture_is_answered_no_first_with_the_labs_by_bureau(adv
 
     assert r.answer.startswith("熊本は、資料にある地域DX推進ラボの選定地域")
     assert "九州7" in nfkc(r.answer)
-    # A prefecture whose listed region is a city: the city is named, not 「見当たりません」.
-    assert ask(advisor, "宮城にも地域DX推進ラボってありますか？").answer.startswith(
-        "仙台市は地域DX推進ラボ選定地域です。"
-    )
+    # No lab there, so none to consult: the guides' 「主治医」 instead, the bank first.
+    assert [a.id for a in r.agencies][:1] == ["regional_bank"]
+    # A prefecture whose listed region is a city: not the prefecture as a whole, but that city.
+    miyagi = ask(advisor, "宮城にも地域DX推進ラボってありますか？").answer
+    assert miyagi.startswith("宮城県全体は、地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。")
+    assert "仙台市は地域DX推進ラボ選定地域です。" in miyagi
 
 
 def test_what_changed_is_answered_by_the_sentence_on_the_revision(advisor: Advisor) -> None:

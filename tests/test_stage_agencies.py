@@ -181,3 +181,22 @@ def test_a_function_counts_only_with_what_runs_it(text: str, level: int) -> None
 )
 def test_a_product_in_a_hypothetical_gives_no_stage(text: str) -> None:
     assert estimate_stage(text) is None
+
+
+def test_mostly_stage_one_practices_with_one_spreadsheet_is_stage_one() -> None:
+    # 「受発注をFAXや電話のみ」「出勤簿に判子」 are the guides' stage-1 examples; one Excel sheet does not
+    # outweigh them.
+    text = "注文は取引先からFAXか電話で受けていて、在庫は担当者がエクセルで管理、勤怠は紙のタイムカードです。"
+    match = estimate_stage(text)
+    assert match is not None and match.stage.level == 1
+
+
+def test_a_system_the_owner_looks_at_is_one_in_use() -> None:
+    match = estimate_stage("うちは注文をWebフォームで受けて、在庫も在庫管理システムで見てる。")
+    assert match is not None and match.stage.level == 3
+
+
+def test_describing_paper_timecards_does_not_call_for_a_labour_consultant() -> None:
+    assert (
+        first_agency("勤怠は紙のタイムカードで、月末に集計しています。何から始めればいい？") != "professional"
+    )
