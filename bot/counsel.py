@@ -46,7 +46,7 @@ VERBATIM = re.compile(
 # Follow-ups that only make sense with the previous turn.
 _ANAPHORA = re.compile(
     r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
-    r"|書いてあ|話を戻|話戻|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
+    r"|書いてあ|とあります|とあるけど|ってあるけど|話を戻|話戻|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
     r"|\b(it|that|there|they|them|in our case)\b",
     re.IGNORECASE,
 )
@@ -92,6 +92,8 @@ SAME_ENTITY = re.compile(
     r"その会社|その企業|同社|そこの|そこって|そこは|その制度|その仕組み|その事例|the company|that company"
     r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
 )
+# Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
+GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
 NEXT_STAGE = re.compile(
     r"次の段階|一つ上の段階|ひとつ上の段階|上の段階|次のステップ|next stage", re.IGNORECASE
 )
@@ -503,6 +505,15 @@ def _follow_up_card(
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
+    certifying = index.by_id("dx-cert-how")
+    if (
+        certifying is not None
+        and previous.card is not certifying
+        and GETTING_CERTIFIED.search(text)
+        and "認定" in "".join(previous.card.title)
+    ):
+        # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
+        return certifying, "detail" if certifying.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     if MONEY.search(text):

@@ -1158,3 +1158,27 @@ def test_an_everyday_request_after_a_dx_question_is_refused(advisor: Advisor) ->
     assert party.refused
     # …while an owner who runs one is answered.
     assert not ask(advisor, "居酒屋やってます。予約は電話、シフトは紙に手書き。DXって関係ある？").refused
+
+
+def test_getting_certified_after_the_loan_for_certified_firms_is_about_certification(
+    advisor: Advisor,
+) -> None:
+    _, _, fee = converse(
+        advisor,
+        "DXのために機械とソフトを入れたいんだけど、国の低金利の融資みたいなのってある？",
+        "その安い金利って、申し込めば誰でも使えるわけ？",
+        "その認定を取るのって、手数料とか費用はかかるの？",
+    )
+    assert fee.topic == "dx-cert-how"
+    assert "費用" in fee.answer.split("\n")[0] and "日本政策金融公庫" not in fee.answer.split("\n")[0]
+
+
+def test_quoting_the_last_answer_asks_about_it(advisor: Advisor) -> None:
+    # 「CISOを任命、とありますが」 points back at the security answer: its gap (専任か兼任か) is the answer.
+    _, dedicated = converse(
+        advisor,
+        "お客さんの情報をクラウドに移そうか迷ってます。国のガイドではセキュリティについてどう書かれていますか？",
+        "CISOを任命、とありますが、従業員15人のうちでも専任の担当者を置かないといけないんですか？",
+    )
+    assert dedicated.topic == "security"
+    assert "兼任" in dedicated.answer.split("\n")[0]
