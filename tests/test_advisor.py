@@ -497,15 +497,6 @@ def test_english_question_gets_english_framing_with_the_japanese_it_renders(advi
     assert "日本語:" in response.answer and "1.30%" in response.answer
 
 
-def test_everyday_request_for_a_shop_is_refused_even_mid_conversation(advisor: Advisor) -> None:
-    _, shop = converse(
-        advisor,
-        "居酒屋です。予約は電話、シフトは紙です。DXって関係ある？",
-        "ところで近くのおすすめのラーメン屋は？",
-    )
-    assert shop.refused
-
-
 def test_agency_and_stage_reasons_carry_the_final_citation_numbers(advisor: Advisor) -> None:
     response = ask(advisor, "うちは受注をFAXと電話でやっています。何から始めればいい？どこに相談すればいい？")
     numbers = {c.n: c for c in response.citations}
@@ -786,14 +777,36 @@ def test_a_programme_the_guides_never_name_is_said_to_be_missing_first(advisor: 
     assert "人材開発支援助成金(人への投資促進コース)で、訓練経費" not in r.answer
 
 
-def test_an_everyday_question_after_an_acknowledged_topic_change_is_refused(advisor: Advisor) -> None:
-    _, second = converse(
-        advisor,
-        "図面の管理をクラウドに移したいんですが、これってDXって呼んでいいんですか？",
-        "なるほど。話変わるけど、求人出すならハローワークと求人サイトどっちがいいと思う？",
-    )
+@pytest.mark.parametrize(
+    ("first", "everyday"),
+    [
+        # after an acknowledged change of subject
+        (
+            "図面の管理をクラウドに移したいんですが、これってDXって呼んでいいんですか？",
+            "なるほど。話変わるけど、求人出すならハローワークと求人サイトどっちがいいと思う？",
+        ),
+        # mid-conversation, with 「ところで」
+        (
+            "居酒屋です。予約は電話、シフトは紙です。DXって関係ある？",
+            "ところで近くのおすすめのラーメン屋は？",
+        ),
+        # after a DX question, as an aside (「ついでに」)
+        (
+            "来週、全社員を集めてDXのキックオフをやるつもりです。社長として最初にどういうメッセージを伝えるべき？",
+            "ありがとう。ついでにその後の懇親会、駅前で30人入れるいい居酒屋知らない？",
+        ),
+    ],
+)
+def test_an_everyday_question_after_a_dx_question_is_refused(
+    advisor: Advisor, first: str, everyday: str
+) -> None:
+    _, second = converse(advisor, first, everyday)
 
     assert second.refused
+
+
+def test_an_owner_who_runs_an_izakaya_is_answered(advisor: Advisor) -> None:
+    assert not ask(advisor, "居酒屋やってます。予約は電話、シフトは紙に手書き。DXって関係ある？").refused
 
 
 def test_a_topic_answer_points_to_the_agency_of_its_topic(advisor: Advisor) -> None:
@@ -1147,17 +1160,6 @@ def test_holding_no_certificate_is_not_a_visit_to_prepare(advisor: Advisor) -> N
     assert nominated.topic == "dx-selection"
     assert "他薦" in nominated.answer
     assert "持っていくもの" not in nominated.answer
-
-
-def test_an_everyday_request_after_a_dx_question_is_refused(advisor: Advisor) -> None:
-    _, party = converse(
-        advisor,
-        "来週、全社員を集めてDXのキックオフをやるつもりです。社長として最初にどういうメッセージを伝えるべき？",
-        "ありがとう。ついでにその後の懇親会、駅前で30人入れるいい居酒屋知らない？",
-    )
-    assert party.refused
-    # …while an owner who runs one is answered.
-    assert not ask(advisor, "居酒屋やってます。予約は電話、シフトは紙に手書き。DXって関係ある？").refused
 
 
 def test_getting_certified_after_the_loan_for_certified_firms_is_about_certification(
