@@ -134,6 +134,7 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+WHICH_STAGE = re.compile(r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)")
 # A card this far ahead of the next, for the question alone, answers it whatever the rules.
 CLEAR_MARGIN = 0.08
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
@@ -352,8 +353,11 @@ class Advisor:
         named = naming[0] if naming else None
         names_other = any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
+        top = self.cards.rank(question, qvec, n=1, passages=passages)
         if (
             not names_other
+            # 「東大阪です。DX推進指標ってお金かかる？どこかに頼む？」 names its subject: not the labs.
+            and not (top and top[0].card.kind != "region" and names_all(top[0].card, question))
             and find_regions(question, self.regions)
             and ASKS_SUPPORT.search(nfkc(question))
             # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
@@ -387,6 +391,8 @@ class Advisor:
             )
             and why != "bring"
             and (ROLE.search(nfkc(question)) or is_follow_up(question, previous))
+            # (a supporter's follow-up — 「参考になる銀行の事例は？」 — is about supporting, not that agency)
+            and not (previous is not None and previous.card is not None and previous.card.kind == "staff")
             and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None
             and own.id not in (previous.shown if previous else [])
         ):
@@ -582,6 +588,9 @@ class Advisor:
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
+        elif fresh and general and WHICH_STAGE.search(text) and (card is None or card.kind != "start"):
+            # 「クラウドの顧客管理に移すのって、DXのどの段階の取組？」: the four stages and their examples.
+            card, why = self.cards.by_id("stages-overview"), "match"
         elif (
             card is None
             and ASKS_WHO.search(text)

@@ -1184,3 +1184,34 @@ def test_quoting_the_last_answer_asks_about_it(advisor: Advisor) -> None:
     )
     assert dedicated.topic == "security"
     assert "兼任" in dedicated.answer.split("\n")[0]
+
+
+def test_a_question_naming_its_subject_is_not_sent_to_the_labs_by_its_place(advisor: Advisor) -> None:
+    # 東大阪 is near a listed lab region, but the owner asks about DX推進指標.
+    r = ask(
+        advisor,
+        "東大阪でねじを作ってます。DX推進指標ってやつ、お金かかるんですか？どこかに頼まないとできないもの？",
+    )
+    assert r.topic == "dx-index-what"
+    assert "無償" in r.answer
+
+
+def test_which_stage_a_planned_step_belongs_to_is_answered_with_the_stages(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "患者さんのカルテや顧客名簿を紙からクラウドの顧客管理システムに移したいと考えています。"
+        "これってDXのどの段階の取組になりますか？",
+    )
+    # The four stages, so the owner can place the step (not the process of DX, which the words drew in).
+    assert r.topic == "stages-overview"
+    assert all(name in r.answer for name in ("デジタイゼーション", "デジタライゼーション"))
+
+
+def test_a_bank_department_member_is_a_supporter(advisor: Advisor) -> None:
+    _, cases = converse(
+        advisor,
+        "地方銀行の法人ソリューション部の者です。「金融機関をPMOとした支援機関の連携例」ですが、銀行が開発まで自前でやる想定ですか？",
+        "参考になる銀行の事例があれば、数字付きで教えてください。",
+    )
+    assert cases.topic == "staff-cases"
+    assert not cases.agencies  # a bank is not sent to a bank
