@@ -151,6 +151,9 @@ ALL_OF_IT = re.compile(
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 SELECTED = "は地域DX推進ラボ選定地域です。"
+SELECTION_TABLE = (
+    "「DXセレクション2025」企業一覧"  # the guides' table of selected companies (＃ 企業名 所在地)
+)
 # A conversation where the 後藤組 case speaks: about the selected firms, or a builder's (後藤組 is one).
 CASE_CONTEXT = re.compile(
     r"後藤組|DXセレクション|グランプリ|選ばれた|選定された|建設|工務店|土木|協力業者|現場"
@@ -446,7 +449,7 @@ class SectionWriter:
                 parts.append(agency.reason)
             agencies = []
         else:
-            claims = self._answer_first(card, question) if card.kind == "topic" else card.answer
+            claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
             regions = listed
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
@@ -469,6 +472,10 @@ class SectionWriter:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
                 parts.append(selected)
                 claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
+            place = named_prefecture(question) if card.id in ("dx-selection", "case-gotogumi") else None
+            found = self._selected_in(place, book) if place else ""
+            if found:
+                parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
             if lead is not None:
                 # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
@@ -715,6 +722,23 @@ class SectionWriter:
             return ""
         n = book.cite(listing.chunk, listing.text)
         return f"{'・'.join(regions)}{SELECTED}[{heading}][{n}]"
+
+    def _selected_in(self, place: str, book: CitationBook) -> str:
+        """「「DXセレクション2025」企業一覧にある岐阜県の企業は、株式会社樋口製作所、内藤建設株式会社です。」
+        from the guides' table of selected companies (its heading and rows are the evidence), or that the
+        table names none there."""
+        whole = place + prefecture_suffix(place)
+        for chunk in self.index.chunks:
+            lines = [line.strip() for line in chunk.text.splitlines()]
+            if SELECTION_TABLE not in lines:
+                continue
+            rows = [line for line in lines if re.fullmatch(rf"\d+\s+(\S+)\s+{whole}", line)]
+            if not rows:
+                return f"{SELECTION_TABLE}には、{whole}の企業は見当たりません。"
+            names = "、".join(row.split()[1] for row in rows)
+            markers = "".join(f"[{book.cite(chunk, q)}]" for q in [SELECTION_TABLE, *rows])
+            return f"{SELECTION_TABLE}にある{whole}の企業は、{names}です。{markers}"
+        return ""
 
     def _region_listing(self, region: str) -> Any:
         """The guides' list of selected lab regions that names `region` (the evidence for the claim)."""

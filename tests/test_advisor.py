@@ -1215,3 +1215,12 @@ def test_a_bank_department_member_is_a_supporter(advisor: Advisor) -> None:
     )
     assert cases.topic == "staff-cases"
     assert not cases.agencies  # a bank is not sent to a bank
+
+
+def test_selected_companies_of_a_prefecture_come_from_the_guides_table(advisor: Advisor) -> None:
+    r = ask(advisor, "岐阜県で工事会社をやってます。DXセレクション2025に岐阜の会社って選ばれてましたか？")
+    first = r.answer.split("\n")[0]
+    assert "株式会社樋口製作所" in first and "内藤建設株式会社" in first
+    assert any("樋口製作所" in c.quote for c in r.citations)  # the table's row is the evidence
+    none = ask(advisor, "DXセレクションに熊本の会社は選ばれてる？").answer
+    assert none.startswith("「DXセレクション2025」企業一覧には、熊本県の企業は見当たりません。")
