@@ -344,20 +344,24 @@ class Advisor:
 
     # --- conversation ------------------------------------------------------------------------
     def _choose(
-        self, question: str, qvec: np.ndarray, previous: TurnState | None, passages: list[str]
+        self,
+        question: str,
+        qvec: np.ndarray,
+        previous: TurnState | None,
+        passages: list[str],
+        top: CardHit | None,
     ) -> tuple[Card | None, str]:
+        """`top`: the question's own best card match."""
         matches = match_agencies(question, limit=11)
         # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
         lowered = nfkc(question).lower()
         naming = [m.agency.id for m in matches if any(n in lowered for n in m.agency.names)]
         named = naming[0] if naming else None
-        names_other = any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
-        top = self.cards.rank(question, qvec, n=1, passages=passages)
         if (
-            not names_other
+            not _names_other_agency(matches)
             # 「東大阪です。DX推進指標ってお金かかる？どこかに頼む？」 names its subject: not the labs.
-            and not (top and top[0].card.kind != "region" and names_all(top[0].card, question))
+            and not (top is not None and top.card.kind != "region" and names_all(top.card, question))
             and find_regions(question, self.regions)
             and ASKS_SUPPORT.search(nfkc(question))
             # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
@@ -490,8 +494,8 @@ class Advisor:
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        card, why = self._choose(question, qvec, previous, passages)
         own = self.cards.rank(question, qvec, n=2, passages=passages)
+        card, why = self._choose(question, qvec, previous, passages, own[0] if own else None)
         clear = (
             own[0]
             if len(own) > 1 and own[0].score >= CARD_MIN_SCORE and own[0].score - own[1].score >= CLEAR_MARGIN
@@ -529,9 +533,8 @@ class Advisor:
             else None
         )
         if asked is not None and ASKS_STAGE.search(nfkc(asked)):
-            asked = (
-                None  # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」
-            )
+            # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」.
+            asked = None
         if asked is not None:
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
@@ -697,10 +700,9 @@ class Advisor:
         # The lab leads only when the owner asks about support nearby (「地元で相談できるところは？」), not
         # because the city they mention happens to be on its list (it is no walk-in desk).
         # Nor when they name the agency they have in mind (「付き合いのある信金に聞いてもいい？」).
-        names_other = any(
-            m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in match_agencies(question, 11)
+        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question))) and not (
+            _names_other_agency(match_agencies(question, 11))
         )
-        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question))) and not names_other
 
         if named_prefecture(situation) and not find_regions(situation, self.regions):
             # 「熊本にもラボってある？」「名古屋です」: the owner's place has no lab (a listed town elsewhere in the
@@ -854,6 +856,11 @@ class Advisor:
         out += [f for f in front if f not in out][:RANK_FRONT]
         out += [h for h in hits if h not in out]
         return out[: len(hits)]
+
+
+def _names_other_agency(matches: list[AgencyMatch]) -> bool:
+    """Does the message name (or use the words of) an agency type other than the labs?"""
+    return any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
 
 
 def _begins(routed: Intent, question: str) -> bool:
