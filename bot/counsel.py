@@ -510,7 +510,7 @@ def _follow_up_card(
         certifying is not None
         and previous.card is not certifying
         and GETTING_CERTIFIED.search(text)
-        and "認定" in "".join(previous.card.title)
+        and "認定" in previous.card.title
     ):
         # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
         return certifying, "detail" if certifying.id in shown else "match"

@@ -472,8 +472,8 @@ class SectionWriter:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
                 parts.append(selected)
                 claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
-            place = named_prefecture(question) if card.id in ("dx-selection", "case-gotogumi") else None
-            found = self._selected_in(place, book) if place else ""
+            home = named_prefecture(question) if card.id in ("dx-selection", "case-gotogumi") else None
+            found = self._selected_in(home, book) if home else ""
             if found:
                 parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
