@@ -47,6 +47,7 @@ from bot.question import (
     BUSINESS,
     DIGITISING,
     ENGLISH_DOMAIN,
+    FACT_ASKED,
     LOCAL,
     OWNER_VOICE,
     RELEVANCE,
@@ -134,6 +135,11 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# The owner asks where their own firm stands (not which stage a tool they consider belongs to).
+MY_STAGE = re.compile(
+    r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
+    r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
+)
 WHICH_STAGE = re.compile(r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)")
 # A card this far ahead of the next, for the question alone, answers it whatever the rules.
 CLEAR_MARGIN = 0.08
@@ -593,7 +599,17 @@ class Advisor:
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
         elif fresh and general and WHICH_STAGE.search(text) and (card is None or card.kind != "start"):
             # 「クラウドの顧客管理に移すのって、DXのどの段階の取組？」: the four stages and their examples.
-            card, why = self.cards.by_id("stages-overview"), "match"
+            # 「受注はFAX、勤怠は紙…うちはどの段階？」: where the firm stands, then what to do from there.
+            mine = described is not None and MY_STAGE.search(text)
+            card, why = self.cards.by_id("start-general" if mine else "stages-overview"), "match"
+        elif (
+            fresh
+            and card is not None
+            and card.id == "stages-overview"
+            and described
+            and MY_STAGE.search(text)
+        ):
+            card, why = self.cards.by_id("start-general"), "match"  # (the stages' own card drew it)
         elif (
             card is None
             and ASKS_WHO.search(text)
@@ -772,6 +788,8 @@ class Advisor:
             and not (asks_who or named or begins)
         ):
             return []  # 「DXとペーパーレスの違いは？」: no agency is the answer to it
+        if card is not None and card.kind == "topic" and FACT_ASKED.search(nfkc(question)) and not asks_who:
+            return []  # 「後藤組はアプリを何で作った？」: a fact, not a wish to meet a SaaS vendor
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
         return self.writer.agencies(
             matches[: 1 if why == "bring" else 2],

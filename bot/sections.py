@@ -39,6 +39,7 @@ from bot.question import (
     ASKS_CASE,
     ASKS_STAGE,
     ASKS_WHO,
+    FACT_ASKED,
     HOW_MUCH,
     LISTED_IN,
     PLACE,
@@ -51,7 +52,7 @@ from bot.question import (
 from bot.retrieve import Hit, SearchIndex
 from bot.route import find_regions
 from bot.schemas import AgencyRecommendation, Intent, Message, StageEstimate
-from bot.stage import StageMatch
+from bot.stage import StageMatch, planned_stage
 from bot.verify import parse_markers, strip_markers
 from ingest.normalize import compact, nfkc
 
@@ -235,26 +236,15 @@ class SectionWriter:
         (that is what the grounding check reads), and the description stays a Japanese quote."""
         stage = match.stage
         label_quote = _STAGE_LABEL_QUOTES[stage.level]
-        example = next(
-            (q for q in stage.example_quotes if any(c in nfkc(q).lower() for c in match.cues)),
-            stage.example_quotes[0],
-        )
-        cues = [c for c in match.cues if c in nfkc(example).lower()][:2]
-        sentences = []
         n_label = self._cite_quote(book, label_quote, hits)
-        n_example = self._cite_quote(book, example, hits)
         n_desc = self._cite_quote(book, stage.description_quote, hits)
+        likeness = self.likeness(match, book, hits, english)
+        cited_example = parse_markers(likeness)[1:] if likeness else ()
+        sentences = [likeness] if likeness else []
 
         def rendered(ja: str, en: str) -> str:
             return f"{en}（日本語: {ja.rstrip('。')}）" if english else ja
 
-        if n_label and n_example and cues:
-            # Only when the owner's own words appear in the guides' example: never claim a likeness the
-            # owner did not describe (paper drawings are not 「受発注をFAXや電話のみで実施」).
-            shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
-            ja = f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。"
-            en = f"What you describe ({shown}) matches the guides' stage {stage.level} example 「{example}」."
-            sentences.append(f"{rendered(ja, en)}[{n_label}][{n_example}]")
         if n_desc:
             desc = (
                 f"「{stage.description_quote}」" if english else f"資料の説明: 「{stage.description_quote}」"
@@ -264,10 +254,38 @@ class SectionWriter:
         en = f"You appear to be at stage {stage.level} ({_STAGE_EN[stage.level]})."
         head = rendered(ja, en) + "".join(f"[{n}]" for n in (n_label, n_desc) if n)
         reason = ("\n" if english else "").join([head, *sentences])
-        cited = [n for n in (n_label, n_example if cues else None, n_desc) if n]
+        cited = [n for n in (n_label, *cited_example, n_desc) if n]
         return StageEstimate(
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
         )
+
+    def likeness(
+        self, match: StageMatch, book: CitationBook, hits: list[Hit], english: bool, planned: bool = False
+    ) -> str:
+        """「ご説明の「FAX」は、段階1の例「受発注をFAXや電話のみで実施」にあたります。」 — only when the owner's
+        own words appear in the guides' example: never a likeness the owner did not describe (paper drawings
+        are not 「受発注をFAXや電話のみで実施」). `planned`: what the owner considers (「ご検討の…」)."""
+        stage = match.stage
+        # The example the owner's words fit best (「顧客管理」 over 「システム」, which both examples have).
+        example = max(
+            stage.example_quotes, key=lambda q: sum(len(c) for c in match.cues if c in nfkc(q).lower())
+        )
+        cues = sorted((c for c in match.cues if c in nfkc(example).lower()), key=len, reverse=True)[
+            : 1 if planned else 2
+        ]
+        n_label = self._cite_quote(book, _STAGE_LABEL_QUOTES[stage.level], hits)
+        n_example = self._cite_quote(book, example, hits)
+        if not (n_label and n_example and cues):
+            return ""
+        shown = "・".join(f"「{c.upper() if c.isascii() else c}」" for c in cues)
+        ja = f"ご説明の{shown}は、段階{stage.level}の例「{example}」にあたります。"
+        if not english:
+            return f"{ja}[{n_label}][{n_example}]"
+        en = (
+            f"What you {'plan' if planned else 'describe'} ({shown}) matches the guides' stage {stage.level}"
+            f" example 「{example}」."
+        )
+        return f"{en}（日本語: {ja.rstrip('。')}）[{n_label}][{n_example}]"
 
     @staticmethod
     def _fitting(
@@ -483,6 +501,11 @@ class SectionWriter:
             named = NAMED_STAGE.search(nfkc(question))
             level = int(next(g for g in named.groups() if g)) if named else None
             stages_card = card.kind == "start" or card.id == "stages-overview"
+            planned = planned_stage(question) if card.id == "stages-overview" and level is None else None
+            if planned is not None:
+                # 「顧客管理システムに移したい。どの段階の取組？」: the stage of that plan is the answer.
+                level = planned.stage.level
+                parts.append(self.likeness(planned, book, hits, english, planned=True))
             if stages_card and level is not None and (stage is None or stage.level != level):
                 # 「入れたら段階3ってこと？」: what the guides say stage 3 is, before what to do.
                 parts.append(self._stage_described(level, book, hits, english, following=False))
@@ -515,6 +538,8 @@ class SectionWriter:
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
         if card.kind == "staff" and not is_supporter(question):
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
+        if FACT_ASKED.search(nfkc(question)) and card.kind != "start":
+            steps = []  # 「アプリは何で作った？」 asks for a fact, not for what to do next
         if steps and why not in ("bring", "detail"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
             first = card.kind == "start" and (stage is None or stage.level == 1) and why != "next"
@@ -534,7 +559,9 @@ class SectionWriter:
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
-        elif gap and (why in ("money", "match", "related", "supporter") or MONEY.search(nfkc(question))):
+        elif gap and (why == "money" or MONEY.search(nfkc(question)) or self._touches(card, question)):
+            # Only what the owner asked about: the deadlines of DXセレクション are noise under 「グランプリの
+            # 会社はどうやって協力してもらった？」.
             parts.append(f"{label['gap']}{gap}")
         # One question back, only where the answer can use the reply: the owner's current practice (for
         # the stage) under where-to-start answers, the place under regional ones.
@@ -587,6 +614,14 @@ class SectionWriter:
         title = card.title_en if english and card.title_en else card.title
         body = "".join(lines) if not english else "\n".join(f"- {line}" for line in lines)
         return f"### {title}\n{body}"
+
+    def _touches(self, card: Card, question: str) -> bool:
+        """Does the question ask about something the card's `not_covered` names (beyond the topic's name)?"""
+        name = re.split(r"[（(]", card.title)[0]
+        subject = set(tokens_of(name + " " + " ".join(expansions_for(name))))
+        weights = self.pool.weights(question, expansions_for(question))
+        gap = tokens_of(card.not_covered or "")
+        return any(t in gap for t in weights if t not in subject and len(t) > 1)
 
     def _answer_first(self, card: Card, question: str) -> list[Claim]:
         """The card's answer with the sentence that answers this very question first (「DX認定がないと応募

@@ -27,7 +27,7 @@ _NOT_NOW = re.compile(
 
 # Something that happened once, not how the business runs: 「営業の電話が来た」「メールをもらった」.
 _AN_EVENT = re.compile(
-    r"^(が|を|で)?(来た|きた|来て|きて|かかって|掛かって|あった|もらった|貰った|受けた|届いた)"
+    r"^(が|を|で)?(来た|きた|かかってきた|掛かってきた|あった|もらった|貰った|受けた|届いた)"
 )
 
 
@@ -75,6 +75,30 @@ def _matches(text: str, cue: str) -> bool:
     if _NOT_NOW.match(after) or _AN_EVENT.match(after):
         return False
     return cue not in _WEAK_CUES or bool(_IN_USE.match(after))
+
+
+# What follows a cue when it is what the owner plans or considers (「顧客管理システムに移したい」).
+_PLANNED = re.compile(
+    r"^[^。！？!?、,]{0,14}?(たい|たく|欲しい|ほしい|検討|予定|つもり|計画|考えて|ようと|ようか|入れれば|導入すれば"
+    r"|使えば|にしたら|入れたら|導入したら|使ったら|使い始めたら|替えたら|変えたら|移し|移す|移行)"
+)
+
+
+def planned_stage(text: str) -> StageMatch | None:
+    """The stage of what the owner plans (「紙からクラウドの顧客管理システムに移したい。どの段階？」 → 3):
+    the highest stage one of whose cues is followed by a wish or a plan."""
+    text = nfkc(text).lower()
+    planned = []
+    for stage in stages():
+        for cue in stage.cues:
+            found = re.search(re.escape(cue.lower()), text)
+            if found and _PLANNED.match(text[found.end() :]):
+                planned.append((stage, cue.lower()))
+    if not planned:
+        return None
+    top = max(stage.level for stage, _ in planned)
+    best = next(stage for stage, _ in planned if stage.level == top)
+    return StageMatch(best, [cue for stage, cue in planned if stage.level == top])
 
 
 def estimate_stage(text: str) -> StageMatch | None:

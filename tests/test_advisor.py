@@ -1205,6 +1205,39 @@ def test_which_stage_a_planned_step_belongs_to_is_answered_with_the_stages(advis
     # The four stages, so the owner can place the step (not the process of DX, which the words drew in).
     assert r.topic == "stages-overview"
     assert all(name in r.answer for name in ("デジタイゼーション", "デジタライゼーション"))
+    # The step itself is placed first: the guides' stage-3 example names it.
+    assert r.answer.startswith(
+        "ご説明の「顧客管理」は、段階3の例「顧客管理システムによる効率的な営業活動の促進」"
+    )
+
+
+def test_asked_where_their_own_firm_stands_an_owner_gets_the_stage_and_what_to_do_from_there(
+    advisor: Advisor,
+) -> None:
+    r = ask(
+        advisor,
+        "部品の切削加工をやってます。受注は取引先からFAXで来て、手書きの作業指示書を作ってます。"
+        "勤怠は紙のタイムカード。うちってDXの段階でいうとどこにいるんでしょうか？",
+    )
+    assert r.stage is not None and r.stage.level == 1
+    assert r.topic == "start-stage1"  # where to go from stage 1, not the survey's shares of every stage
+    assert "ご説明の「FAX」は、段階1の例「受発注をFAXや電話のみで実施」にあたります。" in r.answer
+
+
+def test_a_question_for_a_fact_gets_the_fact_without_steps_or_agencies(advisor: Advisor) -> None:
+    r = ask(advisor, "後藤組はアプリを何で作ったの？")
+    assert r.topic == "case-gotogumi"
+    assert "kintone" in r.answer.split("\n")[0]
+    assert "### 次の一歩" not in r.answer and not r.agencies
+
+
+def test_what_the_guides_leave_out_is_said_only_when_asked_about(advisor: Advisor) -> None:
+    asked = ask(advisor, "DXセレクションの応募の締め切りはいつですか？").answer
+    assert "締切" in asked and "資料に書かれていません" in asked.replace(
+        "資料には書かれていません", "資料に書かれていません"
+    )
+    about_firms = ask(advisor, "DXセレクションってどんな会社が選ばれるんですか？").answer
+    assert "締切" not in about_firms  # the deadlines are no part of what was asked
 
 
 def test_a_bank_department_member_is_a_supporter(advisor: Advisor) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.agencies import match_agencies
 from bot.catalog import agencies, lab_regions
-from bot.stage import estimate_stage
+from bot.stage import estimate_stage, planned_stage
 
 # ---- stage ---------------------------------------------------------------------------------------
 STAGES: list[tuple[str, int]] = [
@@ -189,6 +189,17 @@ def test_mostly_stage_one_practices_with_one_spreadsheet_is_stage_one() -> None:
     text = "注文は取引先からFAXか電話で受けていて、在庫は担当者がエクセルで管理、勤怠は紙のタイムカードです。"
     match = estimate_stage(text)
     assert match is not None and match.stage.level == 1
+
+
+def test_orders_that_come_by_fax_are_how_the_business_runs_not_an_event() -> None:
+    match = estimate_stage("受注は取引先からFAXで来て、事務員が作業指示書を手で書いてます。")
+    assert match is not None and "fax" in match.cues
+
+
+def test_what_the_owner_plans_is_placed_at_its_own_stage() -> None:
+    match = planned_stage("カルテを紙からクラウドの顧客管理システムに移したいと考えています。どの段階？")
+    assert match is not None and match.stage.level == 3 and "顧客管理" in match.cues
+    assert planned_stage("受注はFAXで受けています。") is None
 
 
 def test_a_system_the_owner_looks_at_is_one_in_use() -> None:
