@@ -401,6 +401,9 @@ class Advisor:
             )
             and why != "bring"
             and (ROLE.search(nfkc(question)) or is_follow_up(question, previous))
+            and not FACT_ASKED.search(
+                nfkc(question)
+            )  # 「何のツールを使ってるの？」 asks a fact, not for a seller
             # (a supporter's follow-up — 「参考になる銀行の事例は？」 — is about supporting, not that agency)
             and not (previous is not None and previous.card is not None and previous.card.kind == "staff")
             and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None

@@ -452,6 +452,10 @@ def choose_card(
     floor = CARD_MIN_SCORE - (DETAIL_MARGIN if len(hits) < len(ranked) else 0.0)
     if hits and hits[0].score >= floor:
         top = hits[0]
+        if previous is not None and previous.card is top.card:
+            # 「社員が自分でアプリを作ってるって聞いたけど、何のツール？」 after 後藤組: the question by itself
+            # points at the topic just discussed, so a detail of it (not the sellers of 「ツール」).
+            return top.card, "detail"
         # 「…セキュリティはどう考えれば？」: a card nearly as close that names what is asked beats one that
         # does not.
         naming = next(

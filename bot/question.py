@@ -15,7 +15,7 @@ from ingest.normalize import nfkc
 # A question for a fact (a tool, a name, a number, a date), not for what to do: no 次の一歩 or
 # 相談先 under it.
 FACT_ASKED = re.compile(
-    r"何で(作|でき|やっ)|何を使|どんな(会社|企業|ツール)|(誰|だれ)が|いつ|何件|何社|何人|何%|何％|何時間|何年|何位"
+    r"何で(作|でき|やっ)|何を使|何の(ツール|ソフト|システム|アプリ)|どんな(会社|企業|ツール)|(誰|だれ)が|いつ|何件|何社|何人|何%|何％|何時間|何年|何位"
     r"|どれ(くらい|ぐらい)(減|増|変わ|伸び|上が|下が)|社名|会社名|名前|どこの(会社|企業)"
 )
 WANTS_FIGURE = re.compile(

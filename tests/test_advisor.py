@@ -1257,3 +1257,32 @@ def test_selected_companies_of_a_prefecture_come_from_the_guides_table(advisor: 
     assert any("樋口製作所" in c.quote for c in r.citations)  # the table's row is the evidence
     none = ask(advisor, "DXセレクションに熊本の会社は選ばれてる？").answer
     assert none.startswith("「DXセレクション2025」企業一覧には、熊本県の企業は見当たりません。")
+
+
+def test_back_office_work_gets_the_guides_bpo_approach(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "経理や総務の事務作業ばかりに追われていて、本業の営業に手が回りません。DXで何とかなりますか？",
+    )
+    assert r.topic == "back-office"
+    assert "BPO" in r.answer and "間接業務をDXで簡素化し資源を本業に集中" in r.answer
+
+
+def test_a_vendor_quote_gets_the_investment_decision_and_the_missing_yardstick(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "業者から在庫管理システムの見積もりが800万円で出てきました。この額で入れていいのか判断がつきません。",
+    )
+    assert r.topic == "system-investment"
+    assert "投資採算、導入可否決定の判断" in r.answer
+    assert "見積もり金額が妥当かどうかの基準" in r.answer  # the guides give none: said plainly
+
+
+def test_a_follow_up_on_what_the_case_used_stays_with_the_case(advisor: Advisor) -> None:
+    _, tools = converse(
+        advisor,
+        "DXセレクション2025のグランプリはどこの会社？",
+        "現場の人が自分でアプリを作ってるらしいけど、何のツールを使ってるの？",
+    )
+    assert tools.topic == "case-gotogumi"
+    assert "kintone" in tools.answer and not tools.agencies
