@@ -135,6 +135,9 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
+# someone to talk to (「近くに相談先がなければ？」).
+PROGRAMME = re.compile(r"ラボ|プログラム|制度|仕組み|\blabs?\b|program", re.IGNORECASE)
 # The owner asks where their own firm stands (not which stage a tool they consider belongs to).
 MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
@@ -368,7 +371,11 @@ class Advisor:
             not _names_other_agency(matches)
             # 「東大阪です。DX推進指標ってお金かかる？どこかに頼む？」 names its subject: not the labs.
             and not (top is not None and top.card.kind != "region" and names_all(top.card, question))
-            and find_regions(question, self.regions)
+            # (「Is there any local DX support in Tokyo?」: a prefecture whose labs are towns in it, or none)
+            and (
+                find_regions(question, self.regions)
+                or (named_prefecture(question) and PROGRAMME.search(question))
+            )
             and ASKS_SUPPORT.search(nfkc(question))
             # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
             and (not is_follow_up(question, previous) or LOCAL.search(nfkc(question)))
@@ -377,6 +384,15 @@ class Advisor:
             # 「燕市のラボに関わるとどんなメリットが？」 asks what a lab does, not where the labs are.
             about = self.cards.by_id("regional-dx-lab") if ROLE.search(nfkc(question)) else None
             return about or lab, "region"
+        if (
+            previous is not None
+            and previous.card is not None
+            and previous.card.kind == "region"
+            and find_regions(question, self.regions)
+            and (top is None or top.card is previous.card or top.score < CARD_MIN_SCORE)
+        ):
+            # 「When was Sapporo selected?」 after the labs: more about the place, nothing else matching.
+            return previous.card, "detail"
         if is_supporter(question) and not is_follow_up(question, previous):
             # Support staff asking how to support: the guidance written for them, not an owner's answer.
             fitting = [

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from bot import catalog
 from bot.counsel import PILLAR, VIEWPOINT
+from bot.places import in_japanese
 from ground.yamlfile import read_yaml
 from ingest.normalize import nfkc
 
@@ -36,10 +37,15 @@ def is_mostly_ascii(text: str) -> bool:
     return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) > 0.6
 
 
-ASKS_SUPPORT = re.compile(r"ラボ|拠点|支援|相談|窓口|どこ|頼")
+ASKS_SUPPORT = re.compile(
+    r"ラボ|拠点|支援|相談|窓口|どこ|頼|\blabs?\b|support|\bhelp\b|contact|consult|\bask\b|where",
+    re.IGNORECASE,
+)
 # Asking where or how to begin (the general start card answers it when nothing fits better).
 STARTING = re.compile(
     r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
+    r"|(where|how) (should|do|can) (i|we) (start|begin)",
+    re.IGNORECASE,
 )
 # An owner speaking about their own business (not a supporter asking how to support).
 OWNER_VOICE = re.compile(
@@ -80,14 +86,17 @@ HOW_MUCH = re.compile(
     r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
 )
 # Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
-BEGINNING = re.compile(STARTING.pattern + r"|順番|まず何|まずは|何とか|なんとか|どう進め|進め方")
+BEGINNING = re.compile(
+    STARTING.pattern + r"|順番|まず何|まずは|何とか|なんとか|どう進め|進め方", re.IGNORECASE
+)
 # Agencies that sell the tools (not for advice wanted 「中立的に」).
 VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # Asking where the business stands: its stage, how digital it is, where or how to begin.
 ASKS_STAGE = re.compile(
     STARTING.pattern
     + r"|段階|どの辺|どのあたり|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"
-    r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand"
+    r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand",
+    re.IGNORECASE,
 )
 LOCAL = re.compile(
     r"ラボ|地域|地元|近く|近所|県内|市内|町内|身近|このあたり|この辺|nearby|local", re.IGNORECASE
@@ -263,8 +272,8 @@ def prefecture_suffix(stem: str) -> str:
 
 
 def named_prefecture(text: str) -> str | None:
-    """The prefecture a message names (「熊本の会社です」→「熊本」), for places not on the lab list."""
-    text = nfkc(text)
+    """The prefecture a message names (「熊本の会社です」「in Kumamoto」→「熊本」), for places not on the lab list."""
+    text = in_japanese(text)
     return next((p for p in PREFECTURES if p in text), None)
 
 

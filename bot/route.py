@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bot.places import in_japanese
 from bot.schemas import Intent
 from ingest.normalize import nfkc
 
@@ -24,7 +25,7 @@ INJECTION = re.compile(
 )
 # Topics dxnavi never answers, even when words like 「中小企業」 appear with them.
 OFF_TOPIC = re.compile(
-    r"天気|気温|降水|レシピ|料理の作り方|カレー|献立|株価|株式投資|(?<!DX)(?<!ＤＸ)銘柄|為替|ドル円|仮想通貨|ビットコイン|観光地|旅行先|観光スポット|おすすめの(旅行|店|レストラン)"
+    r"天気|気温|降水|\bweather\b|\bforecast\b|\btemperature\b|レシピ|料理の作り方|カレー|献立|株価|株式投資|(?<!DX)(?<!ＤＸ)銘柄|為替|ドル円|仮想通貨|ビットコイン|観光地|旅行先|観光スポット|おすすめの(旅行|店|レストラン)"
     r"|確定申告|控除額|相続税|消費税率|インボイス|2割特例|仕訳|法人税|減価償却|源泉徴収"
     r"|労働基準法|残業代の計算|解雇|有給休暇|有給の日数|就業規則の(書き方|条文)"
     r"|(残業|時間外労働)の?(時間の)?上限|36協定|2024年問題|個人情報保護法"
@@ -134,8 +135,8 @@ def region_stem(region: str) -> str:
 
 
 def find_regions(text: str, regions: list[str]) -> list[str]:
-    """Regions from the catalog named in the text (by full name or by stem, e.g. 「山形」)."""
-    text = nfkc(text)
+    """Regions from the catalog named in the text (by full name or by stem, e.g. 「山形」, or in English)."""
+    text = in_japanese(text)
     found = [r for r in regions if r in text]
     found += [r for r in regions if r not in found and region_stem(r) in text]
     return found

@@ -335,7 +335,7 @@ class SectionWriter:
             cited: list[int] = []
             reason = ""
             if m.regions:
-                reason = self._region_selected(m.regions, book, hits)
+                reason = self._region_selected(m.regions, book, hits, english)
                 cited += parse_markers(reason)
             what: list[str] = []
             if card is not None and card.answer:
@@ -363,7 +363,9 @@ class SectionWriter:
                 reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
-                    reason += first
+                    # (An English sentence ends in its Japanese and markers, with no 「。」 to split it from the
+                    # place's sentence before it: its own line.)
+                    reason += ("\n" if english and reason else "") + first
                     cited += parse_markers(first)
                 # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
                 steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
@@ -474,18 +476,23 @@ class SectionWriter:
                 # 「愛知県って選ばれてる？」: not the prefecture as a whole — said first — but a place in it.
                 whole = place + prefecture_suffix(place)
                 parts.append(
-                    f"{whole}全体は、地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
+                    f"{whole} as a whole is not on the list of the 43 Regional DX Promotion Lab areas; "
+                    f"within {whole}, this area is:"
+                    if english
+                    else f"{whole}全体は、地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
                     f"{whole}の中で選定されているのは次の地域です。"
                 )
                 regions, place = LISTED_IN[place], None
             if place is not None:
                 # 「熊本にラボってある？」: no first — said plainly — then what the guides say instead.
                 parts.append(
-                    f"{place}は、資料にある地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
+                    f"{place} is not on the guides' list of the 43 Regional DX Promotion Lab areas."
+                    if english
+                    else f"{place}は、資料にある地域DX推進ラボの選定地域（43地域）の一覧には見当たりません。"
                 )
                 # The flat list goes; the list by METI bureau stays, so the owner sees the labs nearby.
                 claims = [c for c in claims if not _lists_places(c.sentence) or "管内" in c.sentence]
-            selected = self._region_selected(regions, book, hits) if regions else ""
+            selected = self._region_selected(regions, book, hits, english) if regions else ""
             if selected:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
                 parts.append(selected)
@@ -566,9 +573,11 @@ class SectionWriter:
         # One question back, only where the answer can use the reply: the owner's current practice (for
         # the stage) under where-to-start answers, the place under regional ones.
         ask = card.ask_back_en if english and card.ask_back_en else card.ask_back
-        usable = (card.kind == "region" and not PLACE.search(nfkc(question))) or (
-            card.kind == "start" and stage is None
+        # (「in Fukuoka」「in Sapporo」 too)
+        told = (
+            PLACE.search(nfkc(question)) or named_prefecture(question) or find_regions(question, self.regions)
         )
+        usable = (card.kind == "region" and not told) or (card.kind == "start" and stage is None)
         if ask and usable and (previous is None or previous.stage is None):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
@@ -712,7 +721,7 @@ class SectionWriter:
         if not lines:
             return ""
         intro = (
-            f"On {card.title_en}, this is what the guides say on your point:"
+            f"On {re.sub(r'^The ', 'the ', card.title_en)}, this is what the guides say on your point:"
             if english
             else f"「{card.title}」のうち、ご質問の点について資料に書かれていることです。"
         )
@@ -749,14 +758,19 @@ class SectionWriter:
         body = "\n".join(line for line in body.split("\n") if not re.fullmatch(r"\s*[-*+]\s*", line))
         return re.sub(r"\n{3,}", "\n\n", body).strip()
 
-    def _region_selected(self, regions: list[str], book: CitationBook, hits: list[Hit]) -> str:
+    def _region_selected(
+        self, regions: list[str], book: CitationBook, hits: list[Hit], english: bool = False
+    ) -> str:
         """「燕市・新潟県は地域DX推進ラボ選定地域です。」 with the guides' list as its evidence."""
         listing = self._region_listing(regions[0])
         heading = self._cite_quote(book, "地域DX推進ラボ選定地域", hits)
         if listing is None or heading is None:
             return ""
         n = book.cite(listing.chunk, listing.text)
-        return f"{'・'.join(regions)}{SELECTED}[{heading}][{n}]"
+        ja = f"{'・'.join(regions)}{SELECTED}"
+        if english:
+            ja = f"{'・'.join(regions)} is on the list of Regional DX Promotion Lab areas.（日本語: {ja.rstrip('。')}）"
+        return f"{ja}[{heading}][{n}]"
 
     def _selected_in(self, place: str, book: CitationBook) -> str:
         """「「DXセレクション2025」企業一覧にある岐阜県の企業は、株式会社樋口製作所、内藤建設株式会社です。」

@@ -1286,3 +1286,12 @@ def test_a_follow_up_on_what_the_case_used_stays_with_the_case(advisor: Advisor)
     )
     assert tools.topic == "case-gotogumi"
     assert "kintone" in tools.answer and not tools.agencies
+
+
+def test_an_english_question_about_support_near_a_city_gets_the_labs_in_its_prefecture(
+    advisor: Advisor,
+) -> None:
+    r = ask(advisor, "We have a bakery in Yokohama. Is there a local DX support lab nearby?")
+    assert r.topic == "lab-regions"
+    assert "湘南地域 is on the list of Regional DX Promotion Lab areas." in r.answer
+    assert "全体は" not in r.answer  # the sentences around the place are English too

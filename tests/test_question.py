@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import lab_regions
 from bot.counsel import asks_to_bring
-from bot.question import unknown_programmes
+from bot.question import named_prefecture, unknown_programmes
+from bot.route import find_regions
 from bot.stage import estimate_stage
 from ingest.normalize import nfkc
 
@@ -51,3 +53,21 @@ def test_a_call_received_is_no_way_of_working() -> None:
     assert estimate_stage("営業の電話が来たんだけど、ITコーディネータって何をしてくれる人？") is None
     described = estimate_stage("うちは注文はFAXと電話で受けてます")
     assert described is not None and described.stage.level == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "prefecture"),
+    [
+        ("We run a ramen shop in Yokohama.", "神奈川"),
+        ("I'm in Kumamoto. Is there a DX lab?", "熊本"),
+        ("Our office is in Shinjuku, Tokyo.", "東京"),
+        ("We are a small firm in Saga.", "佐賀"),
+    ],
+)
+def test_a_place_written_in_english_is_read_as_its_prefecture(text: str, prefecture: str) -> None:
+    assert named_prefecture(text) == prefecture
+
+
+def test_an_english_word_that_spells_a_place_is_no_place() -> None:
+    assert named_prefecture("It has been a long saga of paper forms.") is None
+    assert find_regions("We are in Fukuoka City.", lab_regions()) == ["福岡市"]
