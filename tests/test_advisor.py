@@ -1295,3 +1295,13 @@ def test_an_english_question_about_support_near_a_city_gets_the_labs_in_its_pref
     assert r.topic == "lab-regions"
     assert "湘南地域 is on the list of Regional DX Promotion Lab areas." in r.answer
     assert "全体は" not in r.answer  # the sentences around the place are English too
+
+
+def test_strategy_without_a_plan_is_told_the_vision_comes_first(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "DX戦略を立てろと言われるけど、うちは会社の将来像も経営計画も決まってない。何を先に考えるべき？",
+    )
+    assert r.topic == "vision-and-strategy"
+    first = r.answer.split("\n")[0]
+    assert "1. 経営ビジョン・ビジネスモデルの策定" in first and "2. DX戦略の策定" in first
