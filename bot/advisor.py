@@ -38,6 +38,7 @@ from bot.counsel import (
     names_subject,
     speaks_to,
 )
+from bot.grounding import content_words
 from bot.question import (
     ABOUT_SUPPORT,
     ASKS_STAGE,
@@ -359,8 +360,9 @@ class Advisor:
         previous: TurnState | None,
         passages: list[str],
         top: CardHit | None,
+        supporter: bool = False,
     ) -> tuple[Card | None, str]:
-        """`top`: the question's own best card match."""
+        """`top`: the question's own best card match; `supporter`: the conversation is with support staff."""
         matches = match_agencies(question, limit=11)
         # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
         lowered = nfkc(question).lower()
@@ -405,8 +407,28 @@ class Advisor:
                 h for h in fitting if h.card.kind == "staff" and h.score >= fitting[0].score - STAFF_MARGIN
             ]
             if fitting:
-                return (staff or fitting)[0].card, "supporter"
+                chosen = (staff or fitting)[0]
+                # …unless another names more of what is asked (「3つの視点をどう伝える？」: the code's viewpoints,
+                # not the list of policy tools that also names the code).
+                asked = set(content_words(asked_sentence(question) or question))  # not 「経営指導員です」
+                named_words = {
+                    h.card.id: len(asked & set(content_words(h.card.title)))
+                    for h in fitting
+                    if h.score >= fitting[0].score - STAFF_MARGIN
+                }
+                better = max(fitting, key=lambda h: named_words.get(h.card.id, -1))
+                if named_words.get(better.card.id, -1) > named_words.get(chosen.card.id, 0):
+                    chosen = better
+                return chosen.card, "supporter"
         card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
+        if supporter and card is not None and card.kind == "topic" and why == "match":
+            # In a conversation with support staff, the guidance written for them when it fits nearly as well
+            # (「システム開発まで銀行が自前で？」: the bank-as-PMO model, not the owner's 「who leads」).
+            ranked = self.cards.rank(question, qvec, n=5, passages=passages)
+            top_score = next((h.score for h in ranked if h.card is card), 0.0)
+            for_staff = next((h for h in ranked if h.card.kind == "staff"), None)
+            if for_staff is not None and for_staff.score >= top_score - STAFF_MARGIN:
+                card = for_staff.card
         if (
             named is not None
             # (「信金に聞いてもいい？」 is about that one agency; 「銀行とITC、どっちがいい？」 is a choice.)
@@ -427,9 +449,10 @@ class Advisor:
         ):
             # 「地元のITベンダーにはどんな役割を期待すれば？」「社労士さんはどう？」: about that agency.
             return own, "match"
-        if card is not None and card.kind == "staff" and why == "match":
+        if card is not None and card.kind == "staff" and why == "match" and not supporter:
             # Staff cards speak to supporters. An owner speaking of their own business never gets one; any
-            # other asker gets an owner's card instead when one fits nearly as well.
+            # other asker gets an owner's card instead when one fits nearly as well. (A bank's adviser
+            # who said so earlier is still one: 「システム開発まで銀行が自分でやる必要は？」.)
             shown = set(previous.shown) if previous else set()
             ranked = self.cards.rank(question, qvec, n=10, passages=passages)
             owner = next((h for h in ranked if h.card.kind != "staff" and h.card.id not in shown), None)
@@ -520,7 +543,9 @@ class Advisor:
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
         own = self.cards.rank(question, qvec, n=2, passages=passages)
-        card, why = self._choose(question, qvec, previous, passages, own[0] if own else None)
+        card, why = self._choose(
+            question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
+        )
         clear = (
             own[0]
             if len(own) > 1 and own[0].score >= CARD_MIN_SCORE and own[0].score - own[1].score >= CLEAR_MARGIN

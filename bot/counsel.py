@@ -306,7 +306,7 @@ _PROCEDURES = {
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「兼任でもいいの？」: whether a role may be combined with another.
-    r"兼任|兼務|専任": r"兼任",
+    r"兼任|兼務|専任|兼ね": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
@@ -336,6 +336,9 @@ def uncovered_part(card: Card, question: str, english: bool = False) -> str:
     wanted = [g for q, g in _PROCEDURES.items() if re.search(q, text)]
     sentences = [s for s in re.split(r"(?<=。)", gap) if s.strip()]
     picked = [s for s in sentences if any(re.search(g, s) for g in wanted)]
+    if picked and picked[0] is not sentences[0]:
+        # Said alone, 「…兼任でよいかも書かれていません」 reads 「…兼任でよいかは、資料には書かれていません」.
+        picked[0] = re.sub(r"も(資料に(は)?)?(書かれて|載って)", r"は、資料には\3", picked[0], count=1)
     return "".join(picked) or gap
 
 
@@ -449,6 +452,15 @@ def choose_card(
     # it by nature, may match a little less clearly.
     ranked = index.rank(question, query_vector, passages=passages)
     hits = [h for h in ranked if not declines(h.card, text)]
+    if (
+        previous is not None
+        and previous.card is not None
+        and uncovered(previous.card, text)
+        and not (hits and hits[0].card is not previous.card and names_subject(hits[0].card, text))
+    ):
+        # 「社長の私が責任者を兼ねてもいい？」 after security: what that topic's guides leave out, said plainly
+        # (unless the question names another subject: 「DX認定の申請の締切は？」).
+        return previous.card, "detail"
     floor = CARD_MIN_SCORE - (DETAIL_MARGIN if len(hits) < len(ranked) else 0.0)
     if hits and hits[0].score >= floor:
         top = hits[0]

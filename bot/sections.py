@@ -37,7 +37,6 @@ from bot.counsel import (
 from bot.grounding import check_answer, tokens_of
 from bot.question import (
     ASKS_CASE,
-    ASKS_STAGE,
     ASKS_WHO,
     FACT_ASKED,
     HOW_MUCH,
@@ -118,6 +117,14 @@ def _in_prose(claim: Claim, line: str, english: bool) -> str:
     return f"「{text.rstrip('。')}」とされています。{line[len(text) :]}"
 
 
+def _first_sentence(text: str, english: bool) -> str:
+    """「段階1「…」と考えられます。[1][2]」 of a stage's reason (its first line in English)."""
+    if english:
+        return text.split("\n")[0]
+    found = re.match(r"^.*?。(\[\d+\])*", text)
+    return found.group(0) if found else text
+
+
 def _full_stop(sentence: str) -> str:
     """「…繋がる[6]」→「…繋がる。[6]」: a sentence in running text ends with 。 before its markers."""
     text = re.sub(r"(\[\d+\])+$", "", sentence)
@@ -144,6 +151,9 @@ FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks f
 COUNTED = re.compile(
     r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
 )  # not 「3.0」
+STAGE_ASKED = re.compile(
+    r"段階|どの辺|どのあたり|レベル|現在地|stage|where (do|does) (we|i) stand", re.IGNORECASE
+)
 NAMED_STAGE = re.compile(r"段階\s*([1-4])|stage\s*([1-4])", re.IGNORECASE)
 ALL_OF_IT = re.compile(
     r"(全部|すべて|全て|残らず)(を)?(教えて|知りたい|見せて|挙げて|出して|ください)|一覧|\ball of (it|them)\b",
@@ -368,7 +378,11 @@ class SectionWriter:
                     reason += ("\n" if english and reason else "") + first
                     cited += parse_markers(first)
                 # A step for a condition (「DX認定を取得している場合は…」) only when the owner raised it.
-                steps = [c for c in card.steps if "場合" not in c.sentence or tokens_of(c.sentence) & asked]
+                steps = [
+                    c
+                    for c in card.steps
+                    if "場合" not in c.sentence or tokens_of(c.sentence) & asked - {"場合"}
+                ]  # (「うちの場合」 raises no condition)
                 if brief:
                     # Under an answer, what this agency in particular needs to hear; the items every
                     # agency card shares come with 「何を持っていけばいい？」.
@@ -445,7 +459,7 @@ class SectionWriter:
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self._detail(card, question, english, book, hits)
-            if not detail and stage is not None and ASKS_STAGE.search(nfkc(question)):
+            if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
             if not detail:
@@ -518,7 +532,14 @@ class SectionWriter:
                 parts.append(self._stage_described(level, book, hits, english, following=False))
             if stage is not None:
                 # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
-                parts.append(f"{label['stage']}\n{stage.reason}")
+                # Said in full once: a follow-up in the same stage gets its one-line conclusion only.
+                again = (
+                    previous is not None
+                    and previous.stage == stage.level
+                    and not STAGE_ASKED.search(nfkc(question))
+                )
+                reason = _first_sentence(stage.reason, english) if again else stage.reason
+                parts.append(f"{label['stage']}\n{reason}")
                 stated = {c.quote for c in stage.citations}
                 claims = [c for c in claims if not set(c.cites) & stated] or claims
             sentences = [
