@@ -136,6 +136,8 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# Borrowing: a bank named here is the lender.
+LENDING = re.compile(r"借り|借入|融資|ローン|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
 # someone to talk to (「近くに相談先がなければ？」).
 PROGRAMME = re.compile(r"ラボ|プログラム|制度|仕組み|\blabs?\b|program", re.IGNORECASE)
@@ -439,9 +441,10 @@ class Advisor:
             )
             and why != "bring"
             and (ROLE.search(nfkc(question)) or is_follow_up(question, previous))
-            and not FACT_ASKED.search(
-                nfkc(question)
-            )  # 「何のツールを使ってるの？」 asks a fact, not for a seller
+            # 「何のツールを使ってるの？」 asks a fact, not for a seller; 「地元の銀行から借りるときも？」 names
+            # the bank as a lender, not someone to consult about DX.
+            and not FACT_ASKED.search(nfkc(question))
+            and not LENDING.search(nfkc(question))
             # (a supporter's follow-up — 「参考になる銀行の事例は？」 — is about supporting, not that agency)
             and not (previous is not None and previous.card is not None and previous.card.kind == "staff")
             and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None

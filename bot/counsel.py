@@ -362,7 +362,22 @@ def clause_card_id(text: str) -> str | None:
     if match:
         key = next(g for g in match.groups() if g)
         return f"dgc-viewpoint-{ {'①': '1', '②': '2', '③': '3'}.get(key, key) }"
-    return None
+    # 「人材に関する柱」「セキュリティの柱」: a pillar by its subject.
+    return next((f"dgc-pillar-{key}" for key, named in _NAMED_PILLARS if named.search(text)), None)
+
+
+_NAMED_PILLARS = [
+    (key, re.compile(rf"({words})[^。？?、,]{{0,8}}柱"))
+    for key, words in (
+        ("1", "経営ビジョン|ビジネスモデル"),
+        ("2", "DX戦略の策定|戦略(を作る|策定)"),
+        ("3-1", "組織"),
+        ("3-2", "人材"),
+        ("3-3", "ITシステム|システム|セキュリティ|サイバー"),
+        ("4", "成果指標|KPI|見直し"),
+        ("5", "ステークホルダー|対話"),
+    )
+]
 
 
 @dataclass
@@ -539,6 +554,13 @@ def _follow_up_card(
             same = card is previous.card or _subject(card) & _subject(previous.card)
             if same and any(STATES_COST.search(c.sentence) for c in card.claims()):
                 return card, "detail"
+    if _BORROWING.search(text):
+        # 「地元の信金から借りる場合は？」 after the JFC loan: the money card that answers it (the guarantee).
+        lending = next(
+            (h for h in own[:2] if h.card.id.startswith("money-") and h.card is not previous.card), None
+        )
+        if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
+            return lending.card, "detail" if lending.card.id in shown else "match"
     if MONEY.search(text) and money is not None and money.id not in shown:
         own_top = index.rank(question, query_vector, n=1)
         if not (own_top and own_top[0].card.id.startswith("money-") and own_top[0].score >= CARD_MIN_SCORE):
@@ -600,6 +622,7 @@ def _blended(
     return card, "detail" if card.id in previous.seen else "match"
 
 
+_BORROWING = re.compile(r"借り|借入|融資|ローン")
 # 「公庫じゃなくて」「DX認定以外で」: the thing named is set aside.
 _NOT_THIS = re.compile(
     r"([一-龥ァ-ヴーA-Za-z0-9]{2,})(?:じゃなくて|じゃなく|ではなく|でなく|以外で|以外の|以外に)"
@@ -608,7 +631,10 @@ _NOT_THIS = re.compile(
 
 def declines(card: Card, text: str) -> bool:
     """Does the follow-up set aside what the card is about (「公庫じゃなくて…」 after the JFC loan)?"""
-    return any(m.group(1) in card.title for m in _NOT_THIS.finditer(text))
+    # (「日本公庫じゃなくて」 sets aside the card titled 「…公庫…」: the name or its end)
+    return any(
+        m.group(1)[i:] in card.title for m in _NOT_THIS.finditer(text) for i in range(len(m.group(1)) - 1)
+    )
 
 
 def claim_text(claim: Claim, english: bool) -> str:

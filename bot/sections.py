@@ -742,9 +742,9 @@ class SectionWriter:
         if not lines:
             return ""
         intro = (
-            f"On {re.sub(r'^The ', 'the ', card.title_en)}, this is what the guides say on your point:"
+            "On your point, the guides say:"
             if english
-            else f"「{card.title}」のうち、ご質問の点について資料に書かれていることです。"
+            else "ご質問の点について、資料には次のように書かれています。"
         )
         return intro + "\n" + "\n".join(f"- {line}" for line in lines)
 

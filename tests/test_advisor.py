@@ -1016,7 +1016,7 @@ def test_show_me_the_numbers_gets_the_figures_of_the_topic(advisor: Advisor) -> 
     assert first.topic == "why-dx"
 
     assert figures.topic == "why-dx"
-    assert "ΔLP=824" in figures.answer and "+13.8%" in figures.answer
+    assert "824千円/人" in figures.answer and "+13.8%" in figures.answer
 
 
 def test_when_a_follow_up_asks_when_the_dated_sentence_answers(advisor: Advisor) -> None:
@@ -1346,3 +1346,13 @@ def test_where_the_firm_stands_is_said_in_full_once_and_briefly_after(advisor: A
     assert "段階1の例" in first.answer
     assert then.stage is not None and then.stage.level == 1
     assert "段階1の例" not in then.answer  # the one-line conclusion, not the whole reasoning again
+
+
+def test_borrowing_from_a_local_bank_after_the_jfc_loan_gets_the_guarantee(advisor: Advisor) -> None:
+    *_, local = converse(
+        advisor,
+        "DX認定を持っていると、融資で優遇はありますか？",
+        "公庫じゃなくて、いつもの地銀から借りるときはどうなりますか？",
+    )
+    assert local.topic == "money-guarantee"  # the lender named is no invitation to consult the bank on DX
+    assert "別枠" in local.answer

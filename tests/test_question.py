@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import lab_regions
-from bot.counsel import asks_to_bring
+from bot.counsel import asks_to_bring, clause_card_id
 from bot.question import named_prefecture, unknown_programmes
 from bot.route import find_regions
 from bot.stage import estimate_stage
@@ -71,3 +71,17 @@ def test_a_place_written_in_english_is_read_as_its_prefecture(text: str, prefect
 def test_an_english_word_that_spells_a_place_is_no_place() -> None:
     assert named_prefecture("It has been a long saga of paper forms.") is None
     assert find_regions("We are in Fukuoka City.", lab_regions()) == ["福岡市"]
+
+
+@pytest.mark.parametrize(
+    ("text", "card_id"),
+    [
+        ("5つの柱のうち、人材に関する柱では何が求められていますか？", "dgc-pillar-3-2"),
+        ("セキュリティの柱の望ましい方向性は？", "dgc-pillar-3-3"),
+        ("ステークホルダーとの対話の柱を原文で", "dgc-pillar-5"),
+        ("柱3-1の柱となる考え方は？", "dgc-pillar-3-1"),
+        ("5つの柱を教えて", None),
+    ],
+)
+def test_a_pillar_named_by_its_subject_is_that_pillar(text: str, card_id: str | None) -> None:
+    assert clause_card_id(text) == card_id
