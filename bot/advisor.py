@@ -22,6 +22,7 @@ from bot.compose import (
 )
 from bot.counsel import (
     CARD_MIN_SCORE,
+    CLEAR_MARGIN,
     NEUTRAL,
     NEXT_STAGE,
     PILLAR,
@@ -147,8 +148,6 @@ MY_STAGE = re.compile(
     r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
 )
 WHICH_STAGE = re.compile(r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)")
-# A card this far ahead of the next, for the question alone, answers it whatever the rules.
-CLEAR_MARGIN = 0.08
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
 

@@ -27,6 +27,9 @@ _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
 # … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
 STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
+CLEAR_MARGIN = (
+    0.08  # a card this far ahead of the next, for the question alone, answers it whatever the rules
+)
 NAME_MARGIN = 0.05  # a card that names the question's subject wins over one at most this much better
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 # A follow-up is read alone and with the last topic; the two readings blend (measured on the multi-turn
@@ -561,9 +564,16 @@ def _follow_up_card(
         )
         if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
             return lending.card, "detail" if lending.card.id in shown else "match"
-    if MONEY.search(text) and money is not None and money.id not in shown:
-        own_top = index.rank(question, query_vector, n=1)
-        if not (own_top and own_top[0].card.id.startswith("money-") and own_top[0].score >= CARD_MIN_SCORE):
+    own_top = index.rank(question, query_vector, n=2) if MONEY.search(text) else []
+    # 「Is there a free tool to compare us with others?」 asks for a tool (the index), not about money.
+    elsewhere_clearly = (
+        len(own_top) > 1
+        and not own_top[0].card.id.startswith("money-")
+        and own_top[0].score >= CARD_MIN_SCORE
+        and own_top[0].score - own_top[1].score >= CLEAR_MARGIN
+    )
+    if own_top and money is not None and money.id not in shown and not elsewhere_clearly:
+        if not (own_top[0].card.id.startswith("money-") and own_top[0].score >= CARD_MIN_SCORE):
             return money, "money"
         if own_top[0].card.id not in shown:
             return own_top[0].card, "money"  # 「保証の枠は？」: the money card that names it

@@ -1356,3 +1356,12 @@ def test_borrowing_from_a_local_bank_after_the_jfc_loan_gets_the_guarantee(advis
     )
     assert local.topic == "money-guarantee"  # the lender named is no invitation to consult the bank on DX
     assert "別枠" in local.answer
+
+
+def test_a_free_tool_asked_for_after_the_stages_is_the_index_not_money(advisor: Advisor) -> None:
+    *_, tool = converse(
+        advisor,
+        "We run a small bakery. Orders still come in by phone and fax. Where should we start with DX?",
+        "Is there a free self-check that compares our DX with other companies in our industry?",
+    )
+    assert tool.topic == "dx-index-what"  # 「free」 asks for a tool here, not about the cost of DX
