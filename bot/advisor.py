@@ -137,6 +137,8 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
+POINTING_BACK = re.compile(r"^(これ|それ|こういう|そういう|こんな|そんな|この|その)[^。？?]{0,16}[？?。]?$")
 # Borrowing: a bank named here is the lender.
 LENDING = re.compile(r"借り|借入|融資|ローン|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -584,8 +586,9 @@ class Advisor:
             if (card is None or matched) and fresh and not is_mostly_ascii(question) and clear is None
             else None
         )
-        if asked is not None and ASKS_STAGE.search(nfkc(asked)):
-            # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」.
+        if asked is not None and (ASKS_STAGE.search(nfkc(asked)) or POINTING_BACK.match(nfkc(asked))):
+            # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」; 「…これ、どうにか
+            # ならない？」 asks about the description itself.
             asked = None
         if asked is not None:
             # The description of the business dilutes what is asked: the asking sentence by itself — taken

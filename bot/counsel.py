@@ -493,7 +493,9 @@ def choose_card(
             None,
         )
         if naming is not None and not names_subject(top.card, text):
-            return naming.card, "match"
+            # (already answered: only what speaks to this question — 「後藤組さんは年配の人をどう巻き込んだ？」)
+            seen = previous is not None and naming.card.id in previous.seen
+            return naming.card, "detail" if seen else "match"
         if NEUTRAL.search(text) and (
             top.card.id in ("agency-saas", "agency-it-vendor") or _WHERE.search(text)
         ):

@@ -1365,3 +1365,13 @@ def test_a_free_tool_asked_for_after_the_stages_is_the_index_not_money(advisor: 
         "Is there a free self-check that compares our DX with other companies in our industry?",
     )
     assert tool.topic == "dx-index-what"  # 「free」 asks for a tool here, not about the cost of DX
+
+
+def test_a_described_pain_asked_about_with_this_gets_the_owners_stage_and_next_step(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "花屋を2店舗やってます。売上は各店がExcelで別々に管理していて、月末の集計が大変です。これ、何とかならない？",
+    )
+    # 「これ」 is the description: the start card of the owner's stage, not whatever 「何とかならない」 matches.
+    assert r.stage is not None and r.stage.level == 2
+    assert r.topic == "start-stage2"
