@@ -666,6 +666,14 @@ class Advisor:
         ):
             # 「手伝ってくれるところってある？」 with no better card: how to choose whom to consult.
             card, why = self.cards.by_id("agency-choose"), "match"
+        if (
+            why == "detail"
+            and card is not None
+            and card.kind not in ("start", "agency")
+            and STARTING.search(text)
+        ):
+            # 「うちの場合、まず何から手をつければ？」 after what DX is: where to start, not a detail of that topic.
+            card, why = self.cards.by_id("start-general"), "match"
         if card is not None and card.id == "start-general":
             stage_match = estimate_stage(situation)
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
@@ -710,12 +718,16 @@ class Advisor:
             # The same ranking the answer used, so 「そこ」 is the agency that answer recommended first.
             agencies = [a.agency.id for a in self._agency_matches(card, text, situation, why, routed)]
             aside = why == "money" and state is not None and state.card is not None
+            said = self._stage_match(text, situation, card) is not None or (
+                state is not None and state.stage_said
+            )
             state = TurnState(
                 # 「お金はかかる？」 is an aside: the topic stays what the conversation was about.
                 card=(state.card if aside and state else card) or (state.card if state else None),
                 stage=stage_match.stage.level if stage_match else (state.stage if state else None),
                 agencies=agencies or (state.agencies if state else []),
                 shown=shown,
+                stage_said=said,
             )
         return state
 

@@ -393,6 +393,7 @@ class TurnState:
     shown: list[str] = field(default_factory=list)  # card ids already answered in this conversation
     # Read the next message as a follow-up even without a pronoun: it made no sense by itself (advisor).
     leaning: bool = False
+    stage_said: bool = False  # an earlier answer already said where the firm stands
 
     @property
     def seen(self) -> set[str]:

@@ -535,11 +535,15 @@ class SectionWriter:
                 # Said in full once: a follow-up in the same stage gets its one-line conclusion only.
                 again = (
                     previous is not None
+                    and previous.stage_said
                     and previous.stage == stage.level
                     and not STAGE_ASKED.search(nfkc(question))
                 )
-                reason = _first_sentence(stage.reason, english) if again else stage.reason
-                parts.append(f"{label['stage']}\n{reason}")
+                if again:
+                    stage.reason = _first_sentence(stage.reason, english)
+                    marked = set(parse_markers(stage.reason))
+                    stage.citations = [c for c in stage.citations if c.n in marked]
+                parts.append(f"{label['stage']}\n{stage.reason}")
                 stated = {c.quote for c in stage.citations}
                 claims = [c for c in claims if not set(c.cites) & stated] or claims
             sentences = [

@@ -1344,7 +1344,7 @@ def test_where_the_firm_stands_is_said_in_full_once_and_briefly_after(advisor: A
         "じゃあ、まず何から手をつければいいですか？",
     )
     assert "段階1の例" in first.answer
-    assert then.stage is not None and then.stage.level == 1
+    assert then.stage is not None and then.stage.level == 1  # still reported, with the line's citations
     assert "段階1の例" not in then.answer  # the one-line conclusion, not the whole reasoning again
 
 
@@ -1375,3 +1375,13 @@ def test_a_described_pain_asked_about_with_this_gets_the_owners_stage_and_next_s
     # 「これ」 is the description: the start card of the owner's stage, not whatever 「何とかならない」 matches.
     assert r.stage is not None and r.stage.level == 2
     assert r.topic == "start-stage2"
+
+
+def test_where_to_start_after_what_dx_is_gets_the_start_card_of_the_stage_described(advisor: Advisor) -> None:
+    _, start = converse(
+        advisor,
+        "受注は電話で受けて、紙の台帳に書いています。これってデジタル化できていないってことですか？",
+        "うちの場合、まず何から手をつければいいでしょう？",
+    )
+    assert start.topic == "start-stage1"  # not a detail of 「DXとIT化の違い」
+    assert start.stage is not None and start.stage.level == 1
