@@ -21,6 +21,7 @@ from bot.compose import (
     sources_section,
 )
 from bot.counsel import (
+    BORROWING,
     CARD_MIN_SCORE,
     CLEAR_MARGIN,
     NEUTRAL,
@@ -139,8 +140,8 @@ SECOND_DEPTH = 5  # the second card of a compound question is among the part's b
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
 POINTING_BACK = re.compile(r"^(これ|それ|こういう|そういう|こんな|そんな|この|その)[^。？?]{0,16}[？?。]?$")
-# Borrowing: a bank named here is the lender.
-LENDING = re.compile(r"借り|借入|融資|ローン|保証")
+# Borrowing or a guarantee: a bank named here is the lender.
+LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
 # someone to talk to (「近くに相談先がなければ？」).
 PROGRAMME = re.compile(r"ラボ|プログラム|制度|仕組み|\blabs?\b|program", re.IGNORECASE)

@@ -27,9 +27,8 @@ _NO_PASSAGE_BOOST = frozenset({"agency", "start"})
 DETAIL_MARGIN = 0.05  # a follow-up that best matches a card already shown asks a detail of it …
 # … and a question about money after a card that states a cost (無償, 利率, 助成) asks about that cost.
 STATES_COST = re.compile(r"無償|無料|円|利率|金利|助成|補助")
-CLEAR_MARGIN = (
-    0.08  # a card this far ahead of the next, for the question alone, answers it whatever the rules
-)
+# A card this far ahead of the next, for the question alone, answers it whatever the rules.
+CLEAR_MARGIN = 0.08
 NAME_MARGIN = 0.05  # a card that names the question's subject wins over one at most this much better
 RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related cards
 # A follow-up is read alone and with the last topic; the two readings blend (measured on the multi-turn
@@ -95,6 +94,7 @@ SAME_ENTITY = re.compile(
     r"その会社|その企業|同社|そこの|そこって|そこは|その制度|その仕組み|その事例|the company|that company"
     r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
 )
+BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
 NEXT_STAGE = re.compile(
@@ -560,7 +560,7 @@ def _follow_up_card(
             same = card is previous.card or _subject(card) & _subject(previous.card)
             if same and any(STATES_COST.search(c.sentence) for c in card.claims()):
                 return card, "detail"
-    if _BORROWING.search(text):
+    if BORROWING.search(text):
         # 「地元の信金から借りる場合は？」 after the JFC loan: the money card that answers it (the guarantee).
         lending = next(
             (h for h in own[:2] if h.card.id.startswith("money-") and h.card is not previous.card), None
@@ -635,7 +635,6 @@ def _blended(
     return card, "detail" if card.id in previous.seen else "match"
 
 
-_BORROWING = re.compile(r"借り|借入|融資|ローン")
 # 「公庫じゃなくて」「DX認定以外で」: the thing named is set aside.
 _NOT_THIS = re.compile(
     r"([一-龥ァ-ヴーA-Za-z0-9]{2,})(?:じゃなくて|じゃなく|ではなく|でなく|以外で|以外の|以外に)"

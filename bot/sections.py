@@ -274,7 +274,8 @@ class SectionWriter:
     ) -> str:
         """「ご説明の「FAX」は、段階1の例「受発注をFAXや電話のみで実施」にあたります。」 — only when the owner's
         own words appear in the guides' example: never a likeness the owner did not describe (paper drawings
-        are not 「受発注をFAXや電話のみで実施」). `planned`: what the owner considers (「ご検討の…」)."""
+        are not 「受発注をFAXや電話のみで実施」). `planned`: what the owner considers (one word, the longest, is
+        shown: 「顧客管理システムに移したい」 names 「顧客管理」, not also 「システム」)."""
         stage = match.stage
         # The example the owner's words fit best (「顧客管理」 over 「システム」, which both examples have).
         example = max(
