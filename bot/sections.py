@@ -162,6 +162,12 @@ ALL_OF_IT = re.compile(
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 SELECTED = "は地域DX推進ラボ選定地域です。"
+# The rounds of lab selection: the mark after a place in the guides' list, and the line that dates it.
+_ROUNDS = {
+    "❶": ("1", "第１弾 2023年4月 31地域選定", "2023年4月", "April 2023"),
+    "❷": ("2", "第２弾 2023年10月 ７地域選定", "2023年10月", "October 2023"),
+    "❸": ("3", "第３弾 2024年10月 ５地域選定", "2024年10月", "October 2024"),
+}
 SELECTION_TABLE = (
     "「DXセレクション2025」企業一覧"  # the guides' table of selected companies (＃ 企業名 所在地)
 )
@@ -436,6 +442,8 @@ class SectionWriter:
         listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
         if english:
             parts.append(label["notice"])
+        if listed and ASKS_WHEN.search(nfkc(question)):
+            parts.append(self._selected_when(listed, book, hits, english))  # 「札幌はいつ選ばれた？」
         if card.kind == "clause":
             claims = card.answer
             if not wants_verbatim(question):
@@ -797,6 +805,25 @@ class SectionWriter:
         if english:
             ja = f"{'・'.join(regions)} is on the list of Regional DX Promotion Lab areas.（日本語: {ja.rstrip('。')}）"
         return f"{ja}[{heading}][{n}]"
+
+    def _selected_when(self, regions: list[str], book: CitationBook, hits: list[Hit], english: bool) -> str:
+        """「札幌市は第1弾（2023年4月）の選定です。」 from the mark after the place in the guides' list (❶❷❸)
+        and the line that dates that round."""
+        lines = []
+        for region in regions:
+            mark = next((m for m in _ROUNDS if self.pool.find_chunk(region + m) is not None), None)
+            if mark is None:
+                continue
+            n, round_quote, date, date_en = _ROUNDS[mark]
+            n_place = self._cite_quote(book, region + mark, hits)
+            n_round = self._cite_quote(book, round_quote, hits)
+            if not (n_place and n_round):
+                continue
+            ja = f"{region}は第{n}弾（{date}）の選定です。"
+            if english:
+                ja = f"{region} was selected in round {n} ({date_en}).（日本語: {ja.rstrip('。')}）"
+            lines.append(f"{ja}[{n_place}][{n_round}]")
+        return "\n".join(lines)
 
     def _selected_in(self, place: str, book: CitationBook) -> str:
         """「「DXセレクション2025」企業一覧にある岐阜県の企業は、株式会社樋口製作所、内藤建設株式会社です。」

@@ -1385,3 +1385,13 @@ def test_where_to_start_after_what_dx_is_gets_the_start_card_of_the_stage_descri
     )
     assert start.topic == "start-stage1"  # not a detail of 「DXとIT化の違い」
     assert start.stage is not None and start.stage.level == 1
+
+
+def test_when_a_listed_place_was_selected_comes_from_its_round_mark(advisor: Advisor) -> None:
+    r = ask(advisor, "湘南地域はいつ地域DX推進ラボに選ばれたんですか？")
+    assert r.answer.startswith("湘南地域は第2弾（2023年10月）の選定です。")
+    assert any("湘南地域❷" in c.quote for c in r.citations)  # the mark in the guides' list is the evidence
+    _, when = converse(
+        advisor, "Our company is in Sapporo. Is there a regional DX lab there?", "When was Sapporo selected?"
+    )
+    assert "札幌市 was selected in round 1 (April 2023)." in when.answer
