@@ -600,9 +600,15 @@ class SectionWriter:
         if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
-        elif gap and (why == "money" or MONEY.search(nfkc(question)) or self._touches(card, question)):
+        elif gap and (
+            why == "money"
+            or MONEY.search(nfkc(question))
+            or card.kind == "start"
+            or self._touches(card, question)
+        ):
             # Only what the owner asked about: the deadlines of DXセレクション are noise under 「グランプリの
-            # 会社はどうやって協力してもらった？」.
+            # 会社はどうやって協力してもらった？」. (Where to start always says which task, tool and cost the
+            # guides leave open: the memo carries it to the agency.)
             parts.append(f"{label['gap']}{gap}")
         # One question back, only where the answer can use the reply: the owner's current practice (for
         # the stage) under where-to-start answers, the place under regional ones.
