@@ -58,8 +58,10 @@ from bot.question import (
     STARTING,
     VENDORS,
     asked_sentence,
+    asked_term,
     asking_parts,
     asks_anything,
+    english_terms,
     expansions_for,
     is_mostly_ascii,
     is_supporter,
@@ -265,7 +267,9 @@ class Advisor:
             )
         passages = [h.chunk.chunk_id for h in hits]
         card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
-        in_scope = self._answerable(question, hits, expansions, context, follow, previous, best)
+        in_scope = self._answerable(
+            question, hits, expansions, context, follow, previous, best
+        ) or self._uses(asked_term(question))
         if not in_scope and not follow and previous is not None and previous.card is not None:
             # 「導入したあと自分たちだけで回せるようになる？」 says nothing the guides cover by itself, but
             # continues the topic before it: read it as a follow-up, and answer if it is in scope so read.
@@ -307,6 +311,10 @@ class Advisor:
                 self.backend, question, messages, hits, book, stage, agencies, card
             )
             mode = "llm" if body is not None else "extractive"
+        term = asked_term(question)
+        if body is None and term and _not_about(card, term, why):
+            # 「その「RFP」って何？」: what the guides say where they use the word, not the topic's answer again.
+            body = self.writer.term(term, english, book) or None
         if body is None:
             if card is not None:
                 # 「応募できますか？あと、評価の観点は？」: the other part answered by its own card.
@@ -424,7 +432,10 @@ class Advisor:
                 if named_words.get(better.card.id, -1) > named_words.get(chosen.card.id, 0):
                     chosen = better
                 return chosen.card, "supporter"
-        card, why = choose_card(self.cards, question, qvec, previous, self.index.embed_query, named, passages)
+        terms = english_terms(question) if is_mostly_ascii(question) else []
+        card, why = choose_card(
+            self.cards, question, qvec, previous, self.index.embed_query, named, passages, terms
+        )
         if supporter and card is not None and card.kind == "topic" and why == "match":
             # In a conversation with support staff, the guidance written for them when it fits nearly as well
             # (「システム開発まで銀行が自前で？」: the bank-as-PMO model, not the owner's 「who leads」).
@@ -919,6 +930,10 @@ class Advisor:
             message_id=uuid.uuid4().hex, answer=text, intent="out_of_scope", refused=True, retrieved=retrieved
         )
 
+    def _uses(self, term: str | None) -> bool:
+        """Do the guides use this term (「BPOとは？」 asks about their words)?"""
+        return term is not None and any(term in c.text for c in self.index.chunks)
+
     def _ranked(self, hits: list[Hit], card: Card | None) -> list[Hit]:
         """The search hits with the passages the card's answer quotes placed right after the best hit.
 
@@ -936,6 +951,16 @@ class Advisor:
         out += [f for f in front if f not in out][:RANK_FRONT]
         out += [h for h in hits if h not in out]
         return out[: len(hits)]
+
+
+def _not_about(card: Card | None, term: str, why: str) -> bool:
+    """Is a term the question asks about outside what the card answers? A clause card shows the clause that
+    explains its own words (「As is-To beギャップ」); a follow-up on a topic asks about a word of it."""
+    if card is None:
+        return True
+    if card.kind == "clause" or term in card.title:
+        return False
+    return why == "detail" or not any(term in c.sentence for c in card.claims())
 
 
 def _names_other_agency(matches: list[AgencyMatch]) -> bool:

@@ -8,6 +8,7 @@ uses; `python -m bot.cards` checks every card against the corpus and prints what
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -35,9 +36,16 @@ class Claim(BaseModel):
     quote: str | None = None
     en: str | None = None  # English rendering, shown to English questions (quotes stay Japanese)
     cites: list[str] = Field(default_factory=list)
+    # A yes/no question this sentence answers (a regular expression over the NFKC question): 「はい。」 or
+    # 「いいえ。」 then the sentence, which says why (「一度やれば終わり？」→ いいえ。毎年診断を…).
+    yes_if: str | None = None
+    no_if: str | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> Claim:
+        for pattern in (self.yes_if, self.no_if):
+            if pattern is not None:
+                re.compile(pattern)
         if (self.text is None) == (self.quote is None):
             raise ValueError("a claim has exactly one of `text` (our words) or `quote` (verbatim)")
         if self.quote is not None and not self.cites:

@@ -56,7 +56,9 @@ _ANAPHORA = re.compile(
 TOPIC_CHANGE = re.compile(
     r"^\s*(?:(?:なるほど|了解|わかりました|分かりました|ありがとう(?:ございます)?|OK|ok|thanks)[。、!！,.\s]*)?"
     r"(話は?変わ(る|り)(けど|けれど|ますが|まして)|話が変わ(る|り)(けど|けれど|ますが)|ところで|別件(ですが|で)"
-    r"|それとは別に|話を変えて|別の質問(ですが|です)|by the way|on another note)[、,，。\s]*",
+    r"|それとは別に|話を変えて|別の質問(ですが|です)|余談(ですが|だけど|やけど)"
+    r"|(?:(?:ほんで|それで|で)[、,\s]*)?(?:全然|まったく|全く|ちょっと)?関係ない(?:ん(?:だ|です|や))?(?:けど|けれど|ですが|が)"
+    r"|by the way|on another note)[、,，。\s]*",
     re.IGNORECASE,
 )
 BRING = re.compile(
@@ -433,10 +435,11 @@ def choose_card(
     context_vector: Callable[[str], np.ndarray],
     named_agency: str | None = None,
     passages: Sequence[str] = (),
+    terms: Sequence[str] = (),
 ) -> tuple[Card | None, str]:
     """The card that answers this turn, and why ("clause", "bring", "next", "money", "match", "related",
-    "detail", "none")."""
-    text = nfkc(question)
+    "detail", "none"). `terms`: the guides' Japanese words for an English question's (「nintei」→ DX認定)."""
+    text = nfkc(" ".join([question, *terms]))
     follow = is_follow_up(question, previous)
     clause_id = clause_card_id(text)
     if clause_id is None and follow and previous and previous.card and previous.card.kind == "clause":
@@ -466,7 +469,7 @@ def choose_card(
         if card is not None:
             return card, "next"
     if follow and previous and previous.card:
-        return _follow_up_card(index, question, query_vector, previous, context_vector, passages)
+        return _follow_up_card(index, question, query_vector, previous, context_vector, passages, terms)
     # 「公庫じゃなくて地銀で借りたら？」: not the card about what is set aside — and the alternative, close to
     # it by nature, may match a little less clearly.
     ranked = index.rank(question, query_vector, passages=passages)
@@ -526,17 +529,23 @@ def _follow_up_card(
     previous: TurnState,
     context_vector: Callable[[str], np.ndarray],
     passages: Sequence[str] = (),
+    terms: Sequence[str] = (),
 ) -> tuple[Card | None, str]:
     """The card for a follow-up: the last topic for what it leaves out, its cost, its figures or a thing
     it spoke of; otherwise the best card read alone and with the last topic (a card already shown answers
     as a detail), or none (the passages answer it)."""
     assert previous.card is not None
-    text = nfkc(question)
+    text = nfkc(" ".join([question, *terms]))
     shown = previous.seen
     ranked = index.rank(question, query_vector, n=len(index.cards), passages=passages)  # read alone
     if declines(previous.card, text):
         # 「公庫じゃなくて、いつもの地銀で借りる場合は？」 sets the last topic aside.
         return _blended(index, question, ranked, previous, context_vector, passages, exclude=True)
+    if terms and not names_subject(previous.card, " ".join(terms)):
+        # 「Someone mentioned 'DX nintei'. Is it worth it?」 names, in English, another subject than the last.
+        named = next((h.card for h in ranked if names_subject(h.card, " ".join(terms))), None)
+        if named is not None:
+            return named, "detail" if named.id in shown else "match"
     money = index.by_id("money-overview")
     own = ranked[:8]
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)

@@ -19,6 +19,33 @@ FACT_ASKED = re.compile(
     r"何で(作|でき|やっ)|何を使|何の(ツール|ソフト|システム|アプリ)|どんな(会社|企業|ツール)|(誰|だれ)が|いつ|何件|何社|何人|何%|何％|何時間|何年|何位"
     r"|どれ(くらい|ぐらい)(減|増|変わ|伸び|上が|下が)|社名|会社名|名前|どこの(会社|企業)"
 )
+# 「その「RFP」って何ですか？」「BPOとは？」「What is an RFP?」: the meaning of one term of the guides.
+_TERM = r"(?:[「『\x22\x27](?P<quoted>[^」』\x22\x27]{2,20})[」』\x22\x27]|(?P<acronym>[A-Z][A-Za-z]{1,7}))"
+TERM_ASKED = re.compile(
+    _TERM + r"\s*(?:って|とは|というのは|ってのは|は)[、,\s]*"
+    r"(?:(?:何|なに|なん)(?:ですか|でしょう|なの|のこと|を(?:指|意味)|\s*[?？]|$)|どういう(?:意味|もの|こと)"
+    r"|どんな(?:意味|もの)|要は|つまり)"
+    r"|" + _TERM.replace("?P<", "?P<bare_") + r"\s*とは\s*[?？]*\s*$"
+    r"|what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?" + _TERM.replace("?P<", "?P<en_"),
+    re.IGNORECASE,
+)
+
+
+def asked_term(question: str) -> str | None:
+    """The term whose meaning the question asks for (「RFP」, 「BPO」), if it asks for one."""
+    match = TERM_ASKED.search(nfkc(question))
+    if match is None:
+        return None
+    return next((v for v in match.groupdict().values() if v), None)
+
+
+# A question that a plain はい or いいえ answers (「小さな会社でもできますか？」「一度やれば終わり？」).
+YES_NO = re.compile(
+    r"^(?!.*(何|なに|なん[での]|どう|どこ|どちら|どっち|誰|だれ|いつ|どれ|どの|なぜ|何故|どんな|いくら|どれくらい|どのくらい)(?!でも|も)"
+    r"|.*\b(what|how|which|where|who|why|when)\b)"
+    r"(.*([?？]|か[。.]?)\s*$|\s*(is|are|can|could|do|does|did|should|must|will|would|may|have|has)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
 WANTS_FIGURE = re.compile(
     r"数字|数値|何%|何％|何パーセント|何割|いくら|何円|利率|金利|何社|何地域|何人|何件|何位|割合|どのくらい|どれくらい|上限|最大|率|いつ|何年|how much|how many|rate|percent|when"
 )
@@ -131,6 +158,24 @@ def synonym_groups() -> list[tuple[list[str], list[str]]]:
             words = [nfkc(w).lower() for w in entry]
             groups.append((words, words))
     return groups
+
+
+@lru_cache(maxsize=1)
+def _english_groups() -> list[tuple[list[re.Pattern[str]], list[str]]]:
+    return [
+        (
+            [re.compile(rf"\b{re.escape(nfkc(e).lower())}") for e in entry["en"]],
+            [nfkc(w).lower() for w in entry["ja"]],
+        )
+        for entry in read_yaml(catalog.DATA_DIR / "synonyms.yaml")
+        if isinstance(entry, dict)
+    ]
+
+
+def english_terms(text: str) -> list[str]:
+    """The guides' Japanese words for the English words of a question (「nintei」「certification」→ dx認定)."""
+    lowered = nfkc(text).lower()
+    return [w for words, added in _english_groups() if any(p.search(lowered) for p in words) for w in added]
 
 
 SHORT_QUESTION = 15

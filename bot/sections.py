@@ -43,6 +43,7 @@ from bot.question import (
     LISTED_IN,
     PLACE,
     WANTS_FIGURE,
+    YES_NO,
     expansions_for,
     is_supporter,
     named_prefecture,
@@ -188,6 +189,8 @@ LABELS: dict[str, dict[str, str]] = {
         "first_steps": "### 最初の一歩",
         "agencies": "### 相談先",
         "gap": "※ 資料に書かれていないこと: ",
+        "yes": "はい。",
+        "no": "いいえ。",
         "passages": "### 資料の該当箇所",
         "tell": "相談で話し合うこと:",
         "fallback": "",
@@ -205,6 +208,8 @@ LABELS: dict[str, dict[str, str]] = {
         "first_steps": "### First steps",
         "agencies": "### Whom to ask",
         "gap": "Not covered by the guides: ",
+        "yes": "Yes. ",
+        "no": "No. ",
         "passages": "### The passages themselves (Japanese)",
         "tell": "What to discuss with them:",
         "fallback": (
@@ -214,6 +219,16 @@ LABELS: dict[str, dict[str, str]] = {
         "others": "Others to ask:",
     },
 }
+
+
+NEGATIVE_QUESTION = re.compile(
+    r"違う|ちゃう|ちゃいます|異なる|(ない|ません|なく|ず|じゃ|では)[^。、]{0,6}[?？]|\b(isn't|aren't|don't|doesn't|can't|not)\b",
+    re.I,
+)
+TERM_PLACES = 3  # sentences (or lists) shown for a term the guides use
+TERM_CONTEXT = 8  # characters besides the term that make a sentence worth quoting
+TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
+_BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
 
 
 class SectionWriter:
@@ -468,6 +483,10 @@ class SectionWriter:
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self._detail(card, question, english, book, hits)
+            verdict = self._verdict(card, question)
+            if verdict is not None and (line := self._cite_claim(book, verdict[0], hits, english)):
+                # 「研修中の給料も出るの？」: はい, and the sentence that says so, before the rest.
+                detail = label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
             if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
@@ -493,6 +512,9 @@ class SectionWriter:
             agencies = []
         else:
             claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
+            verdict = self._verdict(card, question)
+            if verdict is not None:
+                claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
             regions = listed
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
@@ -561,6 +583,8 @@ class SectionWriter:
                 if (line := self._cite_claim(book, c, hits, english))
             ]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
+            if verdict is not None and sentences:
+                body = label[verdict[1]] + ("\n" if english else "") + body  # 「はい。」 then why
             # Two parts asked, two answers: each under its subject (「### DX推進指標とは何か」).
             heading = f"### {card.title_en if english else card.title}\n" if also else ""
             parts.append((label["answer"] + "\n" if stage is not None else heading) + body)
@@ -672,6 +696,18 @@ class SectionWriter:
         gap = tokens_of(card.not_covered or "")
         return any(t in gap for t in weights if t not in subject and len(t) > 1)
 
+    def _verdict(self, card: Card, question: str) -> tuple[Claim, str] | None:
+        """The card's sentence that answers this yes/no question, and whether with はい or いいえ."""
+        text = nfkc(question)
+        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(text):
+            # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
+            return None
+        for claim in card.claims():
+            for word, pattern in (("yes", claim.yes_if), ("no", claim.no_if)):
+                if pattern and re.search(pattern, text, re.IGNORECASE):
+                    return claim, word
+        return None
+
     def _answer_first(self, card: Card, question: str) -> list[Claim]:
         """The card's answer with the sentence that answers this very question first (「DX認定がないと応募
         できない？」 → the sentence on 他薦, not the definition), when one fits clearly better than the first."""
@@ -766,6 +802,60 @@ class SectionWriter:
             else "ご質問の点について、資料には次のように書かれています。"
         )
         return intro + "\n" + "\n".join(f"- {line}" for line in lines)
+
+    def term(self, term: str, english: bool, book: CitationBook) -> str:
+        """What the guides say where they use a term (「RFP」「BPO」): its sentences, or the list it is an item
+        of, and whether they explain it. Empty when the guides never use it."""
+        found: list[tuple[Any, str, str]] = []  # (chunk, quote, shown)
+        explained = False
+        for chunk in self.index.chunks:
+            if term not in chunk.text:
+                continue
+            sentences = [
+                c.text
+                for c in self.pool.by_chunk.get(chunk.chunk_id, [])
+                if term in c.text and len(c.text) >= len(term) + TERM_CONTEXT  # not 「PMO支援6」
+            ]
+            for sentence in sentences[:TERM_PLACES]:
+                found.append((chunk, sentence, sentence))
+                explained = explained or bool(
+                    re.search(re.escape(term) + r"\s*[（(]|" + re.escape(term) + "とは", sentence)
+                )
+            if not sentences:
+                # A list item (「• RFP作成」): quoted with the items around it, so the place reads as a step.
+                lines = [ln for ln in chunk.text.split("\n") if ln.strip()]
+                at = next(i for i, ln in enumerate(lines) if term in ln)
+                items = [
+                    i
+                    for i in range(max(0, at - TERM_ITEMS), min(len(lines), at + TERM_ITEMS + 1))
+                    if _BULLET.match(lines[i])
+                ]
+                if at not in items:
+                    items = [at]
+                span = chunk.text[chunk.text.index(lines[items[0]]) :]
+                span = span[: span.index(lines[items[-1]]) + len(lines[items[-1]])]
+                shown = "・".join(_BULLET.sub("", lines[i]).strip() for i in items)
+                found.append((chunk, span.strip(), shown))
+            if len(found) >= TERM_PLACES:
+                break
+        if not found:
+            return ""
+        chunk = found[0][0]
+        place = f"スライド/ページ{chunk.page}「{chunk.heading}」" if chunk.page else f"「{chunk.heading}」"
+        if any(c.chunk_id != chunk.chunk_id for c, _, _ in found):
+            place += "など"
+        if english:
+            lines = [f'The guides use "{term}" in these places (in Japanese):']
+        else:
+            lines = [f"「{term}」は、資料では{place}に、次のように出てきます。"]
+        lines += [f"- {shown}[{book.cite(c, quote)}]" for c, quote, shown in found[:TERM_PLACES]]
+        if not explained:
+            lines.append(
+                f'The guides do not explain what "{term}" means beyond this.'
+                if english
+                else f"「{term}」が何を指すかの説明は、資料には書かれていません。"
+            )
+        return "\n".join(lines)
 
     def _passages_section(
         self, card: Card, question: str, hits: list[Hit], book: CitationBook, title: str

@@ -1395,3 +1395,82 @@ def test_when_a_listed_place_was_selected_comes_from_its_round_mark(advisor: Adv
         advisor, "Our company is in Sapporo. Is there a regional DX lab there?", "When was Sapporo selected?"
     )
     assert "札幌市 was selected in round 1 (April 2023)." in when.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict", "topic", "because"),
+    [
+        ("取引のある銀行にDXの相談をしてもいいんですか？", "はい。", "agency-bank", "活用が最多"),
+        ("DX推進指標は一度やれば終わり？", "いいえ。", "dx-index-how", "毎年診断"),
+        ("公庫の低い金利って誰でも使えるの？", "いいえ。", "money-financing", "DX認定事業者"),
+        ("ベンダーに全部任せておけばいいよね？", "いいえ。", "vendor-who-leads", "経営者自らが主体的"),
+        ("研修してる間の社員の給料も助成の対象になる？", "はい。", "money-training-grant", "1,000円/時間"),
+    ],
+)
+def test_a_yes_no_question_is_answered_yes_or_no_first_with_the_sentence_that_says_so(
+    advisor: Advisor,
+    corpus_text: str,
+    chunk_texts: dict[str, str],
+    question: str,
+    verdict: str,
+    topic: str,
+    because: str,
+) -> None:
+    r = ask(advisor, question)
+    assert r.topic == topic
+    first = r.answer.split("\n")[0]
+    assert first.startswith(verdict) and because in first  # the reason is the very next sentence, cited
+    assert MARKER.search(first)
+    assert not citation_problems(r, corpus_text, chunk_texts)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "DXって業務効率化と同じ意味だと思ってたんですが、違うんですか？",  # はい/いいえ would read either way
+        "DXって何から始めればいい？",  # not a yes/no question
+    ],
+)
+def test_no_yes_or_no_where_it_would_mislead(advisor: Advisor, question: str) -> None:
+    r = ask(advisor, question)
+    assert not r.answer.startswith(("はい。", "いいえ。"))
+
+
+def test_a_term_of_the_guides_is_shown_where_they_use_it_and_said_if_they_do_not_explain_it(
+    advisor: Advisor, corpus_text: str, chunk_texts: dict[str, str]
+) -> None:
+    _, rfp = converse(
+        advisor,
+        "運送業です。配車は紙で、システム会社に相談したら見積もりが数百万円で来ました。",
+        "その話に出てきた「RFP」って何ですか？",
+    )
+    assert "「RFP」は、資料ではスライド/ページ26" in rfp.answer
+    assert "システム要件定義・RFP作成・外部協業先選定" in rfp.answer  # the list it is a step of
+    assert "「RFP」が何を指すかの説明は、資料には書かれていません。" in rfp.answer
+    assert "用意がない" not in rfp.answer
+    assert not citation_problems(rfp, corpus_text, chunk_texts)
+    bpo = ask(advisor, "BPOとは？")
+    assert not bpo.refused
+    assert "BPO(ビジネス・プロセス・アウトソーシング)" in nfkc(bpo.answer)
+    assert "説明は、資料には書かれていません" not in bpo.answer  # the guides spell it out
+    clause = ask(advisor, "コード3.0の視点②「As is-To beギャップ」ってどういう意味ですか？")
+    assert "KPI" in clause.answer  # the clause card explains its own words
+
+
+def test_unrelated_question_after_a_topic_is_refused_not_answered_from_the_topic(advisor: Advisor) -> None:
+    _, leave = converse(
+        advisor,
+        "居酒屋です。予約は電話で受けて紙のノートに書いとるだけ。デジタル化の段階でいうとどこ？",
+        "ほんで全然関係ないけど、バイトの子に有給って何日あげなかんの？",
+    )
+    assert leave.refused
+
+
+def test_an_english_follow_up_naming_dx_certification_in_romaji_gets_its_merits(advisor: Advisor) -> None:
+    _, merits = converse(
+        advisor,
+        "I run a small import business. Orders come by phone and email. Which stage are we at?",
+        "Someone at the chamber of commerce mentioned 'DX nintei'. Is that worth it for a company this small?",
+    )
+    assert merits.topic == "dx-cert-merits"
+    assert "1.30%" in merits.answer
