@@ -51,6 +51,7 @@ from bot.question import (
     DIGITISING,
     ENGLISH_DOMAIN,
     FACT_ASKED,
+    KIND_OF_SUPPORT,
     LOCAL,
     OWNER_VOICE,
     RELEVANCE,
@@ -114,6 +115,7 @@ SCOPE_MARGIN = 0.05
 SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
+WHOM_ONLY = 30  # characters: a follow-up that only asks whom to ask
 # How the answer's card reorders the search hits (measured on the tune split, README「評価」).
 ENGLISH_NAME_MARGIN = 0.1  # an English question's named card may score this much below CARD_MIN_SCORE
 RANK_CLAIMS = 1  # quotes of the first claims of the card's answer …
@@ -267,9 +269,19 @@ class Advisor:
             )
         passages = [h.chunk.chunk_id for h in hits]
         card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
-        in_scope = self._answerable(
-            question, hits, expansions, context, follow, previous, best
-        ) or self._uses(asked_term(question))
+        whom_only = (
+            len(messages) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
+        )
+        if whom_only and (previous is None or previous.card is None):
+            # (with no topic before it to ask about: how to choose among the agencies)
+            card, why = self.cards.by_id("agency-choose") or card, "match"
+        in_scope = (
+            self._answerable(question, hits, expansions, context, follow, previous, best)
+            or self._uses(asked_term(question))
+            # 「じゃあそういうことは誰に聞けばいいの？」 after a question the guides do not answer: whom to ask is
+            # what they do cover.
+            or whom_only
+        )
         if not in_scope and not follow and previous is not None and previous.card is not None:
             # 「導入したあと自分たちだけで回せるようになる？」 says nothing the guides cover by itself, but
             # continues the topic before it: read it as a follow-up, and answer if it is in scope so read.
@@ -385,6 +397,13 @@ class Advisor:
             not _names_other_agency(matches)
             # 「東大阪です。DX推進指標ってお金かかる？どこかに頼む？」 names its subject: not the labs.
             and not (top is not None and top.card.kind != "region" and names_all(top.card, question))
+            # 「埼玉です。人を育てるのに使える国の支援は？」 asks for one kind of support, which a topic answers.
+            and not (
+                KIND_OF_SUPPORT.search(nfkc(question))
+                and top is not None
+                and top.card.kind not in ("region", "start")
+                and top.score >= CARD_MIN_SCORE
+            )
             # (「Is there any local DX support in Tokyo?」: a prefecture whose labs are towns in it, or none)
             and (
                 find_regions(question, self.regions)
@@ -611,6 +630,7 @@ class Advisor:
                 best
                 and best[0].score >= CARD_MIN_SCORE
                 and best[0].card.kind != "start"
+                and (best[0].card.kind != "staff" or is_supporter(situation))  # staff cards go to supporters
                 # …and only over a whole message that matched weakly (「セキュリティについて…」 is clear as is)
                 and (
                     card is None

@@ -17,7 +17,7 @@ from ingest.split import Chunk, clean_sentence, split_sentences
 from ingest.tokenize import search_tokens
 
 _BULLET_START = re.compile(rf"^\s*[{re.escape(BULLETS)}・]")
-_SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|資料)[)）:：]|https?://|ご清聴|ありがとうございました")
+_SOURCE_NOTE = re.compile(r"^[(（]?(出典|出所|資料|注)[)）:：]|^※|https?://|ご清聴|ありがとうございました")
 _DIGIT = re.compile(r"\d")
 # Generic words that say nothing about which passage answers.
 _STOP = frozenset(

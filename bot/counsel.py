@@ -438,8 +438,8 @@ def choose_card(
     terms: Sequence[str] = (),
 ) -> tuple[Card | None, str]:
     """The card that answers this turn, and why ("clause", "bring", "next", "money", "match", "related",
-    "detail", "none"). `terms`: the guides' Japanese words for an English question's (「nintei」→ DX認定)."""
-    text = nfkc(" ".join([question, *terms]))
+    "detail", "none"). `terms` (for a follow-up): the guides' Japanese words for an English question's (「nintei」→ DX認定)."""
+    text = nfkc(question)
     follow = is_follow_up(question, previous)
     clause_id = clause_card_id(text)
     if clause_id is None and follow and previous and previous.card and previous.card.kind == "clause":
@@ -569,6 +569,14 @@ def _follow_up_card(
             same = card is previous.card or _subject(card) & _subject(previous.card)
             if same and any(STATES_COST.search(c.sentence) for c in card.claims()):
                 return card, "detail"
+        # 「そのDX推進指標って、お金かかります？」 names what it asks about: the card on it that states its cost.
+        for hit in own[:3]:
+            if (
+                names_all(hit.card, text)
+                and not hit.card.id.startswith("money-")
+                and any(STATES_COST.search(c.sentence) for c in hit.card.claims())
+            ):
+                return hit.card, "detail"  # (only what speaks to the cost: 「…ベンチマーク」も無償で提供)
     if BORROWING.search(text):
         # 「地元の信金から借りる場合は？」 after the JFC loan: the money card that answers it (the guarantee).
         lending = next(

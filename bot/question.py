@@ -20,7 +20,7 @@ FACT_ASKED = re.compile(
     r"|どれ(くらい|ぐらい)(減|増|変わ|伸び|上が|下が)|社名|会社名|名前|どこの(会社|企業)"
 )
 # 「その「RFP」って何ですか？」「BPOとは？」「What is an RFP?」: the meaning of one term of the guides.
-_TERM = r"(?:[「『\x22\x27](?P<quoted>[^」』\x22\x27]{2,20})[」』\x22\x27]|(?P<acronym>[A-Z][A-Za-z]{1,7}))"
+_TERM = r"(?:[「『\x22\x27](?P<quoted>[^」』\x22\x27]{2,20})[」』\x22\x27]|(?P<acronym>(?-i:[A-Z][A-Za-z]{0,6}[A-Z][A-Za-z]{0,6})))"
 TERM_ASKED = re.compile(
     _TERM + r"\s*(?:って|とは|というのは|ってのは|は)[、,\s]*"
     r"(?:(?:何|なに|なん)(?:ですか|でしょう|なの|のこと|を(?:指|意味)|\s*[?？]|$)|どういう(?:意味|もの|こと)"
@@ -76,7 +76,10 @@ STARTING = re.compile(
 )
 # An owner speaking about their own business (not a supporter asking how to support).
 OWNER_VOICE = re.compile(
-    r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b", re.IGNORECASE
+    r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b"
+    # 「久留米で小さか酒蔵ばやっとります。家族含めて6人。」: the business and its headcount
+    r"|(を|ば)(やって|やっと|営んで|経営して)|(家族|社員|従業員)?(含めて|込みで)?\d+\s*人(くらい|ほど|程度|です)?[。、]",
+    re.IGNORECASE,
 )
 # Digital tools and work an owner may describe, and the business they describe it in.
 DIGITISING = re.compile(
@@ -104,13 +107,18 @@ ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 ROLE = re.compile(
     r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+    r"|(なんで|なぜ|どうして)[^。？?]{0,6}が(DX|ＤＸ)"  # 「なんで銀行がDXの話？」: what that agency is there for
 )
+# Support of one kind (training, money), which a topic answers wherever the firm is: not the local labs.
+KIND_OF_SUPPORT = re.compile(r"人を育て|人材(の)?育成|育成|研修|訓練|融資|借り|補助|助成|資金|お金|金利|保証")
 ASKS_CASE = re.compile(
     r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|その会社|その企業|同社|example|case"
 )
 # Asking for a price or an amount the guides may not give.
 HOW_MUCH = re.compile(
-    r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|how much|what.{0,20}cost", re.IGNORECASE
+    r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|お金(は|が|って)?(かか|いる|要る)|タダ|有料|無料"
+    r"|how much|what.{0,20}cost",
+    re.IGNORECASE,
 )
 # Asking where or how to begin, in any words (STARTING, plus an order of work or a first thing to do).
 BEGINNING = re.compile(

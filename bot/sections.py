@@ -613,15 +613,26 @@ class SectionWriter:
         if agencies:
             # A second agency only when the owner asks whom to consult; otherwise one clear recommendation.
             others = 1 if ASKS_WHO.search(nfkc(question)) or card.kind in ("agency", "region") else 0
+            above = compact(strip_markers("\n".join(parts)))
+            # An agency's reason the answer above already gave (「はい。銀行法等の一部改正により…」) is not said twice.
+            shown = [
+                a.model_copy(update={"reason": ""})
+                if a.reason and compact(strip_markers(a.reason)) in above
+                else a
+                for a in agencies
+            ]
             section = self._agency_section(
-                agencies, label["agencies"], detailed=1, english=english, others_shown=others
+                shown, label["agencies"], detailed=1, english=english, others_shown=others
             )
             if any(SELECTED in p for p in parts):
                 # 「燕市は選定地域です。」 is said once, at the top (the agency's reason may name more places).
                 section = re.sub(rf"[^\s*:：。]*{SELECTED}(\[\d+\])*", "", section)
             parts.append(section)
         gap = card.gap(english)
-        if gap and (HOW_MUCH.search(nfkc(question)) or (uncovered(card, question) and why != "detail")):
+        priced = HOW_MUCH.search(nfkc(question)) and re.search(
+            r"費用|価格|料金|金額|額|いくら|price|cost|fee", gap or ""
+        )
+        if gap and (priced or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
             parts.insert(1 if english else 0, gap)
         elif gap and (
