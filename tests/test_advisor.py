@@ -1474,3 +1474,46 @@ def test_an_english_follow_up_naming_dx_certification_in_romaji_gets_its_merits(
     )
     assert merits.topic == "dx-cert-merits"
     assert "1.30%" in merits.answer
+
+
+def test_the_cost_of_a_tool_named_after_another_topic_is_what_its_card_says(advisor: Advisor) -> None:
+    _, cost = converse(
+        advisor,
+        "信用金庫で法人営業をしています。取引先のDX支援で使える国のツールや制度にはどんなものがありますか？",
+        "そのDX推進指標って、使うのにお金かかります？",
+    )
+    assert cost.topic == "dx-index-what"
+    assert "無償" in cost.answer  # not 「費用は一切書かれていません」
+    assert "一切書かれていません" not in cost.answer
+
+
+def test_one_kind_of_support_asked_with_a_place_is_not_sent_to_the_local_labs(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "埼玉で社員15人の運送会社をやってます。ITに詳しい社員が一人もいないんですが、人を育てるのに使える国の支援ってありますか？",
+    )
+    assert r.topic != "lab-regions"
+    assert "人材開発支援助成金" in r.answer
+
+
+def test_whom_to_ask_after_a_refused_question_is_answered(advisor: Advisor) -> None:
+    refused, whom = converse(
+        advisor,
+        "インボイス制度に対応した会計ソフトで、おすすめの製品はどれですか？弥生とfreeeで迷ってます。",
+        "じゃあそういうことは誰に聞けばいいの？",
+    )
+    assert refused.refused
+    assert not whom.refused and whom.topic == "agency-choose"
+    assert whom.agencies
+
+
+def test_an_owner_asking_why_the_bank_talks_dx_gets_the_banks_role_not_staff_guidance(
+    advisor: Advisor,
+) -> None:
+    r = ask(
+        advisor,
+        "姫路で革のなめしをやってる会社です。30人。最近メインバンクの担当者がやたらDXの話をしてきます。"
+        "なんで銀行がDXの話なんかするんですか？",
+    )
+    assert r.topic == "agency-bank"
+    assert "主治医" in r.answer
