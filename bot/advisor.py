@@ -115,6 +115,8 @@ SCOPE_MARGIN = 0.05
 SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
+RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
+RELATED_MIN_OVERLAP = 0.5  # … whose sentences share this much of the question's weight (the topic's own: 0.3)
 WHOM_ONLY = 30  # characters: a follow-up that only asks whom to ask
 # How the answer's card reorders the search hits (measured on the tune split, README「評価」).
 ENGLISH_NAME_MARGIN = 0.1  # an English question's named card may score this much below CARD_MIN_SCORE
@@ -339,6 +341,10 @@ class Advisor:
                 )
                 if also and also not in body:
                     body += "\n\n" + also
+                if not body and why == "detail" and card.related:
+                    # Nothing in the last topic speaks to the follow-up (「その会社ってどこの会社？」 after staff
+                    # resistance): the related topic that does, best match first, before the bare passages.
+                    card, body = self._related_detail(card, question, qvec, english, book, hits)
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
@@ -949,6 +955,34 @@ class Advisor:
         return ChatResponse(
             message_id=uuid.uuid4().hex, answer=text, intent="out_of_scope", refused=True, retrieved=retrieved
         )
+
+    def _related_detail(
+        self,
+        card: Card,
+        question: str,
+        qvec: np.ndarray,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+    ) -> tuple[Card, str]:
+        """The first of the card's related topics (in the order the question matches them) whose detail
+        answers the question, with that detail; the card itself and no text when none does."""
+        ranked = self.cards.rank(question, qvec, n=len(self.cards.cards))
+        order = {h.card.id: i for i, h in enumerate(ranked)}
+        # (A clause answers with its whole text, a start card with where the firm stands: not a detail.)
+        tried = [
+            c
+            for r in card.related
+            if (c := self.cards.by_id(r)) is not None and c.kind in ("topic", "staff", "agency")
+        ]
+        for related in sorted(tried, key=lambda c: order.get(c.id, len(order)))[:RELATED_TRIED]:
+            # Its own sentences only: its passages' sentences would match on any common word.
+            body = self.writer.detail(
+                related, question, english, book, hits, passages=False, min_overlap=RELATED_MIN_OVERLAP
+            )
+            if body:
+                return related, body
+        return card, ""
 
     def _uses(self, term: str | None) -> bool:
         """Do the guides use this term (「BPOとは？」 asks about their words)?"""

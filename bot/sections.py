@@ -161,6 +161,11 @@ ALL_OF_IT = re.compile(
     re.IGNORECASE,
 )
 ASKS_WHEN = re.compile(r"いつ|何年|何月|時期|when|what year", re.IGNORECASE)
+# 「その会社ってどこの会社？」 asks for a name: a sentence that names a company or organisation answers it.
+NAME_ASKED = re.compile(
+    r"どこの(会社|企業|銀行|団体)|社名|会社名|企業名|名前|which (company|bank)|what company", re.I
+)
+NAMED_ORG = re.compile(r"株式会社|（株）|銀行|信用金庫|協議会|協会|組（|組\(")
 DATED = re.compile(r"\d{4}年\d{1,2}月|\d{4}年(?!度)|令和\d+年")
 SELECTED = "は地域DX推進ラボ選定地域です。"
 # The rounds of lab selection: the mark after a place in the guides' list, and the line that dates it.
@@ -229,6 +234,23 @@ TERM_PLACES = 3  # sentences (or lists) shown for a term the guides use
 TERM_CONTEXT = 8  # characters besides the term that make a sentence worth quoting
 TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
 _BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
+
+
+SPAN_QUOTES = 3  # quotes of one passage in one sentence from which they are cited as one stretch …
+SPAN_MAX = 400  # … when that stretch is at most this long (characters)
+
+
+def _covering(text: str, quotes: list[str]) -> str | None:
+    """The shortest stretch of a passage that holds every quote (matched across line breaks and spaces)."""
+    starts, ends = [], []
+    for quote in quotes:
+        chars = [re.escape(ch) for ch in nfkc(quote) if not ch.isspace()]
+        found = re.search(r"\s*".join(chars), text) if chars else None
+        if found is None:
+            return None
+        starts.append(found.start())
+        ends.append(found.end())
+    return text[min(starts) : max(ends)]
 
 
 class SectionWriter:
@@ -431,10 +453,32 @@ class SectionWriter:
         return out
 
     def _cite_claim(self, book: CitationBook, claim: Claim, hits: list[Hit], english: bool = False) -> str:
-        """A card sentence with the markers of its quotes; empty when a quote is not in the index."""
-        numbers = [self._cite_quote(book, q, hits) for q in claim.cites]
-        if not numbers or any(n is None for n in numbers):
+        """A card sentence with the markers of its quotes; empty when a quote is not in the index. Many quotes
+        from one passage (a chart's values: 「824」「262」「+13.8%」…) are cited once, as the stretch of the
+        passage that holds them all, not as ten markers in a row."""
+        chunks = [self.pool.find_chunk(q, [h.chunk for h in hits]) for q in claim.cites]
+        if not chunks or any(c is None for c in chunks):
+            for q, c in zip(claim.cites, chunks, strict=True):
+                if c is None:
+                    log.warning("catalog quote not found in the index: %s", q[:40])
             return ""
+        numbers: list[int] = []
+        done: set[str] = set()
+        for quote, chunk in zip(claim.cites, chunks, strict=True):
+            assert chunk is not None
+            same = [
+                q
+                for q, c in zip(claim.cites, chunks, strict=True)
+                if c is not None and c.chunk_id == chunk.chunk_id
+            ]
+            if chunk.chunk_id in done:
+                continue
+            span = _covering(chunk.text, same) if len(same) >= SPAN_QUOTES else None
+            if span is not None and len(span) <= SPAN_MAX:
+                numbers.append(book.cite(chunk, span))
+                done.add(chunk.chunk_id)
+            else:
+                numbers.append(book.cite(chunk, quote))
         return claim_text(claim, english) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
     def card_body(
@@ -476,13 +520,13 @@ class SectionWriter:
             if gap and uncovered(card, question):
                 # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
                 # about the question's subject (not about the missing procedure: 「期間」 is no 「訓練期間」).
-                detail = self._detail(card, without_procedure(question), english, book, hits, passages=False)
+                detail = self.detail(card, without_procedure(question), english, book, hits, passages=False)
                 if not detail:
                     # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
                     lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
-            detail = self._detail(card, question, english, book, hits)
+            detail = self.detail(card, question, english, book, hits)
             verdict = self._verdict(card, question)
             if verdict is not None and (line := self._cite_claim(book, verdict[0], hits, english)):
                 # 「研修中の給料も出るの？」: はい, and the sentence that says so, before the rest.
@@ -752,7 +796,7 @@ class SectionWriter:
             return card.answer
         return [best, *(c for c in card.answer if c is not best)]
 
-    def _detail(
+    def detail(
         self,
         card: Card,
         question: str,
@@ -760,6 +804,7 @@ class SectionWriter:
         book: CitationBook,
         hits: list[Hit],
         passages: bool = True,
+        min_overlap: float = PASSAGE_MIN_OVERLAP,
     ) -> str:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
@@ -768,6 +813,7 @@ class SectionWriter:
         wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
 
         when = bool(ASKS_WHEN.search(nfkc(question)))
+        who = bool(NAME_ASKED.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
@@ -775,15 +821,18 @@ class SectionWriter:
             figure = FIGURE_BONUS if wants_figure and COUNTED.search(claim.sentence) else 0.0
             # 「いつ選ばれたの？」 asks for a date: a sentence with dates (「第1弾（2023年4月）」) answers it.
             dated = FIGURE_BONUS * len(DATED.findall(claim.sentence)) if when else 0.0
-            return cost + figure + dated + _share(claim, weights)
+            name = FIGURE_BONUS if who and NAMED_ORG.search(claim.sentence) else 0.0
+            return cost + figure + dated + name + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         claims = sorted(
-            (c for c in card.claims() if everything or overlap(c) >= PASSAGE_MIN_OVERLAP),
+            (c for c in card.claims() if everything or overlap(c) >= min_overlap),
             key=overlap,
             reverse=True,
         )[: len(card.claims()) if everything else DETAIL_CLAIMS]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
+        if who:
+            claims = [c for c in claims if NAMED_ORG.search(c.sentence)]  # a name asked: sentences with one
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
         if passages:
             own = [
@@ -804,7 +853,11 @@ class SectionWriter:
                 min_overlap=PASSAGE_MIN_OVERLAP,
                 query_vector=self.index.embed_query(question),
             )
-            lines += [quote_line(c.text, book.cite(c.chunk, c.text)) for c in picked]
+            lines += [
+                quote_line(c.text, book.cite(c.chunk, c.text))
+                for c in picked
+                if not who or NAMED_ORG.search(c.text)
+            ]
         if not lines:
             return ""
         intro = (
