@@ -631,11 +631,22 @@ class SectionWriter:
                 body = label[verdict[1]] + ("\n" if english else "") + body  # 「はい。」 then why
             # Two parts asked, two answers: each under its subject (「### DX推進指標とは何か」).
             heading = f"### {card.title_en if english else card.title}\n" if also else ""
-            parts.append((label["answer"] + "\n" if stage is not None else heading) + body)
-            if also:
-                parts.append(also)  # (the passages for the whole message would be about that other part)
-            elif card.kind in ("topic", "staff"):
-                parts.append(self._passages_section(card, question, hits, book, label["passages"]))
+            answer = (label["answer"] + "\n" if stage is not None else heading) + body
+            found = (
+                self._passages_section(card, question, hits, book, label["passages"])
+                if not also and card.kind in ("topic", "staff")
+                else ""
+            )
+            if (
+                found
+                and verdict is None
+                and FACT_ASKED.search(nfkc(question))
+                and re.search(r"\d", strip_markers(found))
+            ):
+                # 「相談件数は何件？」: the passage with the figure asked for comes first, the topic after it.
+                parts += [found, answer]
+            else:
+                parts += [answer, also or found]  # (the passages for the whole message would be about `also`)
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         said = [q for c in card.answer for q in c.cites] if card.kind != "clause" else []

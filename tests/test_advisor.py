@@ -1542,3 +1542,13 @@ def test_a_follow_up_the_last_topic_does_not_answer_is_answered_by_a_related_top
     assert which.topic == "case-gotogumi"  # related to staff resistance, and it names the company
     assert "株式会社後藤組" in which.answer
     assert "用意がない" not in which.answer
+
+
+def test_a_staffer_asking_a_figure_gets_the_passage_with_it_first_and_no_agency(advisor: Advisor) -> None:
+    r = ask(
+        advisor,
+        "地銀の法人営業です。常陽銀行の事例で、半年間に受けた相談件数と、そのうちコンサル契約になった件数は何件でしたか？",
+    )
+    first = r.answer.split("\n\n")[0]
+    assert "100件の相談" in first and "15件" in first
+    assert not r.agencies  # support staff are not sent to a support agency

@@ -85,3 +85,51 @@ def test_an_english_word_that_spells_a_place_is_no_place() -> None:
 )
 def test_a_pillar_named_by_its_subject_is_that_pillar(text: str, card_id: str | None) -> None:
     assert clause_card_id(text) == card_id
+
+
+@pytest.mark.parametrize(
+    ("text", "supporter"),
+    [
+        ("信用金庫で中小企業向けの相談を担当している者です。", True),
+        ("地銀の法人営業です。常陽銀行の事例で、相談件数は？", True),
+        ("最近メインバンクの担当者がやたらDXの話をしてきます。", False),  # an owner speaking of the bank
+        ("信用金庫から融資を受けています。", False),
+    ],
+)
+def test_support_staff_are_known_by_what_they_say_they_do(text: str, supporter: bool) -> None:
+    from bot.question import is_supporter
+
+    assert is_supporter(text) is supporter
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("取引のある銀行にDXの相談をしてもいいんですか？", True),
+        ("公庫の低い金利って誰でも使えるの？", True),  # 「誰でも」 is no question word
+        ("Can my bank help us with DX?", True),
+        ("DXって何から始めればいい？", False),
+        ("誰に相談すればいい？", False),
+        ("Is it worth it, and what would we get?", False),
+    ],
+)
+def test_yes_no_questions_are_told_from_questions_for_content(question: str, yes_no: bool) -> None:
+    from bot.question import YES_NO
+
+    assert bool(YES_NO.search(nfkc(question))) is yes_no
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("その話に出てきた「RFP」って何ですか？", "RFP"),
+        ("その「BPO」って、要は外に丸投げするってことですか？", "BPO"),
+        ("What is a PMO?", "PMO"),
+        ("What is it, roughly?", None),  # 「it」 is no term
+        ("DXって何から始めればいい？", None),
+    ],
+)
+def test_the_term_a_question_asks_the_meaning_of(question: str, term: str | None) -> None:
+    from bot.question import asked_term
+
+    assert asked_term(question) == term
