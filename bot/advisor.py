@@ -275,8 +275,12 @@ class Advisor:
             len(messages) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
         )
         if whom_only and (previous is None or previous.card is None):
-            # (with no topic before it to ask about: how to choose among the agencies)
-            card, why = self.cards.by_id("agency-choose") or card, "match"
+            # With no topic before it: the agency the question before it speaks of (「経費で落とせる？」→ 税理士,
+            # even when that question was refused), else how to choose among the agencies.
+            before = [m.content for m in messages[:-1] if m.role == "user"][-1:]
+            spoken = [m for m in match_agencies(before[0], limit=3) if m.keyword_hits > 0] if before else []
+            own_card = self.cards.by_id(AGENCY_CARDS.get(spoken[0].agency.id, "")) if spoken else None
+            card, why = own_card or self.cards.by_id("agency-choose") or card, "match"
         in_scope = (
             self._answerable(question, hits, expansions, context, follow, previous, best)
             or self._uses(asked_term(question))

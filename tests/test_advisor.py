@@ -1503,8 +1503,10 @@ def test_whom_to_ask_after_a_refused_question_is_answered(advisor: Advisor) -> N
         "じゃあそういうことは誰に聞けばいいの？",
     )
     assert refused.refused
-    assert not whom.refused and whom.topic == "agency-choose"
-    assert whom.agencies
+    assert not whom.refused and whom.topic == "agency-professional"  # the accounting the question spoke of
+    assert whom.agencies and whom.agencies[0].id == "professional"
+    _, anyone = converse(advisor, "明日の天気は？", "じゃあ誰に聞けばいいの？")
+    assert not anyone.refused and anyone.topic == "agency-choose"  # nothing spoken of: how to choose
 
 
 def test_an_owner_asking_why_the_bank_talks_dx_gets_the_banks_role_not_staff_guidance(
