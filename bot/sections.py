@@ -462,23 +462,16 @@ class SectionWriter:
                 if c is None:
                     log.warning("catalog quote not found in the index: %s", q[:40])
             return ""
-        numbers: list[int] = []
-        done: set[str] = set()
+        by_passage: dict[str, tuple[Any, list[str]]] = {}
         for quote, chunk in zip(claim.cites, chunks, strict=True):
-            assert chunk is not None
-            same = [
-                q
-                for q, c in zip(claim.cites, chunks, strict=True)
-                if c is not None and c.chunk_id == chunk.chunk_id
-            ]
-            if chunk.chunk_id in done:
-                continue
-            span = _covering(chunk.text, same) if len(same) >= SPAN_QUOTES else None
+            by_passage.setdefault(chunk.chunk_id, (chunk, []))[1].append(quote)  # type: ignore[union-attr]
+        numbers: list[int] = []
+        for chunk, quotes in by_passage.values():
+            span = _covering(chunk.text, quotes) if len(quotes) >= SPAN_QUOTES else None
             if span is not None and len(span) <= SPAN_MAX:
                 numbers.append(book.cite(chunk, span))
-                done.add(chunk.chunk_id)
             else:
-                numbers.append(book.cite(chunk, quote))
+                numbers += [book.cite(chunk, q) for q in quotes]
         return claim_text(claim, english) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
     def card_body(
@@ -529,7 +522,13 @@ class SectionWriter:
             detail = self.detail(card, question, english, book, hits)
             verdict = self._verdict(card, question)
             if verdict is not None and (line := self._cite_claim(book, verdict[0], hits, english)):
-                # 「研修中の給料も出るの？」: はい, and the sentence that says so, before the rest.
+                # 「研修中の給料も出るの？」: はい, and the sentence that says so, before the rest (not again in it).
+                rest = [
+                    ln
+                    for ln in detail.split("\n")[1:]
+                    if strip_markers(ln[2:]) != strip_markers(_full_stop(line))
+                ]
+                detail = "\n".join(detail.split("\n")[:1] + rest) if rest else ""
                 detail = label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
             if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
