@@ -236,23 +236,6 @@ TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
 _BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
 
 
-SPAN_QUOTES = 3  # quotes of one passage in one sentence from which they are cited as one stretch …
-SPAN_MAX = 400  # … when that stretch is at most this long (characters)
-
-
-def _covering(text: str, quotes: list[str]) -> str | None:
-    """The shortest stretch of a passage that holds every quote (matched across line breaks and spaces)."""
-    starts, ends = [], []
-    for quote in quotes:
-        chars = [re.escape(ch) for ch in nfkc(quote) if not ch.isspace()]
-        found = re.search(r"\s*".join(chars), text) if chars else None
-        if found is None:
-            return None
-        starts.append(found.start())
-        ends.append(found.end())
-    return text[min(starts) : max(ends)]
-
-
 class SectionWriter:
     """Writes an answer's sections with the advisor's sentence pool, cards and index (thread-safe: it
     keeps no state between answers)."""
@@ -453,25 +436,10 @@ class SectionWriter:
         return out
 
     def _cite_claim(self, book: CitationBook, claim: Claim, hits: list[Hit], english: bool = False) -> str:
-        """A card sentence with the markers of its quotes; empty when a quote is not in the index. Many quotes
-        from one passage (a chart's values: 「824」「262」「+13.8%」…) are cited once, as the stretch of the
-        passage that holds them all, not as ten markers in a row."""
-        chunks = [self.pool.find_chunk(q, [h.chunk for h in hits]) for q in claim.cites]
-        if not chunks or any(c is None for c in chunks):
-            for q, c in zip(claim.cites, chunks, strict=True):
-                if c is None:
-                    log.warning("catalog quote not found in the index: %s", q[:40])
+        """A card sentence with the markers of its quotes; empty when a quote is not in the index."""
+        numbers = [self._cite_quote(book, q, hits) for q in claim.cites]
+        if not numbers or any(n is None for n in numbers):
             return ""
-        by_passage: dict[str, tuple[Any, list[str]]] = {}
-        for quote, chunk in zip(claim.cites, chunks, strict=True):
-            by_passage.setdefault(chunk.chunk_id, (chunk, []))[1].append(quote)  # type: ignore[union-attr]
-        numbers: list[int] = []
-        for chunk, quotes in by_passage.values():
-            span = _covering(chunk.text, quotes) if len(quotes) >= SPAN_QUOTES else None
-            if span is not None and len(span) <= SPAN_MAX:
-                numbers.append(book.cite(chunk, span))
-            else:
-                numbers += [book.cite(chunk, q) for q in quotes]
         return claim_text(claim, english) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
     def card_body(
@@ -640,6 +608,7 @@ class SectionWriter:
                 found
                 and verdict is None
                 and FACT_ASKED.search(nfkc(question))
+                and WANTS_FIGURE.search(nfkc(question))
                 and re.search(r"\d", strip_markers(found))
             ):
                 # 「相談件数は何件？」: the passage with the figure asked for comes first, the topic after it.

@@ -1521,19 +1521,6 @@ def test_an_owner_asking_why_the_bank_talks_dx_gets_the_banks_role_not_staff_gui
     assert "主治医" in r.answer
 
 
-def test_a_charts_values_in_one_sentence_are_cited_once_as_the_stretch_that_holds_them(
-    advisor: Advisor, corpus_text: str, chunk_texts: dict[str, str]
-) -> None:
-    r = ask(advisor, "DXってやる意味あるの？うちは今のままでも回ってるんだけど")
-    sentence = next(s for s in r.answer.split("。") if "824千円/人" in s)
-    assert "+13.8%" in sentence
-    after = r.answer.split("+2.8%です。", 1)[1]
-    assert len(re.match(r"(\[\d+\])*", after).group(0)) <= len("[10][11][12]")  # not ten markers in a row
-    stretch = next(c for c in r.citations if "ΔLP=824" in nfkc(c.quote))
-    assert "+13.8%" in stretch.quote and "+2.8%" in stretch.quote
-    assert not citation_problems(r, corpus_text, chunk_texts)
-
-
 def test_a_follow_up_the_last_topic_does_not_answer_is_answered_by_a_related_topic(advisor: Advisor) -> None:
     _, which = converse(
         advisor,
