@@ -736,8 +736,10 @@ class SectionWriter:
         if not YES_NO.search(text) or NEGATIVE_QUESTION.search(text):
             # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
             return None
-        for claim in card.claims():
-            for word, pattern in (("yes", claim.yes_if), ("no", claim.no_if)):
+        # A condition that makes it いいえ (「誰でも」「認定を取ってなくても」) outweighs the topic's はい.
+        for word in ("no", "yes"):
+            for claim in card.claims():
+                pattern = claim.no_if if word == "no" else claim.yes_if
                 if pattern and re.search(pattern, text, re.IGNORECASE):
                     return claim, word
         return None

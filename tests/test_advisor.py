@@ -1405,6 +1405,18 @@ def test_when_a_listed_place_was_selected_comes_from_its_round_mark(advisor: Adv
         ("公庫の低い金利って誰でも使えるの？", "いいえ。", "money-financing", "DX認定事業者"),
         ("ベンダーに全部任せておけばいいよね？", "いいえ。", "vendor-who-leads", "経営者自らが主体的"),
         ("研修してる間の社員の給料も助成の対象になる？", "はい。", "money-training-grant", "1,000円/時間"),
+        (
+            "社員にデータ分析の研修を受けさせたいんやけど、国から補助とかでる？",
+            "はい。",
+            "money-training-grant",
+            "訓練経費",
+        ),
+        (
+            "在庫はエクセルで管理していますが、これはもうDXと言えるのでしょうか。",
+            "いいえ。",
+            "dx-vs-it",
+            "変革",
+        ),
     ],
 )
 def test_a_yes_no_question_is_answered_yes_or_no_first_with_the_sentence_that_says_so(
