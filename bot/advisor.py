@@ -271,6 +271,7 @@ class Advisor:
             )
         passages = [h.chunk.chunk_id for h in hits]
         card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
+        term = asked_term(question)
         whom_only = (
             len(messages) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
         )
@@ -283,7 +284,9 @@ class Advisor:
             card, why = own_card or self.cards.by_id("agency-choose") or card, "match"
         in_scope = (
             self._answerable(question, hits, expansions, context, follow, previous, best)
-            or self._uses(asked_term(question))
+            or (
+                term is not None and term in self.corpus_text
+            )  # 「BPOとは？」 asks about the guides' own word
             # 「じゃあそういうことは誰に聞けばいいの？」 after a question the guides do not answer: whom to ask is
             # what they do cover.
             or whom_only
@@ -329,7 +332,6 @@ class Advisor:
                 self.backend, question, messages, hits, book, stage, agencies, card
             )
             mode = "llm" if body is not None else "extractive"
-        term = asked_term(question)
         if body is None and term and _not_about(card, term, why):
             # 「その「RFP」って何？」: what the guides say where they use the word, not the topic's answer again.
             body = self.writer.term(term, english, book) or None
@@ -987,10 +989,6 @@ class Advisor:
             if body:
                 return related, body
         return card, ""
-
-    def _uses(self, term: str | None) -> bool:
-        """Do the guides use this term (「BPOとは？」 asks about their words)?"""
-        return term is not None and any(term in c.text for c in self.index.chunks)
 
     def _ranked(self, hits: list[Hit], card: Card | None) -> list[Hit]:
         """The search hits with the passages the card's answer quotes placed right after the best hit.

@@ -522,6 +522,11 @@ def choose_card(
     return None, "none"
 
 
+def _states_cost(card: Card) -> bool:
+    """Does the card say what something costs (「無償」「1.30%」「最大75%」)?"""
+    return any(STATES_COST.search(c.sentence) for c in card.claims())
+
+
 def _follow_up_card(
     index: CardIndex,
     question: str,
@@ -567,15 +572,11 @@ def _follow_up_card(
         # the same subject (the index's use → what the index is).
         for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
             same = card is previous.card or _subject(card) & _subject(previous.card)
-            if same and any(STATES_COST.search(c.sentence) for c in card.claims()):
+            if same and _states_cost(card):
                 return card, "detail"
         # 「そのDX推進指標って、お金かかります？」 names what it asks about: the card on it that states its cost.
         for hit in own[:3]:
-            if (
-                names_all(hit.card, text)
-                and not hit.card.id.startswith("money-")
-                and any(STATES_COST.search(c.sentence) for c in hit.card.claims())
-            ):
+            if names_all(hit.card, text) and not hit.card.id.startswith("money-") and _states_cost(hit.card):
                 return hit.card, "detail"  # (only what speaks to the cost: 「…ベンチマーク」も無償で提供)
     if BORROWING.search(text):
         # 「地元の信金から借りる場合は？」 after the JFC loan: the money card that answers it (the guarantee).

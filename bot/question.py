@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from bot import catalog
 from bot.counsel import PILLAR, VIEWPOINT
@@ -158,9 +159,14 @@ def is_supporter(text: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def _synonyms() -> Any:
+    return read_yaml(catalog.DATA_DIR / "synonyms.yaml")
+
+
+@lru_cache(maxsize=1)
 def synonym_groups() -> list[tuple[list[str], list[str]]]:
     """(words that trigger, words added): a plain list works both ways; {en, ja} goes English → Japanese."""
-    raw = read_yaml(catalog.DATA_DIR / "synonyms.yaml")
+    raw = _synonyms()
     groups = []
     for entry in raw:
         if isinstance(entry, dict):
@@ -178,7 +184,7 @@ def _english_groups() -> list[tuple[list[re.Pattern[str]], list[str]]]:
             [re.compile(rf"\b{re.escape(nfkc(e).lower())}") for e in entry["en"]],
             [nfkc(w).lower() for w in entry["ja"]],
         )
-        for entry in read_yaml(catalog.DATA_DIR / "synonyms.yaml")
+        for entry in _synonyms()
         if isinstance(entry, dict)
     ]
 

@@ -851,7 +851,7 @@ class SectionWriter:
     def term(self, term: str, english: bool, book: CitationBook) -> str:
         """What the guides say where they use a term (「RFP」「BPO」): its sentences, or the list it is an item
         of, and whether they explain it. Empty when the guides never use it."""
-        found: list[tuple[Any, str, str]] = []  # (chunk, quote, shown)
+        found: list[tuple[Any, list[str], str]] = []  # (chunk, quotes, shown)
         explained = False
         for chunk in self.index.chunks:
             if term not in chunk.text:
@@ -862,7 +862,7 @@ class SectionWriter:
                 if term in c.text and len(c.text) >= len(term) + TERM_CONTEXT  # not 「PMO支援6」
             ]
             for sentence in sentences[:TERM_PLACES]:
-                found.append((chunk, sentence, sentence))
+                found.append((chunk, [sentence], sentence))
                 explained = explained or bool(
                     re.search(re.escape(term) + r"\s*[（(]|" + re.escape(term) + "とは", sentence)
                 )
@@ -877,10 +877,9 @@ class SectionWriter:
                 ]
                 if at not in items:
                     items = [at]
-                span = chunk.text[chunk.text.index(lines[items[0]]) :]
-                span = span[: span.index(lines[items[-1]]) + len(lines[items[-1]])]
-                shown = "・".join(_BULLET.sub("", lines[i]).strip() for i in items)
-                found.append((chunk, span.strip(), shown))
+                # One quote per item: the index may hold a slide's lines in another order than the corpus file.
+                quotes = [_BULLET.sub("", lines[i]).strip() for i in items]
+                found.append((chunk, quotes, "・".join(quotes)))
             if len(found) >= TERM_PLACES:
                 break
         if not found:
@@ -893,7 +892,10 @@ class SectionWriter:
             lines = [f'The guides use "{term}" in these places (in Japanese):']
         else:
             lines = [f"「{term}」は、資料では{place}に、次のように出てきます。"]
-        lines += [f"- {shown}[{book.cite(c, quote)}]" for c, quote, shown in found[:TERM_PLACES]]
+        lines += [
+            f"- {shown}" + "".join(f"[{book.cite(c, q)}]" for q in quotes)
+            for c, quotes, shown in found[:TERM_PLACES]
+        ]
         if not explained:
             lines.append(
                 f'The guides do not explain what "{term}" means beyond this.'
