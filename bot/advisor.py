@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,8 @@ from bot.question import (
     ROLE,
     STARTING,
     VENDORS,
+    WHAT_TO_DO,
+    asked_org,
     asked_sentence,
     asked_term,
     asking_parts,
@@ -156,7 +158,9 @@ MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
     r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
 )
-WHICH_STAGE = re.compile(r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)")
+WHICH_STAGE = re.compile(
+    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
+)
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
 
@@ -272,6 +276,13 @@ class Advisor:
         passages = [h.chunk.chunk_id for h in hits]
         card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
         term = asked_term(question)
+        firm = asked_org(question) if term is None else None
+        if firm is not None and firm in self.corpus_text and not self._carded(firm):
+            term = (
+                firm  # 「その樋口製作所って、どんなDX？」: only a name in a list — what the guides say of it
+            )
+        else:
+            firm = None
         whom_only = (
             len(messages) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
         )
@@ -334,7 +345,7 @@ class Advisor:
             mode = "llm" if body is not None else "extractive"
         if body is None and term and _not_about(card, term, why):
             # 「その「RFP」って何？」: what the guides say where they use the word, not the topic's answer again.
-            body = self.writer.term(term, english, book) or None
+            body = self.writer.term(term, english, book, firm=firm is not None) or None
         if body is None:
             if card is not None:
                 # 「応募できますか？あと、評価の観点は？」: the other part answered by its own card.
@@ -350,7 +361,11 @@ class Advisor:
                 if not body and why == "detail" and card.related:
                     # Nothing in the last topic speaks to the follow-up (「その会社ってどこの会社？」 after staff
                     # resistance): the related topic that does, best match first, before the bare passages.
-                    card, body = self._related_detail(card, question, qvec, english, book, hits)
+                    seen = previous.seen if previous is not None else []
+                    card, body = self._related_detail(card, question, qvec, english, book, hits, seen)
+                if not body and why == "detail" and WHAT_TO_DO.search(nfkc(question)):
+                    # 「任せっきりにしないなら、社長の私は具体的に何を？」: the topic's steps are the answer.
+                    body = self.writer.to_do(card, english, book, hits, lead=False)
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
@@ -690,10 +705,15 @@ class Advisor:
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
-        elif fresh and general and WHICH_STAGE.search(text) and (card is None or card.kind != "start"):
+        elif (
+            fresh
+            and (general or (described is not None and BUSINESS.search(text)))
+            and WHICH_STAGE.search(text)
+            and (card is None or card.kind != "start")
+        ):
             # 「クラウドの顧客管理に移すのって、DXのどの段階の取組？」: the four stages and their examples.
             # 「受注はFAX、勤怠は紙…うちはどの段階？」: where the firm stands, then what to do from there.
-            mine = described is not None and MY_STAGE.search(text)
+            mine = described is not None and (MY_STAGE.search(text) or BUSINESS.search(text))
             card, why = self.cards.by_id("start-general" if mine else "stages-overview"), "match"
         elif (
             fresh
@@ -962,6 +982,10 @@ class Advisor:
             message_id=uuid.uuid4().hex, answer=text, intent="out_of_scope", refused=True, retrieved=retrieved
         )
 
+    def _carded(self, name: str) -> bool:
+        """Does a card's sentence speak of this name (後藤組, 常陽銀行)?"""
+        return any(name in c.sentence for card in self.cards.cards for c in card.claims())
+
     def _related_detail(
         self,
         card: Card,
@@ -970,9 +994,12 @@ class Advisor:
         english: bool,
         book: CitationBook,
         hits: list[Hit],
+        seen: Collection[str] = (),
     ) -> tuple[Card, str]:
         """The first of the card's related topics (in the order the question matches them) whose detail
-        answers the question, with that detail; the card itself and no text when none does."""
+        answers the question, with that detail; the card itself and no text when none does. Asked what to
+        do (「社長の私は具体的に何を？」), a related topic not yet shown that the question points at by itself
+        (among the two best) answers with its steps."""
         ranked = self.cards.rank(question, qvec, n=len(self.cards.cards))
         order = {h.card.id: i for i, h in enumerate(ranked)}
         # (A clause answers with its whole text, a start card with where the firm stands: not a detail.)
@@ -981,11 +1008,23 @@ class Advisor:
             for r in card.related
             if (c := self.cards.by_id(r)) is not None and c.kind in ("topic", "staff", "agency")
         ]
-        for related in sorted(tried, key=lambda c: order.get(c.id, len(order)))[:RELATED_TRIED]:
-            # Its own sentences only: its passages' sentences would match on any common word.
+        tried.sort(key=lambda c: order.get(c.id, len(order)))
+        if (
+            tried
+            and WHAT_TO_DO.search(nfkc(question))
+            and order.get(tried[0].id, 2) < 2
+            and tried[0].id not in seen
+        ):
+            body = self.writer.to_do(tried[0], english, book, hits, lead=True)
+            if body:
+                return tried[0], body
+        for related in tried[:RELATED_TRIED]:
+            # Its own sentences only: its passages' sentences would match on any common word. A はい/いいえ
+            # it holds for the question (「人がいなくてもDXってできる？」) answers it too.
             body = self.writer.detail(
                 related, question, english, book, hits, passages=False, min_overlap=RELATED_MIN_OVERLAP
             )
+            body = self.writer.verdict_first(related, question, english, book, hits, body)
             if body:
                 return related, body
         return card, ""

@@ -52,6 +52,15 @@ _ANAPHORA = re.compile(
     r"|\b(it|that|there|they|them|in our case)\b",
     re.IGNORECASE,
 )
+_ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z]{2,}[a-z]?(?![A-Za-z])")
+
+
+def acronyms(text: str) -> list[str]:
+    """The acronyms a message names (「CISO」「BPO」), other than DX and IT, which every topic uses."""
+    return [a for a in _ACRONYM.findall(text) if a not in ("DX", "IT")]
+
+
+FOLLOW_UP_TERM_CHARS = 40
 # 「話は変わるけど、…」 opens a new topic: not a follow-up, and the opening itself says nothing to match.
 TOPIC_CHANGE = re.compile(
     r"^\s*(?:(?:なるほど|了解|わかりました|分かりました|ありがとう(?:ございます)?|OK|ok|thanks)[。、!！,.\s]*)?"
@@ -99,8 +108,11 @@ SAME_ENTITY = re.compile(
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
+_GETTING_READY = re.compile(
+    r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方"
+)
 NEXT_STAGE = re.compile(
-    r"次の段階|一つ上の段階|ひとつ上の段階|上の段階|次のステップ|next stage", re.IGNORECASE
+    r"次の段階|一つ上の段階|ひとつ上の段階|上の段階|次のステップ|一番上の|最上位|next stage", re.IGNORECASE
 )
 MORE = re.compile(
     r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
@@ -310,6 +322,8 @@ _PROCEDURES = {
     r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form": r"申請先|手続|方法|様式",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
+    # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.
+    r"いくら|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段": r"費用|料金|価格|相場|受講料",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任|兼ね": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
@@ -413,8 +427,20 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
     if TOPIC_CHANGE.match(text):
         return False
     return bool(
-        _ANAPHORA.search(text) or BRING.search(text) or len(text) <= 20 or _SUB_PILLAR_ONLY.match(text)
+        _ANAPHORA.search(text)
+        or BRING.search(text)
+        or len(text) <= 20
+        or _SUB_PILLAR_ONLY.match(text)
+        or (len(text) <= FOLLOW_UP_TERM_CHARS and _names_what_was_said(previous.card, text))
     )
+
+
+def _names_what_was_said(card: Card | None, text: str) -> bool:
+    """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use."""
+    if card is None:
+        return False
+    said = " ".join(c.sentence for c in card.claims())
+    return any(a in said for a in acronyms(text))
 
 
 def drop_topic_change(question: str) -> str:
@@ -508,6 +534,13 @@ def choose_card(
             consultant = index.by_id("agency-consultant")
             if consultant is not None:
                 return consultant, "match"
+        # 「DX認定を取るにはまず何を準備すれば？」 asks how to get certified, not what it brings (the merits
+        # card quotes the summary slide that the search finds first for anything about 認定).
+        how = next(
+            (h for h in hits[1:4] if h.card.id == "dx-cert-how" and h.score >= top.score - NAME_MARGIN), None
+        )
+        if top.card.id == "dx-cert-merits" and how is not None and _GETTING_READY.search(text):
+            return how.card, "detail" if previous is not None and how.card.id in previous.seen else "match"
         # 「相談ってどこに持っていけばいい？」 asks where to go: an agency card nearly as close answers that.
         whom = next(
             (h for h in hits[1:4] if h.card.kind == "agency" and h.score >= top.score - NAME_MARGIN), None
@@ -560,8 +593,11 @@ def _follow_up_card(
     if (
         certifying is not None
         and previous.card is not certifying
-        and GETTING_CERTIFIED.search(text)
-        and "認定" in previous.card.title
+        and (
+            (GETTING_CERTIFIED.search(text) and "認定" in previous.card.title)
+            # 「DX認定の話に戻りますが、取得するのにまず何から準備すれば？」
+            or (re.search(r"認定.{0,20}(取得|取る|取れ|申請)", text) and _GETTING_READY.search(text))
+        )
     ):
         # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
         return certifying, "detail" if certifying.id in shown else "match"
@@ -607,7 +643,11 @@ def _follow_up_card(
         if related:
             return related[0], "related"
 
-    if SAME_ENTITY.search(text) or refers_back(previous.card, text):
+    if (
+        SAME_ENTITY.search(text)
+        or refers_back(previous.card, text)
+        or _names_what_was_said(previous.card, text)
+    ):
         # 「その会社は…」「そのアプリって…」 asks more about what the last answer was about: a detail of it,
         # unless the follow-up names another topic.
         return (fresh, "match") if elsewhere and fresh is not None else (previous.card, "detail")

@@ -27,9 +27,31 @@ TERM_ASKED = re.compile(
     r"(?:(?:何|なに|なん)(?:ですか|でしょう|なの|のこと|を(?:指|意味)|\s*[?？]|$)|どういう(?:意味|もの|こと)"
     r"|どんな(?:意味|もの)|要は|つまり)"
     r"|" + _TERM.replace("?P<", "?P<bare_") + r"\s*とは\s*[?？]*\s*$"
-    r"|what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?" + _TERM.replace("?P<", "?P<en_"),
+    r"|what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?"
+    + _TERM.replace("?P<", "?P<en_")
+    # 「BPOって初めて聞きました。どういう意味ですか？」
+    + r"|"
+    + _TERM.replace("?P<", "?P<heard_")
+    + r"\s*(?:って|は)[^?？]{0,16}(?:初めて聞|聞いたことが?な|知らな|分からな|わからな)"
+    r"[^?？]{0,12}(?:どういう(?:意味|もの|こと)|(?:何|なに|なん)(?:ですか|のこと|なの))",
     re.IGNORECASE,
 )
+
+
+# 「その樋口製作所って、どんなDXをやっとるの？」: a firm or body asked about by its name.
+_ORG_ASKED = re.compile(
+    r"(?P<org>[一-龥ァ-ヶー・A-Za-z]{1,12}?(?:製作所|工業|建設|組|商店|銀行|協議会|信用金庫))(?:さん)?(?:って|は|の)[、,\s]*"
+    r"[^?？。]{0,12}(?:どんな|何を|なにを|どういう|何して|取組|取り組み)"
+)
+_NOT_ORG = re.compile(r"(取|仕|番)組$")
+
+
+def asked_org(question: str) -> str | None:
+    """The name of the firm or body the question asks about (「樋口製作所」), if it asks about one."""
+    match = _ORG_ASKED.search(nfkc(question))
+    if match is None or _NOT_ORG.search(match.group("org")):
+        return None
+    return re.sub(r"^(その|あの|この)", "", match.group("org"))
 
 
 def asked_term(question: str) -> str | None:
@@ -128,6 +150,12 @@ BEGINNING = re.compile(
 # Agencies that sell the tools (not for advice wanted 「中立的に」).
 VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # Asking where the business stands: its stage, how digital it is, where or how to begin.
+# 「具体的に何をしておけばいい？」「どうすればいいの？」: what to do about the topic, i.e. its steps.
+WHAT_TO_DO = re.compile(
+    r"(何|なに)(を)?(すれば|したら|しておけば|しとけば|しておく|せな|せにゃ|やれば|やったら)|どうすれば|どうしたら"
+    r"|what should (i|we) do",
+    re.IGNORECASE,
+)
 ASKS_STAGE = re.compile(
     STARTING.pattern
     + r"|段階|どの辺|どのあたり|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"

@@ -28,6 +28,7 @@ from bot.counsel import (
     STATES_COST,
     CardIndex,
     TurnState,
+    acronyms,
     claim_text,
     uncovered,
     uncovered_part,
@@ -154,6 +155,12 @@ COUNTED = re.compile(
 )  # not 「3.0」
 STAGE_ASKED = re.compile(
     r"段階|どの辺|どのあたり|レベル|現在地|stage|where (do|does) (we|i) stand", re.IGNORECASE
+)
+# Asked again where the firm stands (not 「同じくらいの段階の会社は何割？」, which only names the stage).
+OWN_STAGE_ASKED = re.compile(
+    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って|やと|だと)(どこ|何)|どの辺|どのあたり|現在地|レベル"
+    r"|段階\s*[1-4]|stage|where (do|does) (we|i) stand",
+    re.IGNORECASE,
 )
 NAMED_STAGE = re.compile(r"段階\s*([1-4])|stage\s*([1-4])", re.IGNORECASE)
 ALL_OF_IT = re.compile(
@@ -488,16 +495,7 @@ class SectionWriter:
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(card, question, english, book, hits)
-            verdict = self._verdict(card, question)
-            if verdict is not None and (line := self._cite_claim(book, verdict[0], hits, english)):
-                # 「研修中の給料も出るの？」: はい, and the sentence that says so, before the rest (not again in it).
-                rest = [
-                    ln
-                    for ln in detail.split("\n")[1:]
-                    if strip_markers(ln[2:]) != strip_markers(_full_stop(line))
-                ]
-                detail = "\n".join(detail.split("\n")[:1] + rest) if rest else ""
-                detail = label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
+            detail = self.verdict_first(card, question, english, book, hits, detail)
             if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
@@ -579,7 +577,7 @@ class SectionWriter:
                     previous is not None
                     and previous.stage_said
                     and previous.stage == stage.level
-                    and not STAGE_ASKED.search(nfkc(question))
+                    and not OWN_STAGE_ASKED.search(nfkc(question))
                 )
                 if again:
                     stage.reason = _first_sentence(stage.reason, english)
@@ -795,6 +793,7 @@ class SectionWriter:
 
         when = bool(ASKS_WHEN.search(nfkc(question)))
         who = bool(NAME_ASKED.search(nfkc(question)))
+        named = acronyms(nfkc(question))
 
         def overlap(claim: Claim) -> float:
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
@@ -803,7 +802,9 @@ class SectionWriter:
             # 「いつ選ばれたの？」 asks for a date: a sentence with dates (「第1弾（2023年4月）」) answers it.
             dated = FIGURE_BONUS * len(DATED.findall(claim.sentence)) if when else 0.0
             name = FIGURE_BONUS if who and NAMED_ORG.search(claim.sentence) else 0.0
-            return cost + figure + dated + name + _share(claim, weights)
+            # 「CISOって置かないといけない？」: a sentence that uses the acronym asked about.
+            term = FIGURE_BONUS if any(a in claim.sentence for a in named) else 0.0
+            return cost + figure + dated + name + term + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         claims = sorted(
@@ -848,9 +849,35 @@ class SectionWriter:
         )
         return intro + "\n" + "\n".join(f"- {line}" for line in lines)
 
-    def term(self, term: str, english: bool, book: CitationBook) -> str:
+    def verdict_first(
+        self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit], detail: str
+    ) -> str:
+        """「研修中の給料も出るの？」: はい, and the card's sentence that says so, before the detail (not again
+        in it); the detail as it is when the card has no はい/いいえ for the question."""
+        verdict = self._verdict(card, question)
+        line = self._cite_claim(book, verdict[0], hits, english) if verdict is not None else None
+        if verdict is None or not line:
+            return detail
+        rest = [
+            ln for ln in detail.split("\n")[1:] if strip_markers(ln[2:]) != strip_markers(_full_stop(line))
+        ]
+        detail = "\n".join(detail.split("\n")[:1] + rest) if rest else ""
+        label = LABELS["en" if english else "ja"]
+        return label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
+
+    def to_do(self, card: Card, english: bool, book: CitationBook, hits: list[Hit], lead: bool) -> str:
+        """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`)."""
+        lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
+        if not lines:
+            return ""
+        first = self._cite_claim(book, card.answer[0], hits, english) if lead and card.answer else None
+        steps = LABELS["en" if english else "ja"]["steps"] + "\n" + "\n".join(f"- {s}" for s in lines)
+        return _full_stop(first) + "\n\n" + steps if first else steps
+
+    def term(self, term: str, english: bool, book: CitationBook, firm: bool = False) -> str:
         """What the guides say where they use a term (「RFP」「BPO」): its sentences, or the list it is an item
-        of, and whether they explain it. Empty when the guides never use it."""
+        of, and whether they explain it. Empty when the guides never use it. A `firm` (「樋口製作所」): what it
+        does is what the guides may not say."""
         found: list[tuple[Any, list[str], str]] = []  # (chunk, quotes, shown)
         explained = False
         for chunk in self.index.chunks:
@@ -896,7 +923,13 @@ class SectionWriter:
             f"- {shown}" + "".join(f"[{book.cite(c, q)}]" for q in quotes)
             for c, quotes, shown in found[:TERM_PLACES]
         ]
-        if not explained:
+        if firm:
+            lines.append(
+                f'The guides say nothing more about what "{term}" does.'
+                if english
+                else f"「{term}」の取組の内容は、資料には書かれていません。"
+            )
+        elif not explained:
             lines.append(
                 f'The guides do not explain what "{term}" means beyond this.'
                 if english

@@ -54,6 +54,9 @@ _WEAK_CUES = frozenset(
         "顧客管理",
         "販売管理",
         "発注管理",
+        "通販",  # 「通販やってます」 is a channel, not data used to widen it (「通販で販路を広げている」)
+        "ec",
+        "ネット販売",
     }
 )
 _IN_USE = re.compile(
