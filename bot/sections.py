@@ -237,6 +237,7 @@ NEGATIVE_QUESTION = re.compile(
     r"違う|ちゃう|ちゃいます|異なる|(ない|ません|なく|ず|じゃ|では)[^。、]{0,6}[?？]|\b(isn't|aren't|don't|doesn't|can't|not)\b",
     re.I,
 )
+TERM_SHORT = 45  # a term's sentence shorter than this is shown with the sentence after it
 TERM_PLACES = 3  # sentences (or lists) shown for a term the guides use
 TERM_CONTEXT = 8  # characters besides the term that make a sentence worth quoting
 TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
@@ -473,10 +474,10 @@ class SectionWriter:
             parts.append(self._selected_when(listed, book, hits, english))  # 「札幌はいつ選ばれた？」
         if card.kind == "clause":
             claims = card.answer
-            if not wants_verbatim(question):
-                # 「柱3-3の望ましい方向性は？」 asks for one part; 原文・全文 asks for the whole clause.
-                asked = [c for c in claims if _CLAUSE_PART[_clause_part(c)].search(nfkc(question))]
-                claims = asked or claims
+            # 「柱3-3の望ましい方向性は？」 asks for one part — in its own words too (「柱となる考え方を原文のまま」);
+            # 原文・全文 alone asks for the whole clause.
+            asked = [c for c in claims if _CLAUSE_PART[_clause_part(c)].search(nfkc(question))]
+            claims = asked or claims
             lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
             parts.append(f"### {card.title}\n" + "\n".join(lines))
             verbatim = wants_verbatim(question)
@@ -883,13 +884,18 @@ class SectionWriter:
         for chunk in self.index.chunks:
             if term not in chunk.text:
                 continue
+            pooled = [c.text for c in self.pool.by_chunk.get(chunk.chunk_id, [])]
             sentences = [
-                c.text
-                for c in self.pool.by_chunk.get(chunk.chunk_id, [])
-                if term in c.text and len(c.text) >= len(term) + TERM_CONTEXT  # not 「PMO支援6」
+                (i, text)
+                for i, text in enumerate(pooled)
+                if term in text and len(text) >= len(term) + TERM_CONTEXT  # not 「PMO支援6」
             ]
-            for sentence in sentences[:TERM_PLACES]:
-                found.append((chunk, [sentence], sentence))
+            for i, sentence in sentences[:TERM_PLACES]:
+                quotes = [sentence]
+                if len(sentence) < TERM_SHORT and i + 1 < len(pooled) and pooled[i + 1].endswith("。"):
+                    # 「…「Ibaraki DX Community事業」を実施。」 goes on: 「参画機関それぞれの知見を持ち寄り…」
+                    quotes.append(pooled[i + 1])
+                found.append((chunk, quotes, "".join(quotes)))
                 explained = explained or bool(
                     re.search(re.escape(term) + r"\s*[（(]|" + re.escape(term) + "とは", sentence)
                 )
@@ -909,6 +915,8 @@ class SectionWriter:
                 found.append((chunk, quotes, "・".join(quotes)))
             if len(found) >= TERM_PLACES:
                 break
+        # The labels of a figure (「Ibaraki DX Communityいばらき中小企業」) only when no sentence uses the term.
+        found = [f for f in found if f[2].endswith("。")] or found
         if not found:
             return ""
         chunk = found[0][0]
@@ -929,7 +937,9 @@ class SectionWriter:
                 if english
                 else f"「{term}」の取組の内容は、資料には書かれていません。"
             )
-        elif not explained:
+        elif not explained and re.fullmatch(r"[A-Za-z]{2,8}", term):
+            # (Only an abbreviation is plainly unexplained without a gloss: a named programme such as
+            # 「Ibaraki DX Community」 is described by the sentences around it.)
             lines.append(
                 f'The guides do not explain what "{term}" means beyond this.'
                 if english

@@ -1553,3 +1553,119 @@ def test_a_staffer_asking_a_figure_gets_the_passage_with_it_first_and_no_agency(
     first = r.answer.split("\n\n")[0]
     assert "100件の相談" in first and "15件" in first
     assert not r.agencies  # support staff are not sent to a support agency
+
+
+# --- session 10: a new untuned owner set (13) ----------------------------------------------------
+
+
+def test_a_described_firm_asking_which_stage_gets_the_card_of_its_stage(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "金沢で印刷会社をやってます。従業員12人。受注はFAXと電話だけです。国の言うデジタル化の段階だとどこになりますか？",
+    )
+    assert answer.stage is not None and answer.stage.level == 1
+    assert answer.topic == "start-stage1"  # where to start from there, not what デジタル化 means
+
+
+def test_a_follow_up_that_only_names_the_stage_gets_the_one_line_stage(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "受注はFAXと電話だけ、勤怠は出勤簿に判子です。うちはDXのどの段階ですか？",
+        "うちと同じくらいの段階の会社って、中小企業全体で何割ぐらいいるの？",
+    )
+    assert "段階1の例" in first.answer
+    assert "段階1の例" not in then.answer  # 現在地 in full once
+    assert "30.8%" in then.answer
+
+
+def test_asked_what_to_do_after_leave_it_to_the_vendor_gets_steps_not_passages(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "地元のシステム会社が全部作ってくれると言うので、丸ごと任せようと思います。大丈夫ですか？",
+        "任せっきりにしないとしたら、社長の私は具体的に何をしておけばいいんですか？",
+    )
+    assert "### 次の一歩" in then.answer or "### 最初の一歩" in then.answer
+    assert "用意がない" not in then.answer
+    assert "社長自らが社員に対してDXの必要性を語る" in then.answer
+
+
+def test_a_short_follow_up_naming_an_acronym_of_the_topic_stays_on_it(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "取引先からサイバーセキュリティの体制を報告するよう言われました。経営者として何をすべきですか？",
+        "CISOを置けということですか？うちくらいの規模でも要るんでしょうか。",
+    )
+    assert then.topic == "security"
+    assert "CISO等の責任者" in then.answer
+
+
+@pytest.mark.parametrize(
+    ("first", "price"),
+    [
+        ("ITコーディネータってどういう人たちですか？", "実際に頼むと、1回の相談でいくらくらいが相場ですか？"),
+        (
+            "地域DX推進ラボに選ばれた地域だと、小さな店でも何かしてもらえるの？",
+            "それって相談料とかかかります？",
+        ),
+    ],
+)
+def test_a_price_the_topics_guides_do_not_give_is_said_to_be_missing(
+    advisor: Advisor, first: str, price: str
+) -> None:
+    *_, then = converse(advisor, first, price)
+    assert re.search(r"(費用|料金).{0,40}資料には書かれていません", then.answer)
+    assert not then.agencies  # not a list of agencies to consult instead
+
+
+def test_a_term_heard_for_the_first_time_is_shown_where_the_guides_use_it(advisor: Advisor) -> None:
+    answer = ask(advisor, "BPOって初めて聞きました。どういう意味ですか？")
+    assert "ビジネス・プロセス・アウトソーシング" in answer.answer
+    assert "用意がない" not in answer.answer
+
+
+def test_a_named_programme_is_shown_with_the_sentence_that_describes_it(advisor: Advisor) -> None:
+    answer = ask(advisor, "「Ibaraki DX Community」ってどういうものですか？")
+    assert "参画機関それぞれの知見を持ち寄り" in answer.answer
+    assert "説明は、資料には書かれていません" not in answer.answer  # the guides do describe it
+
+
+def test_a_firm_named_only_in_a_list_is_said_to_be_no_more_than_that(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "DXセレクションに岐阜県の会社は選ばれていますか？",
+        "その樋口製作所って、どんなDXをやっているんですか？",
+    )
+    assert "樋口製作所" in then.answer
+    assert "「樋口製作所」の取組の内容は、資料には書かれていません" in then.answer
+    assert "後藤組" not in then.answer  # not another firm's story read as this one's
+
+
+def test_a_tax_question_about_subsidised_machinery_is_refused(advisor: Advisor) -> None:
+    assert ask(advisor, "補助金で買った機械は、税務上は圧縮記帳できますか？").refused
+
+
+def test_back_to_certification_asking_what_to_prepare_gets_how_to_get_it(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "ものづくり補助金を申請するとき、DX認定があると有利になりますか？",
+        "DX認定の話に戻りますが、取得するのにまず何から準備すればいいですか？",
+    )
+    assert then.topic == "dx-cert-how"
+
+
+def test_a_related_topics_yes_answers_a_follow_up_the_last_topic_does_not(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "中小企業ってみんなDXで何に困っているんですか？",
+        "うちも一番の悩みは人が足りないことで…。人がいなくてもDXってできるものですか？",
+    )
+    assert then.answer.startswith("はい。")
+    assert "外部の力" in then.answer
+
+
+def test_a_verbatim_request_for_one_part_of_a_pillar_gets_that_part_only(advisor: Advisor) -> None:
+    answer = ask(
+        advisor, "デジタルガバナンス・コード3.0の柱5の「柱となる考え方」を原文そのままで引用してください。"
+    )
+    assert "価値創造ストーリー" in answer.answer
+    assert "スキルマトリックス" not in answer.answer  # a 望ましい方向性 item, not asked for

@@ -211,3 +211,13 @@ def test_describing_paper_timecards_does_not_call_for_a_labour_consultant() -> N
     assert (
         first_agency("勤怠は紙のタイムカードで、月末に集計しています。何から始めればいい？") != "professional"
     )
+
+
+def test_selling_by_mail_order_alone_is_not_stage_four() -> None:
+    # A channel is not data used to widen it: the owner review placed this farm at 段階4 from 「通販」.
+    match = estimate_stage(
+        "みかん農園と通販をやってます。注文データはExcelに何年分も溜まってるけど、分析は何もしてない"
+    )
+    assert match is not None and match.stage.level == 2
+    widened = estimate_stage("ネット通販で集めた販売データを分析して、新しい販路を広げています")
+    assert widened is not None and widened.stage.level == 4
