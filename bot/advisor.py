@@ -147,7 +147,11 @@ class StreamEvent:
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
-POINTING_BACK = re.compile(r"^(これ|それ|こういう|そういう|こんな|そんな|この|その)[^。？?]{0,16}[？?。]?$")
+POINTING_BACK = re.compile(
+    r"^(これ|それ|こういう|そういう|こんな|そんな|この|その)[^。？?]{0,16}[？?。]?$"
+    # 「よそはこういうときどないしてはるんですか？」: what others do in the situation just described
+    r"|^[^。？?]{0,8}(こういう|こんな|そういう)(とき|時|場合|状況|ケース)"
+)
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -621,6 +625,13 @@ class Advisor:
             and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
             # 「その中で、地域DX推進ラボにはどういう役割が？」: the card that names the subject in full stays.
             and not (card is not None and names_all(card, question) and not names_all(clear.card, question))
+            # 「…「紙でええやん」て総スカン」: a card named by how askers speak of its subject stays too.
+            and not (
+                card is not None
+                and card.cues
+                and names_subject(card, question)
+                and not names_subject(clear.card, question)
+            )
         ):
             # 「常陽銀行の事例で相談件数は？」 after the bank's PMO role: the question by itself points clearly at
             # one card, so the rules for unclear cases (the agency named, the best of the topic before and the

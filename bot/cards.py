@@ -80,6 +80,9 @@ class Card(BaseModel):
     related: list[str] = Field(default_factory=list)  # card ids for follow-ups
     agencies: list[str] = Field(default_factory=list)  # agency ids that fit, best first
     verbatim: bool = False  # a clause: `answer` is its whole text in reading order
+    # How askers name the subject besides the title's words (a regular expression): 「総スカン」「紙でええやん」
+    # name staff resistance as surely as 「抵抗」 does.
+    cues: str | None = None
 
     def claims(self) -> list[Claim]:
         return [*self.answer, *self.steps]

@@ -235,6 +235,7 @@ _UNSPECIFIC = frozenset(
         "従業員",
         "社長",
         "業務",
+        "作業",  # 「作業日報」 is no 「事務作業」
         "デジタル",
         "取り組む",
         "進める",
@@ -282,6 +283,8 @@ def _subject(card: Card) -> set[str]:
 
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
+    if card.cues and re.search(card.cues, nfkc(text), re.IGNORECASE):
+        return True
     subject = set(content_words(card.title)) - _UNSPECIFIC
     words = set(content_words(text))
     if not re.search(r"\bIT\b", nfkc(text)):

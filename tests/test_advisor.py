@@ -1669,3 +1669,15 @@ def test_a_verbatim_request_for_one_part_of_a_pillar_gets_that_part_only(advisor
     )
     assert "価値創造ストーリー" in answer.answer
     assert "スキルマトリックス" not in answer.answer  # a 望ましい方向性 item, not asked for
+
+
+def test_staff_pushback_in_the_owners_own_words_gets_the_resistance_topic(advisor: Advisor) -> None:
+    # 「総スカン」「紙でええやん」 name the subject (the card's cues); 「よそはこういうとき…」 asks about the
+    # situation described, so the asking sentence alone does not pick the topic.
+    answer = ask(
+        advisor,
+        "縫製工場で従業員25人です。作業日報をタブレットにしようとしたら、ベテランに「紙でええやん」と総スカンでした。"
+        "よそはこういうときどうしているんですか？",
+    )
+    assert answer.topic == "culture-resistance"
+    assert "現場単位でのIT説明会" in answer.answer
