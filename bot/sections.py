@@ -95,6 +95,12 @@ _CLAUSE_PART = {
 }
 
 
+def _same_passage(quote: str, sentence: str) -> bool:
+    """Does a card's quote hold a passage sentence, or the sentence the quote (spacing and width aside)?"""
+    q, s = compact(quote), compact(sentence)
+    return q in s or s in q or near_duplicate(quote, sentence)
+
+
 def _share(claim: Claim, weights: dict[str, float]) -> float:
     """The share of the (IDF-weighted) question words that a card sentence or its quotes contain."""
     words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
@@ -148,6 +154,8 @@ REASON_CHOICES = 5  # an agency's reason is one of its card's first sentences �
 EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任せ|システム|ツール")
 REASON_NEAR = 0.3  # … any that fits at least 0.3 times as well as the best (varied from question to question)
 ALSO_CLAIMS = 3  # the second card of a compound question gives at most this many sentences
+AGREEING_SENTENCES = 2  # the search's best passage sentences a closest-sentence detail must quote one of
+DETAIL_RETRY_OVERLAP = 0.15  # … and when none shares that much, the one closest if it shares at least this
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
 COUNTED = re.compile(
@@ -496,6 +504,28 @@ class SectionWriter:
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(card, question, english, book, hits)
+            if not detail and self._verdict(card, question) is None:
+                # Nothing clearly on the point: the topic's own sentence that comes closest, when it rests on
+                # a passage the search itself puts first (「研修以外に何が重要？」→ 評価制度やインセンティブ設計),
+                # before the related topics and the bare passages.
+                best = select_sentences(
+                    self.pool,
+                    [h.chunk for h in hits[:6]],
+                    self.pool.weights(question, expansions_for(question)),
+                    AGREEING_SENTENCES,
+                    query_vector=self.index.embed_query(question),
+                )
+                detail = self.detail(
+                    card,
+                    question,
+                    english,
+                    book,
+                    hits,
+                    passages=False,
+                    min_overlap=DETAIL_RETRY_OVERLAP,
+                    most=1,
+                    agreeing=[c.text for c in best],
+                )
             detail = self.verdict_first(card, question, english, book, hits, detail)
             if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
@@ -785,6 +815,8 @@ class SectionWriter:
         hits: list[Hit],
         passages: bool = True,
         min_overlap: float = PASSAGE_MIN_OVERLAP,
+        most: int = DETAIL_CLAIMS,
+        agreeing: list[str] | None = None,
     ) -> str:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
@@ -812,8 +844,10 @@ class SectionWriter:
             (c for c in card.claims() if everything or overlap(c) >= min_overlap),
             key=overlap,
             reverse=True,
-        )[: len(card.claims()) if everything else DETAIL_CLAIMS]
+        )[: len(card.claims()) if everything else most]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
+        if agreeing is not None:  # only a sentence quoting one of these passage sentences
+            claims = [c for c in claims if any(_same_passage(q, a) for q in c.cites for a in agreeing)]
         if who:
             claims = [c for c in claims if NAMED_ORG.search(c.sentence)]  # a name asked: sentences with one
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]

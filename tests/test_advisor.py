@@ -1681,3 +1681,15 @@ def test_staff_pushback_in_the_owners_own_words_gets_the_resistance_topic(adviso
     )
     assert answer.topic == "culture-resistance"
     assert "現場単位でのIT説明会" in answer.answer
+
+
+def test_a_follow_up_gets_the_topics_closest_sentence_when_the_search_agrees(advisor: Advisor) -> None:
+    # No sentence of the topic shares much of the question's words, but the one that quotes the search's best
+    # passage answers it: that sentence, not the passages dumped as 「資料の関連する記述」.
+    *_, then = converse(
+        advisor,
+        "ITコーディネータです。DX支援ガイダンスでは、DX支援人材に求められるものを何で構成すると整理していますか。",
+        "人材を育てる方法としては、研修以外に何が重要とされていますか？",
+    )
+    assert "評価制度やインセンティブ設計" in then.answer
+    assert "用意がない" not in then.answer
