@@ -152,6 +152,13 @@ POINTING_BACK = re.compile(
     # 「よそはこういうときどないしてはるんですか？」: what others do in the situation just described
     r"|^[^。？?]{0,8}(こういう|こんな|そういう)(とき|時|場合|状況|ケース)"
 )
+# Someone to work with asked for (「伴走してもらいたい。そういう団体はある？」「地元で後押ししてくれる取り組みは？」),
+# not only a place named (「大田区の会社です。認定の基準はどこに書いてある？」).
+SEEKS_HELP = re.compile(
+    r"ラボ|拠点|支援|相談|窓口|頼|伴走|団体|機関|手伝|助け|紹介|後押し|取り組み|取組|組める"
+    r"|\blabs?\b|support|\bhelp\b|contact|consult",
+    re.IGNORECASE,
+)
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -903,6 +910,11 @@ class Advisor:
             # 「そこへ何を持っていけば？」 is about that one agency.
             matches = [m for m in match_agencies(question, 11) if m.agency.id == card.agencies[0]] or matches
         named = bool(matches) and matches[0].keyword_hits > 0
+        if not SEEKS_HELP.search(nfkc(question)):
+            # 「大田区で板金をやっています。…認定の基準はどこに？」: the town says where the firm is, not that
+            # the owner looks for local support (nor does the lab's region name the lab).
+            intent = "fact" if intent == "region" else intent
+            named = named and matches[0].agency.id != "regional_dx_lab"
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
         # An explanation (「DGCって関係ある？」) asks for no agency unless it asks where or how to begin.

@@ -88,7 +88,7 @@ def is_mostly_ascii(text: str) -> bool:
 
 
 ASKS_SUPPORT = re.compile(
-    r"ラボ|拠点|支援|相談|窓口|どこ|頼|\blabs?\b|support|\bhelp\b|contact|consult|\bask\b|where",
+    r"ラボ|拠点|支援|相談|窓口|どこ(?!に(書|載|記載))|頼|\blabs?\b|support|\bhelp\b|contact|consult|\bask\b|where",
     re.IGNORECASE,
 )
 # Asking where or how to begin (the general start card answers it when nothing fits better).
@@ -113,7 +113,7 @@ BUSINESS = re.compile(
     r"(店|会社|工場|事務所|事業所|旅館|医院|農園|法人)(を|で|は|です|をして|を経営|をやって)"
 )
 ASKS_WHO = re.compile(
-    r"相談|どこに|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
+    r"相談|どこに(?!(書|載|記載))|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
     r"|\bwho\b|\bwhere\b",
     re.IGNORECASE,
 )

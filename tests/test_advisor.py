@@ -1693,3 +1693,15 @@ def test_a_follow_up_gets_the_topics_closest_sentence_when_the_search_agrees(adv
     )
     assert "評価制度やインセンティブ設計" in then.answer
     assert "用意がない" not in then.answer
+
+
+def test_a_town_named_with_a_question_about_a_document_gets_no_agency(advisor: Advisor) -> None:
+    # 大田区 is a lab region, but the owner asks where the criteria are written, not for local support.
+    answer = ask(
+        advisor,
+        "大田区で精密板金をやっています。取引先からDX認定を取ってほしいと言われました。認定の基準ってどこに書いてあるんですか？",
+    )
+    assert answer.topic == "dx-cert-how"
+    assert not answer.agencies
+    local = ask(advisor, "大田区で精密板金をやっています。地元でDXを後押ししてくれる取り組みはありますか？")
+    assert any(a.id == "regional_dx_lab" for a in local.agencies)
