@@ -275,8 +275,11 @@ class Advisor:
         user_turns = [drop_topic_change(t) for t in user_turns]
         question = user_turns[-1]
         english = is_mostly_ascii(question)
-        qvec = self.index.embed_query(question)
+        qvec = self.index.embed_query(self._dense_text(question))
         previous = None if changed[-1] else self._replay(user_turns[:-1], changed[:-1])
+        answered = [m.content for m in messages[:-1] if m.role == "assistant"]
+        if previous is not None and answered:
+            previous = replace(previous, said=answered[-1])
         follow = is_follow_up(question, previous)
         hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
         if intent == "out_of_scope" or is_injection(question):
@@ -373,7 +376,8 @@ class Advisor:
                     # Nothing in the last topic speaks to the follow-up (「その会社ってどこの会社？」 after staff
                     # resistance): the related topic that does, best match first, before the bare passages.
                     seen = previous.seen if previous is not None else []
-                    card, body = self._related_detail(card, question, qvec, english, book, hits, seen)
+                    said = previous.said if previous is not None else ""
+                    card, body = self._related_detail(card, question, qvec, english, book, hits, seen, said)
                 if not body and why == "detail" and WHAT_TO_DO.search(nfkc(question)):
                     # 「任せっきりにしないなら、社長の私は具体的に何を？」: the topic's steps are the answer.
                     body = self.writer.to_do(card, english, book, hits, lead=False)
@@ -555,9 +559,13 @@ class Advisor:
         if len(parts) < 2:
             return None
         for part in parts:
-            ranked = self.cards.rank(part, self.index.embed_query(part), n=SECOND_DEPTH, passages=passages)
-            if speaks_to(card, part) or names_all(card, part) or any(h.card.id == card.id for h in ranked):
+            if speaks_to(card, part) or names_all(card, part):
                 continue  # the main card answers this part
+            if not any(c.kind not in ("start", "clause") and names_all(c, part) for c in self.cards.cards):
+                continue  # no card names what the part asks about (and only such a card is taken below)
+            ranked = self.cards.rank(part, self.index.embed_query(part), n=SECOND_DEPTH, passages=passages)
+            if any(h.card.id == card.id for h in ranked):
+                continue
             # A part alone says little (「他にも認定取ったらどんな得が？」): the card must name what it asks about.
             other = next(
                 (
@@ -649,9 +657,10 @@ class Advisor:
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
         parts = asking_parts(question) if fresh and why == "match" and not is_mostly_ascii(question) else []
-        if len(parts) > 1:
+        if len(parts) > 1 and any(names_all(c, parts[0]) for c in self.cards.cards):
             # 「DX推進指標って何？あと、ラボは何をしてくれるところ？」: answered in the order asked — the first
-            # part's card leads when it names what that part asks about (the other part gets its own card).
+            # part's card leads when it names what that part asks about (the other part gets its own card;
+            # a first part that names no card's subject is not embedded at all).
             first = self.cards.rank(parts[0], self.index.embed_query(parts[0]), n=1, passages=passages)
             if first and first[0].score >= CARD_MIN_SCORE and names_all(first[0].card, parts[0]):
                 card = first[0].card
@@ -666,11 +675,12 @@ class Advisor:
             # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」; 「…これ、どうにか
             # ならない？」 asks about the description itself.
             asked = None
-        if asked is not None:
+        whole = own[0].score if own else 0.0
+        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN):
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
+            # (a whole message that matched well keeps its card: no second embedding to find that out)
             best = self.cards.rank(asked, self.index.embed_query(asked), n=1, passages=passages)
-            whole = own[0].score if own else 0.0
             if (
                 best
                 and best[0].score >= CARD_MIN_SCORE
@@ -774,11 +784,17 @@ class Advisor:
         if len(turns) > 1 and is_follow_up(question, previous):
             context = " ".join(turns[-3:])
         expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
-        query = context
-        if PILLAR.search(nfkc(context)) or VIEWPOINT.search(nfkc(context)):
-            query = " ".join([context, *expansions_for(context)])
-        hits = self.index.search(query, k=self.settings.retrieve_k, expansions=expansions)
+        hits = self.index.search(self._dense_text(context), k=self.settings.retrieve_k, expansions=expansions)
         return hits, intent, context, expansions
+
+    @staticmethod
+    def _dense_text(text: str) -> str:
+        """The text embedded for a message: a pillar or viewpoint asked about (「視点1って何？」) with the
+        clause's own words, which the dense search needs to find it. The question's vector is this one too,
+        so a message is embedded once."""
+        if PILLAR.search(nfkc(text)) or VIEWPOINT.search(nfkc(text)):
+            return " ".join([text, *expansions_for(text)])
+        return text
 
     def _replay(self, earlier: list[str], changed: list[bool] | None = None) -> TurnState | None:
         """The state after the earlier user turns (the last three): their cards, stage and agencies. A turn
@@ -790,7 +806,7 @@ class Advisor:
                 continue
             if changed and changed[i]:
                 state = None
-            qvec = self.index.embed_query(text)
+            qvec = self.index.embed_query(self._dense_text(text))
             turns = earlier[: i + 1]
             situation = " ".join(turns)
             hits, routed, _, _ = self._search(text, qvec, turns, state)
@@ -1018,6 +1034,7 @@ class Advisor:
         book: CitationBook,
         hits: list[Hit],
         seen: Collection[str] = (),
+        said: str = "",
     ) -> tuple[Card, str]:
         """The first of the card's related topics (in the order the question matches them) whose detail
         answers the question, with that detail; the card itself and no text when none does. Asked what to
@@ -1045,7 +1062,14 @@ class Advisor:
             # Its own sentences only: its passages' sentences would match on any common word. A はい/いいえ
             # it holds for the question (「人がいなくてもDXってできる？」) answers it too.
             body = self.writer.detail(
-                related, question, english, book, hits, passages=False, min_overlap=RELATED_MIN_OVERLAP
+                related,
+                question,
+                english,
+                book,
+                hits,
+                passages=False,
+                min_overlap=RELATED_MIN_OVERLAP,
+                said=said,
             )
             body = self.writer.verdict_first(related, question, english, book, hits, body)
             if body:

@@ -413,6 +413,7 @@ class TurnState:
     # Read the next message as a follow-up even without a pronoun: it made no sense by itself (advisor).
     leaning: bool = False
     stage_said: bool = False  # an earlier answer already said where the firm stands
+    said: str = ""  # the last answer's text as the user saw it (its sentences are not said again)
 
     @property
     def seen(self) -> set[str]:

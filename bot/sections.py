@@ -503,7 +503,9 @@ class SectionWriter:
                     lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
                     detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
                 return "\n\n".join(p for p in (gap, detail) if p)
-            detail = self.detail(card, question, english, book, hits)
+            detail = self.detail(
+                card, question, english, book, hits, said=previous.said if previous is not None else ""
+            )
             if not detail and self._verdict(card, question) is None:
                 # Nothing clearly on the point: the topic's own sentence that comes closest, when it rests on
                 # a passage the search itself puts first (「研修以外に何が重要？」→ 評価制度やインセンティブ設計),
@@ -817,6 +819,7 @@ class SectionWriter:
         min_overlap: float = PASSAGE_MIN_OVERLAP,
         most: int = DETAIL_CLAIMS,
         agreeing: list[str] | None = None,
+        said: str = "",
     ) -> str:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
         and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
@@ -845,6 +848,11 @@ class SectionWriter:
             key=overlap,
             reverse=True,
         )[: len(card.claims()) if everything else most]
+        heard = compact(strip_markers(said))
+        # 「その会社、残業はどれくらい減った？」: the sentence that answers best, and no other that the last answer
+        # already gave (「数字で見せて」: the figures it gave are still the best answer, so they stay).
+        if not everything:
+            claims = [c for i, c in enumerate(claims) if i == 0 or compact(c.sentence) not in heard]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         if agreeing is not None:  # only a sentence quoting one of these passage sentences
             claims = [c for c in claims if any(_same_passage(q, a) for q in c.cites for a in agreeing)]

@@ -1705,3 +1705,40 @@ def test_a_town_named_with_a_question_about_a_document_gets_no_agency(advisor: A
     assert not answer.agencies
     local = ask(advisor, "大田区で精密板金をやっています。地元でDXを後押ししてくれる取り組みはありますか？")
     assert any(a.id == "regional_dx_lab" for a in local.agencies)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "デジタルガバナンス・コード3.0の視点2ってどういう意味ですか？（埋め込み回数の確認）",
+        "うちは従業員20人の工務店です。受注は電話とFAXです。DX推進指標ってお金かかりますか？（埋め込み回数の確認）",
+        "DX推進指標って何？あと、DX認定のメリットは？（埋め込み回数の確認）",
+    ],
+)
+def test_a_message_is_embedded_once(advisor: Advisor, question: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The query embedding is most of an answer's time: a pillar's search text, the asking sentence and the
+    # parts of a compound question add no second one unless a card could take them.
+    embedder = advisor.index.embedder
+    calls: list[str] = []
+    original = embedder.embed_query
+
+    def counted(text: str):  # type: ignore[no-untyped-def]
+        calls.append(text)
+        return original(text)
+
+    monkeypatch.setattr(embedder, "embed_query", counted)
+    ask(advisor, question)
+    # (a compound question embeds each part that a card names: 「DX推進指標って何？」「DX認定のメリットは？」)
+    assert len(calls) <= 3 if "あと" in question else len(calls) == 1, calls
+
+
+def test_a_follow_up_detail_does_not_open_with_the_sentence_the_last_answer_gave(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "DXセレクション2025のグランプリを取った後藤組って、どんな会社でどんな取組をしたの？",
+        "その会社、残業はどれくらい減ったんですか？",
+    )
+    grand_prix = "山形県米沢市に本社を置く総合建設会社"
+    assert grand_prix in first.answer
+    assert "123時間" in then.answer and "108.7時間" in then.answer
+    assert grand_prix not in then.answer  # the figure asked for, not the company introduced again
