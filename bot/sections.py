@@ -95,6 +95,10 @@ _CLAUSE_PART = {
 }
 
 
+def _cited_tokens(claim: Claim) -> set[str]:
+    return {t for q in claim.cites for t in tokens_of(q)}
+
+
 def _same_passage(quote: str, sentence: str) -> bool:
     """Does a card's quote hold a passage sentence, or the sentence the quote (spacing and width aside)?"""
     q, s = compact(quote), compact(sentence)
@@ -428,8 +432,10 @@ class SectionWriter:
                 ]  # (「うちの場合」 raises no condition)
                 if brief:
                     # Under an answer, what this agency in particular needs to hear; the items every
-                    # agency card shares come with 「何を持っていけばいい？」.
+                    # agency card shares come with 「何を持っていけばいい？」. And only what the question
+                    # touches on: the same line under every answer would be boilerplate.
                     steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
+                    steps = [c for c in steps if (tokens_of(c.sentence) | _cited_tokens(c)) & asked]
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
