@@ -104,6 +104,8 @@ MONEY = re.compile(
 SAME_ENTITY = re.compile(
     r"その会社|その企業|同社|そこの|そこって|そこは|その制度|その仕組み|その事例|the company|that company"
     r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
+    # 「その数字っていつ時点？」 after the loan rates: the figures just given
+    r"|(その|この|これらの|それらの)(数字|数値|金利|利率|割合|率|金額|パーセント|%|％)"
 )
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).

@@ -64,7 +64,7 @@ def asked_term(question: str) -> str | None:
 
 # A question that a plain はい or いいえ answers (「小さな会社でもできますか？」「一度やれば終わり？」).
 YES_NO = re.compile(
-    r"^(?!.*(何|なに|なん[での]|どう|どこ|どちら|どっち|誰|だれ|いつ|どれ|どの|なぜ|何故|どんな|いくら|どれくらい|どのくらい)(?!でも|も)"
+    r"^(?!.*(何|なに|なん(で(?!す|しょ)|の)|どう|どこ|どちら|どっち|誰|だれ|いつ|どれ|どの|なぜ|何故|どんな|いくら|どれくらい|どのくらい)(?!でも|も)"
     r"|.*\b(what|how|which|where|who|why|when)\b)"
     r"(.*([?？]|か[。.]?)\s*$|\s*(is|are|can|could|do|does|did|should|must|will|would|may|have|has)\b)",
     re.IGNORECASE | re.DOTALL,

@@ -160,6 +160,8 @@ REASON_NEAR = 0.3  # … any that fits at least 0.3 times as well as the best (v
 ALSO_CLAIMS = 3  # the second card of a compound question gives at most this many sentences
 AGREEING_SENTENCES = 2  # the search's best passage sentences a closest-sentence detail must quote one of
 DETAIL_RETRY_OVERLAP = 0.15  # … and when none shares that much, the one closest if it shares at least this
+WHY_REASONS = 3  # 「なんで銀行が？」 about an agency: at most this many of its reasons
+WHY_ASKED = re.compile(r"なんで|なぜ|何故|どうして|\bwhy\b", re.IGNORECASE)
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
 COUNTED = re.compile(
@@ -534,6 +536,23 @@ class SectionWriter:
                     most=1,
                     agreeing=[c.text for c in best],
                 )
+            if not detail and card.kind == "agency" and WHY_ASKED.search(nfkc(question)):
+                # 「なんで銀行がそんなことまでやるの？」: why that agency, i.e. its card's reasons (those the last
+                # answer has not given first).
+                heard = compact(strip_markers(previous.said)) if previous is not None else ""
+                why_support = self.cards.by_id("staff-why-support")
+                reasons = [c for c in card.answer if compact(c.sentence) not in heard] or [
+                    # (all said already: why agencies take up DX support at all — a new business for them)
+                    c
+                    for c in (why_support.answer if why_support is not None else card.answer)
+                    if compact(c.sentence) not in heard
+                ]
+                lines = [
+                    _full_stop(line)
+                    for c in reasons[:WHY_REASONS]
+                    if (line := self._cite_claim(book, c, hits, english))
+                ]
+                detail = "".join(lines)
             detail = self.verdict_first(card, question, english, book, hits, detail)
             if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.

@@ -1742,3 +1742,23 @@ def test_a_follow_up_detail_does_not_open_with_the_sentence_the_last_answer_gave
     assert grand_prix in first.answer
     assert "123時間" in then.answer and "108.7時間" in then.answer
     assert grand_prix not in then.answer  # the figure asked for, not the company introduced again
+
+
+def test_when_the_figures_just_given_date_from_is_answered_from_their_topic(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "DX認定を取ると、融資の金利は具体的に何％になるの？",
+        "その数字っていつ時点のものですか？",
+    )
+    assert "令和7年8月時点" in then.answer.split("※")[0]  # the answer itself, not only the footnote
+
+
+def test_why_a_bank_does_this_after_its_reasons_gets_why_agencies_support_dx(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "美容室を2店舗経営してます。取引銀行の担当者にDXの相談をしてもいいものなんですか？",
+        "なんで銀行がそんなことまでやるの？",
+    )
+    assert first.answer.startswith("はい。")  # 「…いいものなんですか？」 asks yes or no
+    assert "新たなビジネス機会" in then.answer
+    assert "用意がない" not in then.answer
