@@ -110,6 +110,10 @@ SAME_ENTITY = re.compile(
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
+_WHAT_FOR_US = re.compile(
+    r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
+)
+_TOOL = re.compile(r"ツール|診断|チェック|\btool|self-check|self-assess", re.IGNORECASE)
 _GETTING_READY = re.compile(
     r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方"
 )
@@ -607,9 +611,13 @@ def _follow_up_card(
     ):
         # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
         return certifying, "detail" if certifying.id in shown else "match"
+    lab = index.by_id("regional-dx-lab")
+    if previous.card.kind == "region" and lab is not None and _WHAT_FOR_US.search(text):
+        # 「（うちの県が）入ってるなら、うちみたいな旅館は何をしてもらえるの？」 after where the labs are.
+        return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
-    if MONEY.search(text):
+    if MONEY.search(text) and not _TOOL.search(text):
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).
         for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
@@ -627,7 +635,8 @@ def _follow_up_card(
         )
         if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
             return lending.card, "detail" if lending.card.id in shown else "match"
-    own_top = index.rank(question, query_vector, n=2) if MONEY.search(text) else []
+    # 「Is there a free tool to check where we stand?」 asks for a tool (the index), not about money.
+    own_top = index.rank(question, query_vector, n=2) if MONEY.search(text) and not _TOOL.search(text) else []
     # 「Is there a free tool to compare us with others?」 asks for a tool (the index), not about money.
     elsewhere_clearly = (
         len(own_top) > 1

@@ -879,6 +879,12 @@ class SectionWriter:
         if not everything:
             claims = [c for i, c in enumerate(claims) if i == 0 or compact(c.sentence) not in heard]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
+        # A step that only restates a sentence kept (「CISO等の責任者を任命し…」 after the direction that says it).
+        claims = [
+            c
+            for i, c in enumerate(claims)
+            if not any(all(compact(q) in compact(k) for q in c.cites) for o in claims[:i] for k in o.cites)
+        ]
         if agreeing is not None:  # only a sentence quoting one of these passage sentences
             claims = [c for c in claims if any(_same_passage(q, a) for q in c.cites for a in agreeing)]
         if who:

@@ -1762,3 +1762,39 @@ def test_why_a_bank_does_this_after_its_reasons_gets_why_agencies_support_dx(adv
     assert first.answer.startswith("はい。")  # 「…いいものなんですか？」 asks yes or no
     assert "新たなビジネス機会" in then.answer
     assert "用意がない" not in then.answer
+
+
+def test_a_free_tool_to_check_where_we_stand_is_the_index_after_money(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "What are the benefits of DX certification for a small company?",
+        "Is there a free tool I can use to check where my company stands?",
+    )
+    assert then.topic == "dx-index-what"
+
+
+def test_what_a_lab_does_for_us_after_where_the_labs_are_gets_the_labs_support(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "群馬で旅館をやってます。群馬県って地域DX推進ラボに選ばれてますか？",
+        "入ってるなら、うちみたいな旅館は何をしてもらえるの？",
+    )
+    assert then.topic == "regional-dx-lab"
+    assert "メンター" in then.answer
+
+
+def test_whether_the_code_concerns_a_small_firm_gets_what_the_code_is(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "部品商社の2代目です。デジタルガバナンス・コードって、うちみたいな中小企業にも関係あるんですか？",
+    )
+    assert answer.topic == "dgc-overview"  # not one viewpoint's clause text
+
+
+def test_a_detail_does_not_add_a_step_that_restates_the_sentence_above(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "取引先からサイバーセキュリティの体制を報告するよう言われました。経営者として何をすべきですか？",
+        "CISOって、社員20人の会社でも置かないとダメ？",
+    )
+    assert then.answer.count("CISO等の責任者を任命") == 1
