@@ -409,6 +409,9 @@ class SectionWriter:
                         for c in card.answer[:REASON_CHOICES]
                         if not any(near_duplicate(c.sentence, a) for a in avoid)
                         and not (example and re.search(r"連携例|PMO|事例|協議会", c.sentence))
+                        # (what the agency itself gains — 「ベンダー自身も…従業員の定着に良い効果」 — is no reason
+                        # for an owner to consult it)
+                        and not re.search(r"自身(も|の)", c.sentence)
                         # 「会計士・税理士も活用されている」 is a reason only where the books are the subject
                         # (for security or labour, the sentence naming 情報処理安全確保支援士・社労士 is).
                         and not (

@@ -1798,3 +1798,9 @@ def test_a_detail_does_not_add_a_step_that_restates_the_sentence_above(advisor: 
         "CISOって、社員20人の会社でも置かないとダメ？",
     )
     assert then.answer.count("CISO等の責任者を任命") == 1
+
+
+def test_an_agencys_own_gain_is_not_given_as_the_reason_to_consult_it(advisor: Advisor) -> None:
+    answer = ask(advisor, "社員15人の工務店です。図面は紙、見積はExcel。DXって何から始めればいい？")
+    assert answer.agencies
+    assert all("自身" not in a.reason for a in answer.agencies), [a.reason for a in answer.agencies]
