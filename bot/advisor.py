@@ -152,13 +152,8 @@ POINTING_BACK = re.compile(
     # 「よそはこういうときどないしてはるんですか？」: what others do in the situation just described
     r"|^[^。？?]{0,8}(こういう|こんな|そういう)(とき|時|場合|状況|ケース)"
 )
-# Someone to work with asked for (「伴走してもらいたい。そういう団体はある？」「地元で後押ししてくれる取り組みは？」),
-# not only a place named (「大田区の会社です。認定の基準はどこに書いてある？」).
-SEEKS_HELP = re.compile(
-    r"ラボ|拠点|支援|相談|窓口|頼|伴走|団体|機関|手伝|助け|紹介|後押し|取り組み|取組|組める"
-    r"|\blabs?\b|support|\bhelp\b|contact|consult",
-    re.IGNORECASE,
-)
+# 「取って意味ある？」「メリットは？」: what something brings.
+WORTH_ASKED = re.compile(r"意味(ある|あり|が|って)|メリット|得(する|に|が|な)|いいこと|良いこと|価値")
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -766,6 +761,17 @@ class Advisor:
         ):
             # 「うちの場合、まず何から手をつければ？」 after what DX is: where to start, not a detail of that topic.
             card, why = self.cards.by_id("start-general"), "match"
+        if card is not None and card.id == "dx-cert-how" and fresh and WORTH_ASKED.search(text):
+            # 「DX認定って、うちみたいな小さい会社が取って意味ある？」 asks what it brings, not how to get it.
+            merits = next(
+                (
+                    h
+                    for h in self.cards.rank(question, qvec, n=4, passages=passages)
+                    if h.card.id == "dx-cert-merits"
+                ),
+                None,
+            )
+            card = merits.card if merits is not None else card
         if card is not None and card.id == "start-general":
             stage_match = estimate_stage(situation)
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
@@ -926,11 +932,6 @@ class Advisor:
             # 「そこへ何を持っていけば？」 is about that one agency.
             matches = [m for m in match_agencies(question, 11) if m.agency.id == card.agencies[0]] or matches
         named = bool(matches) and matches[0].keyword_hits > 0
-        if not SEEKS_HELP.search(nfkc(question)):
-            # 「大田区で板金をやっています。…認定の基準はどこに？」: the town says where the firm is, not that
-            # the owner looks for local support (nor does the lab's region name the lab).
-            intent = "fact" if intent == "region" else intent
-            named = named and matches[0].agency.id != "regional_dx_lab"
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
         # An explanation (「DGCって関係ある？」) asks for no agency unless it asks where or how to begin.

