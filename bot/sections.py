@@ -441,14 +441,19 @@ class SectionWriter:
                     # Under an answer, what this agency in particular needs to hear; the items every
                     # agency card shares come with 「何を持っていけばいい？」. The guides' example of a bank as
                     # PMO only where the question touches on it (under every answer it read as boilerplate).
-                    steps = [c for c in steps if c.sentence not in self._shared_steps] or steps
-                    steps = [
+                    # (With nothing else of its own left, the owner still learns what to tell it: the shared
+                    # items, 「間接業務の多忙や…課題を共有する」.)
+                    own = [
                         c
                         for c in steps
-                        if not re.search(r"連携例|PMO|事例", c.sentence)
-                        or not example
-                        or (tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}) & asked
+                        if c.sentence not in self._shared_steps
+                        and (
+                            not re.search(r"連携例|PMO|事例", c.sentence)
+                            or not example
+                            or (tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}) & asked
+                        )
                     ]
+                    steps = own or [c for c in steps if c.sentence in self._shared_steps] or steps
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
