@@ -447,10 +447,11 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
 
 def _names_what_was_said(card: Card | None, text: str) -> bool:
     """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use."""
-    if card is None:
+    named = acronyms(text)
+    if card is None or not named:
         return False
     said = " ".join(c.sentence for c in card.claims())
-    return any(a in said for a in acronyms(text))
+    return any(a in said for a in named)
 
 
 def drop_topic_change(question: str) -> str:

@@ -107,9 +107,14 @@ def _same_passage(quote: str, sentence: str) -> bool:
     return q in s or s in q or near_duplicate(quote, sentence)
 
 
+def _claim_tokens(claim: Claim) -> frozenset[str]:
+    """The words of a card sentence and of its quotes."""
+    return tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+
+
 def _share(claim: Claim, weights: dict[str, float]) -> float:
     """The share of the (IDF-weighted) question words that a card sentence or its quotes contain."""
-    words = tokens_of(claim.sentence) | {t for q in claim.cites for t in tokens_of(q)}
+    words = _claim_tokens(claim)
     return sum(w for t, w in weights.items() if t in words) / (sum(weights.values()) or 1.0)
 
 
@@ -450,7 +455,7 @@ class SectionWriter:
                         and (
                             not re.search(r"連携例|PMO|事例", c.sentence)
                             or not example
-                            or (tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}) & asked
+                            or _claim_tokens(c) & asked
                         )
                     ]
                     steps = own or [c for c in steps if c.sentence in self._shared_steps] or steps
@@ -524,8 +529,7 @@ class SectionWriter:
                 detail = self.detail(card, without_procedure(question), english, book, hits, passages=False)
                 if not detail:
                     # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
-                    lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
-                    detail = label["steps"] + "\n" + "\n".join(f"- {s}" for s in lines) if lines else ""
+                    detail = self.to_do(card, english, book, hits, lead=False)
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(
                 card, question, english, book, hits, said=previous.said if previous is not None else ""
@@ -828,9 +832,7 @@ class SectionWriter:
         subject = set(tokens_of(name + " " + " ".join(expansions_for(name))))
         # What is asked beyond the topic, in words the card uses at all (「最近」「聞いた」 tell its sentences
         # nothing apart; 「変わった」 read as 改訂・見直し does).
-        said = {
-            t for c in card.answer for t in tokens_of(c.sentence) | {t for q in c.cites for t in tokens_of(q)}
-        }
+        said = {t for c in card.answer for t in _claim_tokens(c)}
         asked = {
             t: w for t, w in weights.items() if t not in subject and t in said and len(t) > 1
         }  # not 「人」
