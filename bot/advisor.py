@@ -145,6 +145,7 @@ class StreamEvent:
 
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
+CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
 POINTING_BACK = re.compile(
@@ -165,7 +166,8 @@ MY_STAGE = re.compile(
     r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
 )
 WHICH_STAGE = re.compile(
-    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
+    r"どの段階|何段階|段階(で|に)(いう|言う)(と|たら)|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
+    r"|段階.{0,12}どこに(入|はい|当てはま|あてはま|該当)"
 )
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
@@ -618,7 +620,7 @@ class Advisor:
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        own = self.cards.rank(question, qvec, n=2, passages=passages)
+        own = self.cards.rank(question, qvec, n=4, passages=passages)
         card, why = self._choose(
             question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
         )
@@ -688,6 +690,18 @@ class Advisor:
                 )
             ):
                 card, why = best[0].card, "match"
+        if card is not None and why == "match" and fresh and not names_subject(card, text):
+            # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
+            # of its subject (its `cues`) over one that only the other words drew in.
+            cued = next(
+                (
+                    h.card
+                    for h in own
+                    if h.card.cues and h.score >= CARD_MIN_SCORE - CUE_MARGIN and names_subject(h.card, text)
+                ),
+                None,
+            )
+            card = cued or card
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot import catalog
-from bot.counsel import PILLAR, VIEWPOINT
+from bot.counsel import PILLAR, VIEWPOINT, content_words
 from bot.places import in_japanese
 from ground.yamlfile import read_yaml
 from ingest.normalize import nfkc
@@ -88,7 +88,7 @@ def is_mostly_ascii(text: str) -> bool:
 
 
 ASKS_SUPPORT = re.compile(
-    r"ラボ|拠点|支援|相談|窓口|どこ(?!に(書|載|記載))|頼|\blabs?\b|support|\bhelp\b|contact|consult|\bask\b|where",
+    r"ラボ|拠点|支援|相談|窓口|どこ(?!に(書|載|記載|入|はい|当て|あて|該当))|頼|\blabs?\b|support|\bhelp\b|contact|consult|\bask\b|where",
     re.IGNORECASE,
 )
 # Asking where or how to begin (the general start card answers it when nothing fits better).
@@ -113,7 +113,7 @@ BUSINESS = re.compile(
     r"(店|会社|工場|事務所|事業所|旅館|医院|農園|法人)(を|で|は|です|をして|を経営|をやって)"
 )
 ASKS_WHO = re.compile(
-    r"相談|どこに(?!(書|載|記載))|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
+    r"相談|どこに(?!(書|載|記載|入|はい|当て|あて|該当))|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
     r"|\bwho\b|\bwhere\b",
     re.IGNORECASE,
 )
@@ -121,6 +121,8 @@ ASKS_WHO = re.compile(
 RELEVANCE = re.compile(
     r"関係(ある|あり|ない|する)|意味(って|は|が)?(ある|あり)|(DX|デジタル化)の話になる|DXで(何とか|なんとか|解決|変わる)"
     r"|(取り組む|やる|する)(意味|必要|価値)|必要(ある|あり|なの)"
+    # 「結局大きい会社の話でないの？うちらがやって何か得あるのかい？」
+    r"|(大きい|大きな)(会社|企業)の話|大企業の話|(何か|なんか)得(が|は)?(ある|あり)"
     r"|(小さ(い|な)|小規模(な|の)?)(会社|店|工場|事業所|事務所|企業)(でも|にも)(DX|デジタル)"
     r"|does (dx|it) (matter|apply)|is (dx|it) (relevant|worth)",
     re.IGNORECASE,
@@ -245,6 +247,10 @@ def asked_sentence(text: str) -> str | None:
     questions = [i for i, s in enumerate(sentences) if s.endswith(("?", "？"))]
     last = questions[-1] if questions else len(sentences) - 1
     asked = sentences[last]
+    if last > 0 and not content_words(asked):
+        # 「…「今さら覚えられん」って猛反発されてしもうて。どうしたらええですか。」: a question that names
+        # nothing asks about the sentence before.
+        return sentences[last - 1] + asked
     if len(asked) < SHORT_QUESTION and last - 1 in questions:
         # 「…DXって呼んでいいんですか？ただのデジタル化？」: a short last question leans on the one before.
         asked = sentences[last - 1] + asked
