@@ -333,7 +333,9 @@ _PROCEDURES = {
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.
-    r"いくら|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段": r"費用|料金|価格|相場|受講料",
+    r"いくら|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段|(申請|取得|認定)(自体)?(に|は|って)?(お金|費用)": r"費用|料金|価格|相場|受講料",
+    # 「別枠っていうのは、いくらまで上乗せしてもらえる？」: a limit the guides do not give.
+    r"いくらまで|上限|限度|上乗せ|最大(で)?いくら|枠(は|って)(いくら|どれ)": r"限度額|上限",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任|兼ね": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
@@ -368,6 +370,9 @@ def uncovered_part(card: Card, question: str, english: bool = False) -> str:
     if picked and picked[0] is not sentences[0]:
         # Said alone, 「…兼任でよいかも書かれていません」 reads 「…兼任でよいかは、資料には書かれていません」.
         picked[0] = re.sub(r"も(資料に(は)?)?(書かれて|載って)", r"は、資料には\3", picked[0], count=1)
+    if picked:
+        # …and where to ask instead (「詳しくは取引のある金融機関や信用保証協会にご確認ください。」)
+        picked += [s for s in sentences if "確認ください" in s and s not in picked]
     return "".join(picked) or gap
 
 
@@ -606,7 +611,14 @@ def _follow_up_card(
         certifying is not None
         and previous.card is not certifying
         and (
-            (GETTING_CERTIFIED.search(text) and "認定" in previous.card.title)
+            (
+                "認定" in previous.card.title
+                # 「取るとしたら、まず何を準備すればいい？」 after what certification brings
+                and (
+                    GETTING_CERTIFIED.search(text)
+                    or (re.search(r"取る|取得|申請", text) and _GETTING_READY.search(text))
+                )
+            )
             # 「DX認定の話に戻りますが、取得するのにまず何から準備すれば？」
             or (re.search(r"認定.{0,20}(取得|取る|取れ|申請)", text) and _GETTING_READY.search(text))
         )

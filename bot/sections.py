@@ -920,6 +920,7 @@ class SectionWriter:
         if who:
             claims = [c for c in claims if NAMED_ORG.search(c.sentence)]  # a name asked: sentences with one
         lines = [_full_stop(line) for c in claims if (line := self._cite_claim(book, c, hits, english))]
+        quoted: list[str] = []
         if passages:
             own = [
                 chunk
@@ -939,19 +940,26 @@ class SectionWriter:
                 min_overlap=PASSAGE_MIN_OVERLAP,
                 query_vector=self.index.embed_query(question),
             )
-            lines += [
+            quoted = [
                 quote_line(c.text, book.cite(c.chunk, c.text))
                 for c in picked
                 if not who or NAMED_ORG.search(c.text)
             ]
-        if not lines:
-            return ""
+        # The card's sentences read as the answer itself; the passages' sentences (fragments of slides, as
+        # written) are shown as quotes under a line that says so.
+        answer = (" " if english else "").join(lines)
+        if not quoted:
+            return answer
         intro = (
-            "On your point, the guides say:"
+            ("The guides also say:" if answer else "On your point, the guides say:")
             if english
-            else "ご質問の点について、資料には次のように書かれています。"
+            else (
+                "資料には次の記述もあります。"
+                if answer
+                else "ご質問の点について、資料には次のように書かれています。"
+            )
         )
-        return intro + "\n" + "\n".join(f"- {line}" for line in lines)
+        return (answer + "\n\n" if answer else "") + intro + "\n" + "\n".join(f"- {line}" for line in quoted)
 
     def verdict_first(
         self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit], detail: str
@@ -962,10 +970,11 @@ class SectionWriter:
         line = self._cite_claim(book, verdict[0], hits, english) if verdict is not None else None
         if verdict is None or not line:
             return detail
-        rest = [
-            ln for ln in detail.split("\n")[1:] if strip_markers(ln[2:]) != strip_markers(_full_stop(line))
-        ]
-        detail = "\n".join(detail.split("\n")[:1] + rest) if rest else ""
+        said = strip_markers(_full_stop(line))
+        # (the detail's sentences, each with its markers, and its quoted lines: the verdict's not again)
+        pieces = re.findall(r"[^。\n]*[。.](?:\[\d+\])*|[^\n]+|\n", detail)
+        detail = "".join(p for p in pieces if strip_markers(p.removeprefix("- ")).strip() != said).strip()
+        detail = "" if not strip_markers(detail).strip() else detail
         label = LABELS["en" if english else "ja"]
         return label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
 
