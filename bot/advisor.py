@@ -448,7 +448,21 @@ class Advisor:
                 find_regions(question, self.regions)
                 or (named_prefecture(question) and PROGRAMME.search(question))
             )
-            and ASKS_SUPPORT.search(nfkc(question))
+            # …and asks about local support, or for support, not where to begin (「I'm in Fukuoka. Where do I
+            # begin?」) nor about a topic that matched (「…in Osaka. What does DX certification require?」)
+            and (
+                LOCAL.search(nfkc(question))
+                or PROGRAMME.search(nfkc(question))
+                or (
+                    ASKS_SUPPORT.search(nfkc(question))
+                    and not STARTING.search(nfkc(question))
+                    and not (
+                        top is not None
+                        and top.card.kind in ("topic", "clause")
+                        and top.score >= CARD_MIN_SCORE
+                    )
+                )
+            )
             # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
             and (not is_follow_up(question, previous) or LOCAL.search(nfkc(question)))
             and (lab := self.cards.by_id("lab-regions")) is not None
@@ -690,7 +704,7 @@ class Advisor:
                 )
             ):
                 card, why = best[0].card, "match"
-        if card is not None and why == "match" and fresh and not names_subject(card, text):
+        if fresh and (card is None or (why == "match" and not names_subject(card, text))):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in.
             cued = next(

@@ -174,9 +174,15 @@ class CardIndex:
                 self.rows.append(i)
         self.vectors = vectors_of(texts)
         self.row_index = np.asarray(self.rows)
-        self.tokens = [
+        asked = [
             frozenset(t for text in [c.title, *c.questions] for t in search_tokens(text)) for c in self.cards
         ]
+        # (and an acronym its answer uses that no card's example asks about: 「CISO」 names the security card)
+        unasked = [
+            {a.lower() for claim in c.claims() for a in acronyms(claim.sentence)} - frozenset().union(*asked)
+            for c in self.cards
+        ]
+        self.tokens = [words | extra for words, extra in zip(asked, unasked)]
         self.idf = idf
         self.passages: list[set[str]] = [set() for _ in self.cards]
 
@@ -198,7 +204,7 @@ class CardIndex:
         words = {
             t: self.idf(t)
             for t in tokens_in_order(question)
-            if (len(t) > 1 or not t.isascii()) and t not in _INTERROGATIVES
+            if (len(t) > 1 or not t.isascii()) and t not in _INTERROGATIVES and t not in _ASKING_WORDS
         }
         total = sum(words.values()) or 1.0
         found = {chunk_id: rank for rank, chunk_id in enumerate(passages[:PASSAGE_DEPTH])}
@@ -228,6 +234,8 @@ class CardIndex:
 
 # Question words say how something is asked, not what about (「何」 is rare in the guides, so weighs much).
 _INTERROGATIVES = frozenset(["何", "なに", "なん"])
+# Words for the guides themselves (「国の資料に『CISO』って出てくる」): every topic's.
+_ASKING_WORDS = frozenset(["国", "資料", "ガイド", "書く", "載る"])
 # Words too common in owners' questions to name a topic (「社員」 does not ask about staff resistance).
 _UNSPECIFIC = frozenset(
     [
@@ -286,6 +294,12 @@ def refers_back(card: Card, text: str) -> bool:
 def _subject(card: Card) -> set[str]:
     """The words that name a card's subject (「DX推進指標」 of 「DX推進指標の使い方…」)."""
     return set(content_words(re.split(r"[（(とのは]", card.title)[0])) - _UNSPECIFIC
+
+
+def names_something(text: str) -> bool:
+    """Does the text name anything more specific than a company and its people (「社長として何をすべき？」
+    does not)?"""
+    return bool(set(content_words(text)) - _UNSPECIFIC)
 
 
 def names_subject(card: Card, text: str) -> bool:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot import catalog
-from bot.counsel import PILLAR, VIEWPOINT, content_words
+from bot.counsel import PILLAR, VIEWPOINT, names_something
 from bot.places import in_japanese
 from ground.yamlfile import read_yaml
 from ingest.normalize import nfkc
@@ -165,7 +165,7 @@ ASKS_STAGE = re.compile(
     re.IGNORECASE,
 )
 LOCAL = re.compile(
-    r"ラボ|地域|地元|近く|近所|県内|市内|町内|身近|このあたり|この辺|nearby|local", re.IGNORECASE
+    r"ラボ|地域|地元|近く|近所|県内|市内|区内|町内|村内|身近|このあたり|この辺|nearby|local", re.IGNORECASE
 )
 PLACE = re.compile(r"[都道府県市区町村]|地域|地元")  # the owner already said where they are
 
@@ -247,7 +247,7 @@ def asked_sentence(text: str) -> str | None:
     questions = [i for i, s in enumerate(sentences) if s.endswith(("?", "？"))]
     last = questions[-1] if questions else len(sentences) - 1
     asked = sentences[last]
-    if last > 0 and not content_words(asked):
+    if last > 0 and not names_something(asked):
         # 「…「今さら覚えられん」って猛反発されてしもうて。どうしたらええですか。」: a question that names
         # nothing asks about the sentence before.
         return sentences[last - 1] + asked
