@@ -182,7 +182,7 @@ class CardIndex:
             {a.lower() for claim in c.claims() for a in acronyms(claim.sentence)} - frozenset().union(*asked)
             for c in self.cards
         ]
-        self.tokens = [words | extra for words, extra in zip(asked, unasked)]
+        self.tokens = [words | extra for words, extra in zip(asked, unasked, strict=True)]
         self.idf = idf
         self.passages: list[set[str]] = [set() for _ in self.cards]
 
