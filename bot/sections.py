@@ -265,6 +265,22 @@ TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
 _BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
 
 
+# A step that names a particular problem (「間接業務の多忙や今後の人手不足…を共有する」) is for an owner who
+# raised it; under any other question it reads as a template.
+_PROBLEMS = {
+    re.compile(r"間接業務|人手不足"): re.compile(
+        r"間接|事務|人手|人(が|も)(い|足|お|少な)|忙し|手が回ら|採用|人材不足|バックオフィス|本業に"
+    ),
+}
+
+
+def raised(claim: Claim, context: str) -> bool:
+    """Is every problem the step names one the conversation raised?"""
+    return all(
+        asked.search(nfkc(context)) for named, asked in _PROBLEMS.items() if named.search(claim.sentence)
+    )
+
+
 class SectionWriter:
     """Writes an answer's sections with the advisor's sentence pool, cards and index (thread-safe: it
     keeps no state between answers)."""
@@ -458,7 +474,8 @@ class SectionWriter:
                             or _claim_tokens(c) & asked
                         )
                     ]
-                    steps = own or [c for c in steps if c.sentence in self._shared_steps] or steps
+                    shared = [c for c in steps if c.sentence in self._shared_steps]
+                    steps = own or [c for c in shared if raised(c, context)] or shared or steps
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
@@ -697,6 +714,7 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
+        chosen = [c for c in chosen if raised(c, question)] or chosen
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
