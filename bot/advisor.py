@@ -33,6 +33,7 @@ from bot.counsel import (
     CardIndex,
     TurnState,
     choose_card,
+    clause_card_id,
     declines,
     drop_topic_change,
     is_follow_up,
@@ -165,6 +166,8 @@ MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
     r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
 )
+# Asking for a yardstick (「測る物差しってある？」), not only where the firm stands.
+MEASURE = re.compile(r"物差し|ものさし|測る|測れ|測り|比べ|比較|ベンチマーク|指標|診断")
 WHICH_STAGE = re.compile(
     r"どの段階|何段階|段階(で|に)(いう|言う)(と|たら)|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
     r"|段階.{0,12}どこに(入|はい|当てはま|あてはま|該当)"
@@ -479,7 +482,11 @@ class Advisor:
         ):
             # 「When was Sapporo selected?」 after the labs: more about the place, nothing else matching.
             return previous.card, "detail"
-        if is_supporter(question) and not is_follow_up(question, previous):
+        if (
+            is_supporter(question)
+            and not is_follow_up(question, previous)
+            and clause_card_id(question) is None
+        ):
             # Support staff asking how to support: the guidance written for them, not an owner's answer.
             fitting = [
                 h
@@ -682,12 +689,23 @@ class Advisor:
             if (card is None or matched) and fresh and not is_mostly_ascii(question) and clear is None
             else None
         )
-        if asked is not None and (ASKS_STAGE.search(nfkc(asked)) or POINTING_BACK.match(nfkc(asked))):
+        if asked is not None and (
+            (ASKS_STAGE.search(nfkc(asked)) and not MEASURE.search(nfkc(asked)))
+            or POINTING_BACK.match(nfkc(asked))
+        ):
             # 「…これって何段階目？」 is answered from the description, not by matching 「段階目」; 「…これ、どうにか
             # ならない？」 asks about the description itself.
             asked = None
         whole = own[0].score if own else 0.0
-        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN):
+        # 「…『DXセレクションに出してみたら』と言われたけど、どうやって応募するの？」: the asking sentence names
+        # another card's subject in full, which the card the whole message drew does not.
+        naming_elsewhere = (
+            asked is not None
+            and card is not None
+            and not names_all(card, asked)
+            and any(names_all(c, asked) for c in self.cards.cards if c is not card and c.kind != "start")
+        )
+        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN or naming_elsewhere):
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
             # (a whole message that matched well keeps its card: no second embedding to find that out)
@@ -701,6 +719,7 @@ class Advisor:
                 and (
                     card is None
                     or (whole < CARD_MIN_SCORE + ASKED_MARGIN and best[0].score >= whole + ASKED_MARGIN)
+                    or (naming_elsewhere and names_all(best[0].card, asked))
                 )
             ):
                 card, why = best[0].card, "match"
@@ -757,7 +776,9 @@ class Advisor:
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
         elif (
-            fresh
+            (
+                fresh or card is None
+            )  # (「うちって、国の言う段階でいうとどのへん？」 after describing the shop)
             and (general or (described is not None and BUSINESS.search(text)))
             and WHICH_STAGE.search(text)
             and (card is None or card.kind != "start")
@@ -909,9 +930,12 @@ class Advisor:
         # The lab leads only when the owner asks about support nearby (「地元で相談できるところは？」), not
         # because the city they mention happens to be on its list (it is no walk-in desk).
         # Nor when they name the agency they have in mind (「付き合いのある信金に聞いてもいい？」).
-        local = bool(ASKS_WHO.search(nfkc(question)) or LOCAL.search(nfkc(question))) and not (
-            _names_other_agency(match_agencies(question, 11))
-        )
+        # (「一緒に考えてくれる人、どこにおると？」 asks whom to consult, the labs' answer only where it is about
+        # the place: 「山形県でDXの相談先は？」)
+        local = bool(
+            LOCAL.search(nfkc(question))
+            or (ASKS_WHO.search(nfkc(question)) and (card is None or card.kind == "region"))
+        ) and not (_names_other_agency(match_agencies(question, 11)))
 
         if named_prefecture(situation) and not find_regions(situation, self.regions):
             # 「熊本にもラボってある？」「名古屋です」: the owner's place has no lab (a listed town elsewhere in the

@@ -37,7 +37,8 @@ ALONE_WEIGHT = 0.6
 CONTINUITY_BONUS = 0.03  # a follow-up naming no other subject leans toward the last topic
 
 PILLAR = re.compile(
-    r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|(\d)\s*つ目の柱|pillar\s*(\d(?:-\d)?)", re.IGNORECASE
+    r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|(\d)\s*(?:つ|番|本)目の柱|pillar\s*(\d(?:-\d)?)",
+    re.IGNORECASE,
 )
 VIEWPOINT = re.compile(r"視点\s*([①②③1-3])|viewpoint\s*([1-3])", re.IGNORECASE)
 _SUB_PILLAR_ONLY = re.compile(r"^\s*(\d\s*[-ー－]\s*\d)\s*(は|って|の方は)?[？?]?\s*$")
@@ -299,7 +300,13 @@ def _subject(card: Card) -> set[str]:
 def names_something(text: str) -> bool:
     """Does the text name anything more specific than a company and its people (「社長として何をすべき？」
     does not)?"""
-    return bool(set(content_words(text)) - _UNSPECIFIC)
+    return bool(set(content_words(text)) - _UNSPECIFIC - _REQUEST_WORDS)
+
+
+# How a request is put (「簡単に教えてくれん？」), not what it is about.
+_REQUEST_WORDS = frozenset(
+    ["簡単", "くれる", "もらえる", "もらう", "詳しい", "わかる", "分かる", "ざっくり", "一言"]
+)
 
 
 def names_subject(card: Card, text: str) -> bool:
@@ -405,7 +412,10 @@ def clause_card_id(text: str) -> str | None:
     match = PILLAR.search(text)
     if match:
         key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
-        return f"dgc-pillar-{key}"
+        part = re.search(r"3\s*[-ー－]\s*([1-3])", text) if key == "3" else None
+        return (
+            f"dgc-pillar-3-{part.group(1)}" if part else f"dgc-pillar-{key}"
+        )  # (pillar 3 is in three parts)
     match = VIEWPOINT.search(text)
     if match:
         key = next(g for g in match.groups() if g)
