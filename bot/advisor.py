@@ -702,7 +702,9 @@ class Advisor:
         naming_elsewhere = (
             asked is not None
             and card is not None
-            and not names_all(card, asked)
+            and not names_all(
+                card, question
+            )  # (「DX推進指標って何？あと、ラボって何をしてくれる？」: both named)
             and any(names_all(c, asked) for c in self.cards.cards if c is not card and c.kind != "start")
         )
         if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN or naming_elsewhere):

@@ -457,6 +457,14 @@ class TurnState:
         return {*self.shown, *([self.card.id] if self.card else [])}
 
 
+# Asking where the last answer is written (the document, page and passage), not for more on its subject.
+SOURCE_ASKED = re.compile(
+    r"どの資料|何の資料|どこに(書|載|記載)|出典|ソース|原典|何ページ|何スライド|どのページ|どのスライド"
+    r"|which (document|page|slide)|where (is|was) (it|that|this) (written|stated)|\bsource\b",
+    re.IGNORECASE,
+)
+
+
 def is_follow_up(question: str, previous: TurnState | None) -> bool:
     """A message that leans on the earlier turns: a pronoun, a request for more, or too short to stand alone."""
     if previous is None:
@@ -524,6 +532,11 @@ def choose_card(
         and not re.search(r"柱|視点|pillar|viewpoint", text, re.IGNORECASE)
     ):
         return previous.card, "clause"
+    if follow and previous and previous.card and previous.card.kind != "clause" and SOURCE_ASKED.search(text):
+        return (
+            previous.card,
+            "source",
+        )  # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from
     if asks_to_bring(text) and (named_agency or (follow and previous and previous.agencies)):
         agency_id = named_agency or (previous.agencies[0] if previous else None)
         card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)

@@ -281,6 +281,10 @@ def raised(claim: Claim, context: str) -> bool:
     )
 
 
+SOURCE_CLAIMS = 3  # 「どの資料に？」: the passages of the last answer's first three sentences
+SOURCE_MIN_CHARS = 12
+
+
 class SectionWriter:
     """Writes an answer's sections with the advisor's sentence pool, cards and index (thread-safe: it
     keeps no state between answers)."""
@@ -597,6 +601,10 @@ class SectionWriter:
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
+        elif why == "source":
+            said = previous.said if previous is not None else ""
+            parts.append(self.sources(card, english, book, hits, said))
+            agencies = []
         elif why == "next" and previous is not None and previous.stage is not None:
             parts.append(self._stage_described(previous.stage + 1, book, hits, english))
         elif why == "bring" and agencies:
@@ -722,7 +730,7 @@ class SectionWriter:
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
         if FACT_ASKED.search(nfkc(question)) and card.kind != "start":
             steps = []  # 「アプリは何で作った？」 asks for a fact, not for what to do next
-        if steps and why not in ("bring", "detail"):
+        if steps and why not in ("bring", "detail", "source"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
             first = card.kind == "start" and (stage is None or stage.level == 1) and why != "next"
             heading = label["first_steps" if first else "steps"]
@@ -745,7 +753,7 @@ class SectionWriter:
                 # 「燕市は選定地域です。」 is said once, at the top (the agency's reason may name more places).
                 section = re.sub(rf"[^\s*:：。]*{SELECTED}(\[\d+\])*", "", section)
             parts.append(section)
-        gap = card.gap(english)
+        gap = card.gap(english) if why != "source" else ""
         priced = HOW_MUCH.search(nfkc(question)) and re.search(
             r"費用|価格|料金|金額|額|いくら|price|cost|fee", gap or ""
         )
@@ -978,6 +986,32 @@ class SectionWriter:
             )
         )
         return (answer + "\n\n" if answer else "") + intro + "\n" + "\n".join(f"- {line}" for line in quoted)
+
+    def sources(self, card: Card, english: bool, book: CitationBook, hits: list[Hit], said: str) -> str:
+        """「どの資料に書いてある？」: the passages the last answer's sentences rest on, each with its document,
+        slide or page and heading (the topic's first sentences when the last answer's are not known)."""
+        heard = compact(strip_markers(said))
+        claims = [c for c in card.answer if compact(c.sentence) in heard] or card.answer
+        places: dict[str, list[str]] = {}
+        for quote in dict.fromkeys(q for c in claims[:SOURCE_CLAIMS] for q in c.cites):
+            n = self._cite_quote(book, quote, hits)
+            if n is None or len(compact(quote)) < SOURCE_MIN_CHARS:
+                continue  # (a heading cited to place a sentence says nothing by itself)
+            c = book.get(n)
+            page = f" {'page' if english else 'スライド/ページ'} {c.page}" if c.page else ""
+            heading = f"「{c.heading}」" if c.heading else ""
+            places.setdefault(f"{c.title}{page}{heading}", []).append(quote_line(quote, n))
+        if not places:
+            return ""
+        lines = [
+            f"- **{place}**\n" + "\n".join(f"  - {q}" for q in quotes) for place, quotes in places.items()
+        ]
+        intro = (
+            "The last answer rests on these passages:"
+            if english
+            else "前の回答は、次の資料の記述にもとづいています。"
+        )
+        return intro + "\n" + "\n".join(lines)
 
     def verdict_first(
         self, card: Card, question: str, english: bool, book: CitationBook, hits: list[Hit], detail: str
