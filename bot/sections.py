@@ -602,8 +602,9 @@ class SectionWriter:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)
         elif why == "source":
-            said = previous.said if previous is not None else ""
-            parts.append(self.sources(card, english, book, hits, said))
+            parts.append(
+                self.sources(card, english, book, hits, previous.said if previous is not None else "")
+            )
             agencies = []
         elif why == "next" and previous is not None and previous.stage is not None:
             parts.append(self._stage_described(previous.stage + 1, book, hits, english))
