@@ -44,6 +44,7 @@ from bot.counsel import (
 from bot.grounding import content_words
 from bot.question import (
     ABOUT_SUPPORT,
+    ASKS_CASE,
     ASKS_STAGE,
     ASKS_SUPPORT,
     ASKS_WHO,
@@ -697,17 +698,7 @@ class Advisor:
             # ならない？」 asks about the description itself.
             asked = None
         whole = own[0].score if own else 0.0
-        # 「…『DXセレクションに出してみたら』と言われたけど、どうやって応募するの？」: the asking sentence names
-        # another card's subject in full, which the card the whole message drew does not.
-        naming_elsewhere = (
-            asked is not None
-            and card is not None
-            and not names_all(
-                card, question
-            )  # (「DX推進指標って何？あと、ラボって何をしてくれる？」: both named)
-            and any(names_all(c, asked) for c in self.cards.cards if c is not card and c.kind != "start")
-        )
-        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN or naming_elsewhere):
+        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN):
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
             # (a whole message that matched well keeps its card: no second embedding to find that out)
@@ -721,7 +712,6 @@ class Advisor:
                 and (
                     card is None
                     or (whole < CARD_MIN_SCORE + ASKED_MARGIN and best[0].score >= whole + ASKED_MARGIN)
-                    or (naming_elsewhere and names_all(best[0].card, asked))
                 )
             ):
                 card, why = best[0].card, "match"
@@ -737,6 +727,26 @@ class Advisor:
                 None,
             )
             card = cued or card
+        if (
+            fresh
+            and card is not None
+            and card.id.startswith("case-")
+            and why == "match"
+            and not (card.cues and re.search(card.cues, text, re.IGNORECASE))
+            and not ASKS_CASE.search(text)
+        ):
+            # 「建設会社です…『DXセレクションに出してみたら』と言われた。どうやって応募する？」: a case's card answers
+            # questions about that case (or for an example), not every firm that resembles it.
+            card = next(
+                (
+                    h.card
+                    for h in own
+                    if h.card is not card
+                    and names_subject(h.card, text)
+                    and h.score >= CARD_MIN_SCORE - CUE_MARGIN
+                ),
+                card,
+            )
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text

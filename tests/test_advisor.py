@@ -1821,3 +1821,123 @@ def test_a_two_part_follow_up_keeps_the_sentence_that_answers_its_second_part(ad
     )
     assert "1,000円/時間" in then.answer
     assert "高度デジタル人材訓練" in then.answer  # which training counts, though said before
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        # a question that names nothing asks about the sentence before it
+        (
+            "新居浜で運送業をしています。ドライバーが40人おって、半分以上が60代。点呼や日報をタブレットにしようとしたら"
+            "「今さら覚えられん」って猛反発されてしもうて。どうしたらええですか。",
+            "culture-resistance",
+        ),
+        # a card named by how askers speak of its subject (its cues), though another drew the whole message
+        (
+            "鳥取の温泉地で小さな旅館をやっております。家族含めて15人、パソコンに詳しい者は一人もおりません。"
+            "こんな所でもDXなんてできるものでしょうか。",
+            "no-digital-talent",
+        ),
+        (
+            "不動産の仲介と管理をやってる会社で、社員18名です。同業がランサムウェアにやられて、お客さんの個人情報が"
+            "流出したと聞いてゾッとしました。うちは共有フォルダに契約書のPDFを全部入れてます。社長として何をすべきでしょうか。",
+            "security",
+        ),
+        # 「国の資料に」 names no topic; the acronym the security card's answer uses does
+        ("国の資料に『CISO』って出てくるみたいですが、何ですか？うちの規模で必要？", "security"),
+        # the asking sentence names another card's subject in full
+        (
+            "岐阜の建設会社です、社員70人。ここ3年でクラウドの工程管理を入れて、残業もかなり減った。"
+            "取引先から『DXセレクションに出してみたら』と言われたけど、あれはどうやって応募するの？",
+            "dx-selection",
+        ),
+        # a yardstick asked for, not only where the firm stands
+        (
+            "社員100名の精密部品メーカーです。生産管理システムは入ってて、設備の稼働データも取り始めたところ。"
+            "うちのDXって他社より進んでるの？遅れてるの？測る物差しってある？",
+            "dx-index-what",
+        ),
+        (
+            "高知で生姜とミョウガを作りゆう農業法人です。社員8人。最近よう『DX』って聞くけんど、パソコン入れることと"
+            "どう違うがか、ようわからん。簡単に教えてくれん？",
+            "dx-vs-it",
+        ),
+    ],
+)
+def test_the_card_is_the_one_the_asking_names(advisor: Advisor, message: str, topic: str) -> None:
+    assert ask(advisor, message).topic == topic
+
+
+def test_a_named_lab_town_does_not_turn_a_stage_question_into_the_lab_list(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "東大阪で板金やってる者です。従業員25人。受注はFAX、図面は紙、勤怠はタイムカード、在庫は事務員がエクセルで"
+        "管理してる。これ、国の言うデジタル化の段階でいうたら、うちはどこに入るんやろ？",
+    )
+    assert answer.stage is not None
+    assert answer.topic is not None and answer.topic.startswith("start-stage")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hi, I run a small food import shop in Fukuoka with 9 staff. Orders come by phone and fax. Where do I begin?",
+        "I'm a co-founder of a 40-person manufacturer in Osaka. What does DX certification actually require?",
+    ],
+)
+def test_a_lab_town_named_in_passing_does_not_bring_the_lab_list(advisor: Advisor, message: str) -> None:
+    answer = ask(advisor, message)
+    assert answer.topic != "lab-regions"
+    assert not answer.agencies or answer.agencies[0].id != "regional_dx_lab"
+
+
+def test_a_step_naming_a_problem_the_owner_did_not_raise_is_left_out(advisor: Advisor) -> None:
+    answer = ask(advisor, "社員20人の印刷会社です。外に頼るとしたら、どこに相談するのがいいですか？")
+    assert "間接業務の多忙" not in answer.answer
+    raised = ask(advisor, "事務作業が忙しくて人手も足りません。DXの相談はどこにすればいい？")
+    assert raised.agencies and raised.agencies[0].what_to_ask
+
+
+def test_a_follow_up_asking_where_it_is_written_gets_the_passages_and_their_slides(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "大阪でお惣菜の製造やってます。ものづくり補助金に申請したいんだけど、DX認定を持ってると有利って本当？",
+        "どの資料のどこに書いてあるか教えて。",
+    )
+    assert then.topic == first.topic
+    body = then.answer.split("### 参考資料")[0]
+    assert "加点対象" in body and "スライド/ページ 16" in body
+    assert "### 次の一歩" not in body  # where it is written, not the advice again
+    quoted = {c.quote for c in then.citations}
+    assert any("加点対象" in q for q in quoted)
+
+
+def test_the_third_pillar_by_its_order_and_a_sub_item_is_that_sub_item(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "5つの柱のうち3番目の柱のサブ項目を全部挙げて、3-3で経営者に求められている内容を示してください。",
+    )
+    assert answer.topic == "dgc-pillar-3-3"
+
+
+def test_tax_treatment_is_refused_but_money_after_it_is_answered(advisor: Advisor) -> None:
+    tax, money = converse(
+        advisor,
+        "部品加工で社員60人の会社の経理担当です。クラウドシステムとPCを一式入れる予定なんですが、税金上は一括で経費に"
+        "できますか？DX投資促進税制ってまだ使えるんでしょうか。",
+        "税金のことがダメなら、DX認定を取るとお金の面で何か有利になることはありますか？",
+    )
+    assert tax.refused
+    assert not money.refused
+    assert "1.30%" in money.answer and "別枠" in money.answer  # what certification brings, not one measure
+
+
+def test_a_follow_up_on_a_limit_the_guides_do_not_give_says_so_for_that_measure(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "岐阜の家具工場です。社員40人。設備更新で借入したいんだけど、信用保証協会の保証枠がもうほぼ埋まってて困ってる。"
+        "DX認定とったら何か変わるって本当？",
+        "別枠っていうのは、いくらまで上乗せしてもらえるのか分かる？",
+    )
+    assert then.topic == "money-guarantee"
+    assert "保証限度額" in then.answer and "公庫" not in then.answer.split("### 参考資料")[0]
