@@ -357,6 +357,8 @@ _PROCEDURES = {
     r"いくら|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段|(申請|取得|認定)(自体)?(に|は|って)?(お金|費用)": r"費用|料金|価格|相場|受講料",
     # 「別枠っていうのは、いくらまで上乗せしてもらえる？」: a limit the guides do not give.
     r"いくらまで|上限|限度|上乗せ|最大(で)?いくら|枠(は|って)(いくら|どれ)": r"限度額|上限",
+    # 「選ばれると、会社にとってどんな良いことがある？」: what being selected brings, where the guides name none.
+    r"特典|(どんな|何か|なんか)(良い|いい|得な)こと|メリット": r"特典",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任|兼ね": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
