@@ -833,6 +833,15 @@ class Advisor:
                 None,
             )
             card = merits.card if merits is not None else card
+        if (
+            card is not None
+            and card.kind == "region"
+            and why == "match"
+            and ROLE.search(text)
+            and not re.search(r"どこ|選ばれ|選定|入って|where|which", text, re.IGNORECASE)
+        ):
+            # 「『地域DX推進ラボ』の説明会の案内が来たんですが、これ、何ですか？」: what a lab is, not where they are.
+            card = self.cards.by_id("regional-dx-lab") or card
         if card is not None and card.id == "start-general":
             stage_match = estimate_stage(situation)
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None

@@ -111,7 +111,7 @@ SAME_ENTITY = re.compile(
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
-_WHAT_FOR_US = re.compile(
+WHAT_FOR_US = re.compile(
     r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
 )
 _TOOL = re.compile(r"ツール|診断|チェック|\btool|self-check|self-assess", re.IGNORECASE)
@@ -665,7 +665,7 @@ def _follow_up_card(
         # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
         return certifying, "detail" if certifying.id in shown else "match"
     lab = index.by_id("regional-dx-lab")
-    if previous.card.kind == "region" and lab is not None and _WHAT_FOR_US.search(text):
+    if previous.card.kind == "region" and lab is not None and WHAT_FOR_US.search(text):
         # 「（うちの県が）入ってるなら、うちみたいな旅館は何をしてもらえるの？」 after where the labs are.
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):

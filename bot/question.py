@@ -132,6 +132,7 @@ ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 ROLE = re.compile(
     r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+    r"|(これ|それ|って)[、,]?\s*(何|なん)(ですか|なの|なん|[？?])"  # 「『地域DX推進ラボ』の案内が来た。これ、何ですか？」
     r"|(なんで|なぜ|どうして)[^。？?]{0,6}が(DX|ＤＸ)"  # 「なんで銀行がDXの話？」: what that agency is there for
 )
 # Support of one kind (training, money), which a topic answers wherever the firm is: not the local labs.
@@ -359,6 +360,17 @@ LISTED_IN = {
     "宮崎": ["延岡市"],
     "長崎": ["南島原市"],
     "沖縄": ["恩納村"],
+}
+
+
+# Lab regions that are towns in a prefecture that is itself a lab region (「新潟にもある？」: 新潟県, and
+# 長岡市・柏崎市・燕市 in it).
+TOWNS_IN = {
+    "新潟": ["長岡市", "柏崎市", "燕市"],
+    "大阪": ["大阪市", "堺市"],
+    "静岡": ["藤枝市"],
+    "埼玉": ["入間市"],
+    "愛媛": ["新居浜市"],
 }
 
 

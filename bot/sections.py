@@ -26,6 +26,7 @@ from bot.counsel import (
     MONEY,
     PILLAR,
     STATES_COST,
+    WHAT_FOR_US,
     CardIndex,
     TurnState,
     acronyms,
@@ -43,6 +44,7 @@ from bot.question import (
     HOW_MUCH,
     LISTED_IN,
     PLACE,
+    TOWNS_IN,
     WANTS_FIGURE,
     YES_NO,
     expansions_for,
@@ -480,6 +482,7 @@ class SectionWriter:
                     ]
                     shared = [c for c in steps if c.sentence in self._shared_steps]
                     steps = own or [c for c in shared if raised(c, context)] or shared or steps
+                steps = [c for c in steps if raised(c, context)] or steps
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
@@ -542,7 +545,12 @@ class SectionWriter:
             full = guide_clause_section(self.index, card.id, question, verbatim, book, english)
             if full:
                 parts.append(full)
-        elif why == "detail":
+        elif why == "detail" and not (
+            card.kind == "region"
+            and (listed or named_prefecture(question) in LISTED_IN)
+            and not ASKS_WHEN.search(nfkc(question))
+        ):
+            # (「選ばれてる地域って、沖縄だとどこ？」: the places named, as a first question on them gets)
             gap = uncovered_part(card, question, english)
             if gap and uncovered(card, question):
                 # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
@@ -628,7 +636,12 @@ class SectionWriter:
             verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
-            regions = listed
+            regions = listed + [
+                town
+                for r in listed
+                for town in TOWNS_IN.get(re.sub(r"[都府県]$", "", r), [])
+                if town not in listed and (r.endswith(("都", "府", "県")) or r == "北海道")
+            ]
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
                 # 「愛知県って選ばれてる？」: not the prefecture as a whole — said first — but a place in it.
@@ -900,6 +913,7 @@ class SectionWriter:
         when = bool(ASKS_WHEN.search(nfkc(question)))
         who = bool(NAME_ASKED.search(nfkc(question)))
         named = acronyms(nfkc(question))
+        served = bool(WHAT_FOR_US.search(nfkc(question)))
 
         def overlap(claim: Claim) -> float:
             cost = 1.0 if money and STATES_COST.search(claim.sentence) else 0.0  # 「お金かかる？」→「無償」
@@ -910,7 +924,13 @@ class SectionWriter:
             name = FIGURE_BONUS if who and NAMED_ORG.search(claim.sentence) else 0.0
             # 「CISOって置かないといけない？」: a sentence that uses the acronym asked about.
             term = FIGURE_BONUS if any(a in claim.sentence for a in named) else 0.0
-            return cost + figure + dated + name + term + _share(claim, weights)
+            # 「ラボに行くと何をしてもらえるの？」: the sentence on what it offers (its 支援メニュー).
+            offer = (
+                FIGURE_BONUS
+                if served and re.search(r"支援メニュー|支援(します|する|を行)", claim.sentence)
+                else 0.0
+            )
+            return cost + figure + dated + name + term + offer + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         claims = sorted(
