@@ -736,7 +736,7 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        chosen = [c for c in chosen if raised(c, question)] or chosen
+        chosen = [c for c in chosen if raised(c, question)]
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
