@@ -734,6 +734,10 @@ class Advisor:
             and why == "match"
             and not (card.cues and re.search(card.cues, text, re.IGNORECASE))
             and not ASKS_CASE.search(text)
+            # (「現場の人がアプリを作ってるらしいけど、何のツール？」 after the grand prix: the case was named)
+            and not (
+                previous is not None and card.cues and re.search(card.cues, previous.said, re.IGNORECASE)
+            )
         ):
             # 「建設会社です…『DXセレクションに出してみたら』と言われた。どうやって応募する？」: a case's card answers
             # questions about that case (or for an example), not every firm that resembles it.
