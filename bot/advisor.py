@@ -147,7 +147,8 @@ class StreamEvent:
 
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
-CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum
+CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum…
+CUE_DEPTH = 6  # …and rank this low
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
 POINTING_BACK = re.compile(
@@ -642,7 +643,7 @@ class Advisor:
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        own = self.cards.rank(question, qvec, n=4, passages=passages)
+        own = self.cards.rank(question, qvec, n=CUE_DEPTH, passages=passages)
         card, why = self._choose(
             question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
         )
@@ -715,7 +716,9 @@ class Advisor:
                 )
             ):
                 card, why = best[0].card, "match"
-        if fresh and (card is None or (why == "match" and not names_subject(card, text))):
+        if card is None or (
+            why in ("match", "detail") and not names_subject(card, text) and (fresh or why == "detail")
+        ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in.
             cued = next(

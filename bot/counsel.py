@@ -114,6 +114,9 @@ GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取
 WHAT_FOR_US = re.compile(
     r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
 )
+# 「対策にお金をかけるのがもったいないと言う役員に、どう説明したら？」 asks how to argue for spending, not
+# about support money.
+_PERSUADING = re.compile(r"説明したら|説明すれば|説得|納得|もったいない|無駄")
 _TOOL = re.compile(r"ツール|診断|チェック|\btool|self-check|self-assess", re.IGNORECASE)
 _GETTING_READY = re.compile(
     r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方"
@@ -670,7 +673,7 @@ def _follow_up_card(
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
-    if MONEY.search(text) and not _TOOL.search(text):
+    if MONEY.search(text) and not _TOOL.search(text) and not _PERSUADING.search(text):
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).
         for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
@@ -689,7 +692,11 @@ def _follow_up_card(
         if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
             return lending.card, "detail" if lending.card.id in shown else "match"
     # 「Is there a free tool to check where we stand?」 asks for a tool (the index), not about money.
-    own_top = index.rank(question, query_vector, n=2) if MONEY.search(text) and not _TOOL.search(text) else []
+    own_top = (
+        index.rank(question, query_vector, n=2)
+        if MONEY.search(text) and not _TOOL.search(text) and not _PERSUADING.search(text)
+        else []
+    )
     # 「Is there a free tool to compare us with others?」 asks for a tool (the index), not about money.
     elsewhere_clearly = (
         len(own_top) > 1
