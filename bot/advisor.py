@@ -168,6 +168,12 @@ MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
     r"|(うち|弊社|当社|自社)の(段階|現在地|レベル)"
 )
+# Words that ask for the code's own text or a clause of it (not an owner's practical question).
+CLAUSE_ASKED = re.compile(
+    r"コード|柱|視点|条文|原文|全文|そのまま|一字一句|望ましい方向性|考え方|基本的事項|ガバナンス|code|pillar|verbatim"
+    r"|\d\s*[-ー－]\s*\d|書いて|書かれ|記述|記載",
+    re.IGNORECASE,
+)
 # Asking for a yardstick (「測る物差しってある？」), not only where the firm stands.
 MEASURE = re.compile(r"物差し|ものさし|測る|測れ|測り|比べ|比較|ベンチマーク|指標|診断")
 WHICH_STAGE = re.compile(
@@ -725,11 +731,28 @@ class Advisor:
                 (
                     h.card
                     for h in own
-                    if h.card.cues and h.score >= CARD_MIN_SCORE - CUE_MARGIN and names_subject(h.card, text)
+                    if h.card.cues
+                    and h.score >= CARD_MIN_SCORE - CUE_MARGIN
+                    and re.search(h.card.cues, text, re.IGNORECASE)
                 ),
                 None,
             )
             card = cued or card
+        if (
+            card is not None
+            and card.kind == "clause"
+            and why == "match"
+            and not is_supporter(situation)
+            and clause_card_id(text) is None
+            and not CLAUSE_ASKED.search(text)  # (「全部」 alone asks for no text: 「全部業者任せでしたが…」)
+        ):
+            # 「システムは全部業者任せでしたが、セキュリティの責任も業者にあるんですよね？」: an owner's question, not
+            # a request for the code's text — the owner's card on it that fits nearly as well answers it.
+            near = [h.card for h in own if h.card.kind == "topic" and h.score >= CARD_MIN_SCORE - CUE_MARGIN]
+            card = next(
+                (c for c in near if c.cues and re.search(c.cues, text, re.IGNORECASE)),
+                next((c for c in near if names_subject(c, text)), card),
+            )
         if (
             fresh
             and card is not None

@@ -282,6 +282,10 @@ _PROGRAMME = re.compile(r"([^\s、。！？!?「」『』()（）]{2,12}?)(補�
 _COMPOUND_END = re.compile(r"[一-龥ァ-ヴーA-Za-z0-9]$")
 
 
+# Words that open a sentence (「じゃあIT導入補助金って…」), not part of a programme's name.
+_OPENING_WORD = re.compile(r"^(じゃあ|じゃ|では|それなら|なら|あと|ほんなら|ほな|ちなみに|ところで)")
+
+
 def unknown_programmes(text: str, corpus: str) -> list[str]:
     """Programmes the question names that the guides never mention (「IT導入補助金」), so the answer can say
     so first. A programme counts as mentioned when its distinctive part (up to its last four characters
@@ -292,7 +296,8 @@ def unknown_programmes(text: str, corpus: str) -> list[str]:
         if not _COMPOUND_END.search(name):
             continue  # 「国の補助金」「使える助成金」 name no programme
         if name[-4:] not in corpus and name[-3:] + kind not in corpus:
-            found.append(re.sub(r"^.*[のはがをにで]", "", name) + kind)
+            name = re.sub(r"^.*[のはがをにで]", "", name)
+            found.append(_OPENING_WORD.sub("", name) + kind)  # (not 「じゃあIT導入補助金」)
     return list(dict.fromkeys(found))
 
 
