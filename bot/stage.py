@@ -13,6 +13,7 @@ _SITUATION = re.compile(
     r"うち|弊社|当社|自社|私たち|わが社|我が社|うちの|している|しています|してる|やっている|やってる|使っている|使ってる"
     r"|使っています|管理して|導入して|入れて|入れた|切り替え|でやって|頼って|中心|ばかり|だけ|のみ|しかない|まだ|we |our "
     r"|てる|ている|ています|てます|でます|ました|けど|んです|です。|でいる"
+    r"|\d+\s*(人|名)[。、,．.]"  # 「町工場で12人。注文はほぼFAXで…」: the firm and its headcount
     r"|\bi (run|own|have|manage)\b|\bmy (company|business|shop|firm|restaurant|store)\b"
 )
 _ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")

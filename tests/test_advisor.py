@@ -1941,3 +1941,50 @@ def test_a_follow_up_on_a_limit_the_guides_do_not_give_says_so_for_that_measure(
     )
     assert then.topic == "money-guarantee"
     assert "保証限度額" in then.answer and "公庫" not in then.answer.split("### 参考資料")[0]
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        (
+            "静岡の運送屋、従業員40人。点呼は紙、配車はホワイトボード。デジタルにしたら効果ってどう測ればいい？",
+            "measure-effect",
+        ),
+        (
+            "社員15人の工務店です。工程管理をクラウドにしたい。おすすめの製品名と、何を基準に選べばいいか教えて。",
+            "vendor-selection",
+        ),
+        ("村役場から『地域DX推進ラボ』の説明会の案内が来たんですが、これ、何ですか？", "regional-dx-lab"),
+        ("システムのことは全部業者任せでしたが、セキュリティの責任も業者にあるんですよね？", "security"),
+        ("DXに乗り気じゃない親父を説得するのに使えそうな、国のデータとかありますか？", "why-dx"),
+    ],
+)
+def test_an_owners_question_gets_the_owners_card(advisor: Advisor, message: str, topic: str) -> None:
+    assert ask(advisor, message).topic == topic
+
+
+def test_products_and_prices_are_said_to_be_missing_before_how_to_choose(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "kintone以外でおすすめの製品名を教えてください。月額いくらくらいかかるのかも。何を基準に選べばいい？",
+    )
+    body = answer.answer.split("### 参考資料")[0]
+    assert body.index("資料には書かれていません") < body.index("要件定義")
+
+
+def test_a_lab_prefecture_is_named_with_the_lab_towns_in_it(advisor: Advisor) -> None:
+    *_, then = converse(advisor, "地域DX推進ラボって何？", "新潟にもある？")
+    first = then.answer.split("\n")[0]
+    assert all(place in first for place in ("新潟県", "長岡市", "柏崎市", "燕市")), first
+
+
+def test_a_stage_one_firm_gets_the_guides_concrete_first_step(advisor: Advisor) -> None:
+    answer = ask(advisor, "町工場で12人。注文はほぼFAXで、日報も手書きや。なにから手ぇつけたらええ？")
+    assert answer.stage is not None and answer.stage.level == 1
+    assert "FAXから電子メールに切り替え" in answer.answer
+
+
+def test_a_clause_named_by_its_number_without_the_word_pillar_stays_the_clause(advisor: Advisor) -> None:
+    assert (
+        ask(advisor, "3-1の組織づくりで、DXへの投資判断についてはどう書いてある？").topic == "dgc-pillar-3-1"
+    )
