@@ -603,7 +603,11 @@ class SectionWriter:
                 ]
                 detail = "".join(lines)
             detail = self.verdict_first(card, question, english, book, hits, detail)
-            if not detail and stage is not None and STAGE_ASKED.search(nfkc(question)):
+            if (
+                stage is not None
+                and STAGE_ASKED.search(nfkc(question))
+                and (not detail or re.search(r"どこ|どの|何段階|where|which", nfkc(question), re.IGNORECASE))
+            ):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
             if not detail:
