@@ -863,15 +863,23 @@ class Advisor:
                 None,
             )
             card = merits.card if merits is not None else card
+        lab = self.cards.by_id("regional-dx-lab")
         if (
             card is not None
             and card.kind == "region"
             and why == "match"
-            and ROLE.search(text)
-            and not re.search(r"どこ|選ばれ|選定|入って|where|which", text, re.IGNORECASE)
+            and lab is not None
+            and (
+                (
+                    ROLE.search(text)
+                    and not re.search(r"どこ|選ばれ|選定|入って|where|which", text, re.IGNORECASE)
+                )
+                # 「ラボの構成員に自治体は必ず入っていないといけない？」: the lab's card says yes to it
+                or self.writer.verdict(lab, question) is not None
+            )
         ):
             # 「『地域DX推進ラボ』の説明会の案内が来たんですが、これ、何ですか？」: what a lab is, not where they are.
-            card = self.cards.by_id("regional-dx-lab") or card
+            card = lab
         if card is not None and card.id == "start-general":
             stage_match = estimate_stage(situation)
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None

@@ -257,7 +257,7 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 NEGATIVE_QUESTION = re.compile(
-    r"違う|ちゃう|ちゃいます|異なる|(ない|ません|なく|ず|じゃ|では)[^。、]{0,6}[?？]|\b(isn't|aren't|don't|doesn't|can't|not)\b",
+    r"違う|ちゃう|ちゃいます|異なる|(ない|ません|なく|(?<!必)(?<!ま)(?<!先)ず|じゃ|では)[^。、]{0,6}[?？]|\b(isn't|aren't|don't|doesn't|can't|not)\b",
     re.I,
 )
 TERM_SHORT = 45  # a term's sentence shorter than this is shown with the sentence after it
@@ -853,7 +853,11 @@ class SectionWriter:
     def verdict(self, card: Card, question: str) -> tuple[Claim, str] | None:
         """The card's sentence that answers this yes/no question, and whether with はい or いいえ."""
         text = nfkc(question)
-        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(text):
+        # 「…入っていないといけない？」「…なきゃダメ？」 ask whether something is required, which is no negative question
+        must = re.sub(
+            r"(ないと|なければ|なきゃ|なくては|ねば)(いけ|なら|だめ|ダメ|あか)[^。？?]{0,6}", "必要", text
+        )
+        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(must):
             # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
             return None
         # A condition that makes it いいえ (「誰でも」「認定を取ってなくても」) outweighs the topic's はい.

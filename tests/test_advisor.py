@@ -1988,3 +1988,10 @@ def test_a_clause_named_by_its_number_without_the_word_pillar_stays_the_clause(a
     assert (
         ask(advisor, "3-1の組織づくりで、DXへの投資判断についてはどう書いてある？").topic == "dgc-pillar-3-1"
     )
+
+
+def test_must_a_lab_include_its_local_government_is_answered_yes(advisor: Advisor) -> None:
+    # 「必ず…ないといけない？」 asks whether it is required (no negative question), and the lab's card says so
+    answer = ask(advisor, "地域DX推進ラボの構成員に自治体は必ず入っていないといけない？")
+    assert answer.topic == "regional-dx-lab"
+    assert answer.answer.startswith("はい。") and "自治体の関与は必須" in answer.answer
