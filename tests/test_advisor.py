@@ -1995,3 +1995,15 @@ def test_must_a_lab_include_its_local_government_is_answered_yes(advisor: Adviso
     answer = ask(advisor, "地域DX推進ラボの構成員に自治体は必ず入っていないといけない？")
     assert answer.topic == "regional-dx-lab"
     assert answer.answer.startswith("はい。") and "自治体の関与は必須" in answer.answer
+
+
+def test_a_vendors_sales_staff_asking_about_support_gets_the_guidance_for_supporters(
+    advisor: Advisor,
+) -> None:
+    answer = ask(
+        advisor,
+        "地域のITベンダーで中小企業向けの提案営業をしています。DX支援ガイダンスで示されているDX支援の方法論のうち、"
+        "支援に際しての留意点を教えてください。",
+    )
+    assert answer.topic == "staff-methodology"
+    assert not answer.agencies  # an IT vendor is not sent to an IT vendor
