@@ -178,15 +178,9 @@ class CardIndex:
                 self.rows.append(i)
         self.vectors = vectors_of(texts)
         self.row_index = np.asarray(self.rows)
-        asked = [
+        self.tokens = [
             frozenset(t for text in [c.title, *c.questions] for t in search_tokens(text)) for c in self.cards
         ]
-        # (and an acronym its answer uses that no card's example asks about: 「CISO」 names the security card)
-        unasked = [
-            {a.lower() for claim in c.claims() for a in acronyms(claim.sentence)} - frozenset().union(*asked)
-            for c in self.cards
-        ]
-        self.tokens = [words | extra for words, extra in zip(asked, unasked, strict=True)]
         self.idf = idf
         self.passages: list[set[str]] = [set() for _ in self.cards]
 

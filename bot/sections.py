@@ -640,11 +640,13 @@ class SectionWriter:
             verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
+            # (「新潟にもある？」: the prefecture and the towns in it; 「燕市です」 names its own town only)
+            prefectures_only = all(r.endswith(("都", "府", "県")) or r == "北海道" for r in listed)
             regions = listed + [
                 town
                 for r in listed
                 for town in TOWNS_IN.get(re.sub(r"[都府県]$", "", r), [])
-                if town not in listed and (r.endswith(("都", "府", "県")) or r == "北海道")
+                if town not in listed and prefectures_only
             ]
             place = named_prefecture(question) if card.kind == "region" and not regions else None
             if place in LISTED_IN:
