@@ -722,9 +722,7 @@ class Advisor:
                 )
             ):
                 card, why = best[0].card, "match"
-        if card is None or (
-            why in ("match", "detail") and not names_subject(card, text) and (fresh or why == "detail")
-        ):
+        if card is None or (why in ("match", "detail") and not names_subject(card, text)):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in.
             cued = next(
