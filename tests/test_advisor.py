@@ -1912,14 +1912,6 @@ def test_a_follow_up_asking_where_it_is_written_gets_the_passages_and_their_slid
     assert any("加点対象" in q for q in quoted)
 
 
-def test_the_third_pillar_by_its_order_and_a_sub_item_is_that_sub_item(advisor: Advisor) -> None:
-    answer = ask(
-        advisor,
-        "5つの柱のうち3番目の柱のサブ項目を全部挙げて、3-3で経営者に求められている内容を示してください。",
-    )
-    assert answer.topic == "dgc-pillar-3-3"
-
-
 def test_tax_treatment_is_refused_but_money_after_it_is_answered(advisor: Advisor) -> None:
     tax, money = converse(
         advisor,
@@ -1984,10 +1976,22 @@ def test_a_stage_one_firm_gets_the_guides_concrete_first_step(advisor: Advisor) 
     assert "FAXから電子メールに切り替え" in answer.answer
 
 
-def test_a_clause_named_by_its_number_without_the_word_pillar_stays_the_clause(advisor: Advisor) -> None:
-    assert (
-        ask(advisor, "3-1の組織づくりで、DXへの投資判断についてはどう書いてある？").topic == "dgc-pillar-3-1"
-    )
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        # by its order among the pillars, and a sub-item of it
+        (
+            "5つの柱のうち3番目の柱のサブ項目を全部挙げて、3-3で経営者に求められている内容を示してください。",
+            "dgc-pillar-3-3",
+        ),
+        # by its number without the word 柱 (an owner's card on the subject does not take it)
+        ("3-1の組織づくりで、DXへの投資判断についてはどう書いてある？", "dgc-pillar-3-1"),
+    ],
+)
+def test_a_clause_named_by_its_order_or_number_is_that_clause(
+    advisor: Advisor, message: str, topic: str
+) -> None:
+    assert ask(advisor, message).topic == topic
 
 
 def test_must_a_lab_include_its_local_government_is_answered_yes(advisor: Advisor) -> None:
