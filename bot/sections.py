@@ -267,12 +267,14 @@ TERM_ITEMS = 2  # list items quoted on each side of the one that names the term
 _BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
 
 
-# A step that names a particular problem (「間接業務の多忙や今後の人手不足…を共有する」) is for an owner who
-# raised it; under any other question it reads as a template.
+# A step that names a particular problem or practice (「間接業務の多忙や今後の人手不足…を共有する」) is for an
+# owner who raised it; under any other question it reads as a template.
 _PROBLEMS = {
     re.compile(r"間接業務|人手不足"): re.compile(
         r"間接|事務|人手|人(が|も)(い|足|お|少な)|忙し|手が回ら|採用|人材不足|バックオフィス|本業に"
     ),
+    # 「FAXから電子メールに切り替える」 is for an owner who still takes orders by fax (not a clinic booking by phone).
+    re.compile(r"FAX"): re.compile(r"FAX|ファックス|ファクス|fax", re.IGNORECASE),
 }
 
 
@@ -742,7 +744,7 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        chosen = [c for c in chosen if raised(c, question)]
+        chosen = [c for c in chosen if raised(c, question + (previous.said if previous is not None else ""))]
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
