@@ -34,6 +34,7 @@ from bot.counsel import (
     TurnState,
     choose_card,
     clause_card_id,
+    cued,
     declines,
     drop_topic_change,
     is_follow_up,
@@ -725,17 +726,11 @@ class Advisor:
         if card is None or (why in ("match", "detail") and not names_subject(card, text)):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in.
-            cued = next(
-                (
-                    h.card
-                    for h in own
-                    if h.card.cues
-                    and h.score >= CARD_MIN_SCORE - CUE_MARGIN
-                    and re.search(h.card.cues, text, re.IGNORECASE)
-                ),
+            by_cue = next(
+                (h.card for h in own if h.score >= CARD_MIN_SCORE - CUE_MARGIN and cued(h.card, text)),
                 None,
             )
-            card = cued or card
+            card = by_cue or card
         if (
             card is not None
             and card.kind == "clause"
@@ -748,7 +743,7 @@ class Advisor:
             # a request for the code's text — the owner's card on it that fits nearly as well answers it.
             near = [h.card for h in own if h.card.kind == "topic" and h.score >= CARD_MIN_SCORE - CUE_MARGIN]
             card = next(
-                (c for c in near if c.cues and re.search(c.cues, text, re.IGNORECASE)),
+                (c for c in near if cued(c, text)),
                 next((c for c in near if names_subject(c, text)), card),
             )
         if (
@@ -756,12 +751,10 @@ class Advisor:
             and card is not None
             and card.id.startswith("case-")
             and why == "match"
-            and not (card.cues and re.search(card.cues, text, re.IGNORECASE))
+            and not cued(card, text)
             and not ASKS_CASE.search(text)
             # (「現場の人がアプリを作ってるらしいけど、何のツール？」 after the grand prix: the case was named)
-            and not (
-                previous is not None and card.cues and re.search(card.cues, previous.said, re.IGNORECASE)
-            )
+            and not (previous is not None and cued(card, previous.said))
         ):
             # 「建設会社です…『DXセレクションに出してみたら』と言われた。どうやって応募する？」: a case's card answers
             # questions about that case (or for an example), not every firm that resembles it.
@@ -816,9 +809,8 @@ class Advisor:
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
         elif (
-            (
-                fresh or card is None
-            )  # (「うちって、国の言う段階でいうとどのへん？」 after describing the shop)
+            # (a follow-up with no card too: 「うちって、国の言う段階でいうとどのへん？」 after describing the shop)
+            (fresh or card is None)
             and (general or (described is not None and BUSINESS.search(text)))
             and WHICH_STAGE.search(text)
             and (card is None or card.kind != "start")

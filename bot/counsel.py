@@ -294,21 +294,26 @@ def _subject(card: Card) -> set[str]:
     return set(content_words(re.split(r"[（(とのは]", card.title)[0])) - _UNSPECIFIC
 
 
-def names_something(text: str) -> bool:
-    """Does the text name anything more specific than a company and its people (「社長として何をすべき？」
-    does not)?"""
-    return bool(set(content_words(text)) - _UNSPECIFIC - _REQUEST_WORDS)
-
-
 # How a request is put (「簡単に教えてくれん？」), not what it is about.
 _REQUEST_WORDS = frozenset(
     ["簡単", "くれる", "もらえる", "もらう", "詳しい", "わかる", "分かる", "ざっくり", "一言"]
 )
 
 
+def names_something(text: str) -> bool:
+    """Does the text name anything more specific than a company and its people (「社長として何をすべき？」
+    does not)?"""
+    return bool(set(content_words(text)) - _UNSPECIFIC - _REQUEST_WORDS)
+
+
+def cued(card: Card, text: str) -> bool:
+    """Does the text speak of the card's subject the way askers do (its `cues`: 「猛反発」「ランサムウェア」)?"""
+    return card.cues is not None and re.search(card.cues, nfkc(text), re.IGNORECASE) is not None
+
+
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
-    if card.cues and re.search(card.cues, nfkc(text), re.IGNORECASE):
+    if cued(card, text):
         return True
     subject = set(content_words(card.title)) - _UNSPECIFIC
     words = set(content_words(text))
@@ -411,10 +416,9 @@ def clause_card_id(text: str) -> str | None:
     match = PILLAR.search(text)
     if match:
         key = re.sub(r"\s|の|ー|－", "-", next(g for g in match.groups() if g)).replace("--", "-")
+        # (pillar 3 is in three parts: 「3番目の柱…3-3で」 names the part)
         part = re.search(r"3\s*[-ー－]\s*([1-3])", text) if key == "3" else None
-        return (
-            f"dgc-pillar-3-{part.group(1)}" if part else f"dgc-pillar-{key}"
-        )  # (pillar 3 is in three parts)
+        return f"dgc-pillar-3-{part.group(1)}" if part else f"dgc-pillar-{key}"
     match = VIEWPOINT.search(text)
     if match:
         key = next(g for g in match.groups() if g)
@@ -532,10 +536,8 @@ def choose_card(
     ):
         return previous.card, "clause"
     if follow and previous and previous.card and previous.card.kind != "clause" and SOURCE_ASKED.search(text):
-        return (
-            previous.card,
-            "source",
-        )  # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from
+        # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from
+        return previous.card, "source"
     if asks_to_bring(text) and (named_agency or (follow and previous and previous.agencies)):
         agency_id = named_agency or (previous.agencies[0] if previous else None)
         card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)
@@ -667,7 +669,10 @@ def _follow_up_card(
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
-    if MONEY.search(text) and not _TOOL.search(text) and not _PERSUADING.search(text):
+    # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
+    # how to argue for spending: neither is about money)
+    about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not _PERSUADING.search(text)
+    if about_money:
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).
         for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
@@ -685,12 +690,7 @@ def _follow_up_card(
         )
         if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
             return lending.card, "detail" if lending.card.id in shown else "match"
-    # 「Is there a free tool to check where we stand?」 asks for a tool (the index), not about money.
-    own_top = (
-        index.rank(question, query_vector, n=2)
-        if MONEY.search(text) and not _TOOL.search(text) and not _PERSUADING.search(text)
-        else []
-    )
+    own_top = index.rank(question, query_vector, n=2) if about_money else []
     # 「Is there a free tool to compare us with others?」 asks for a tool (the index), not about money.
     elsewhere_clearly = (
         len(own_top) > 1

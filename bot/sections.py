@@ -482,8 +482,7 @@ class SectionWriter:
                             or _claim_tokens(c) & asked
                         )
                     ]
-                    shared = [c for c in steps if c.sentence in self._shared_steps]
-                    steps = own or [c for c in shared if raised(c, context)] or shared or steps
+                    steps = own or [c for c in steps if c.sentence in self._shared_steps] or steps
                 steps = [c for c in steps if raised(c, context)] or steps
                 for step in self._fitting(
                     steps if items else [],
