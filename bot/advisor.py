@@ -149,8 +149,12 @@ class StreamEvent:
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum…
-CUE_DEPTH = 6  # …and rank this low
+CUE_DEPTH = 10  # …and rank this low
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# A stage named in the question (「段階3に進むには？」) — its own first steps are asked for.
+STAGE_NAMED = re.compile(
+    r"段階|ステージ|stage|フェーズ|デジタイゼーション|デジタライゼーション|未着手", re.IGNORECASE
+)
 # A short asking sentence that points back at the description before it (「これ、どうにかならない？」).
 POINTING_BACK = re.compile(
     r"^(これ|それ|こういう|そういう|こんな|そんな|この|その)[^。？?]{0,16}[？?。]?$"
@@ -723,11 +727,30 @@ class Advisor:
                 )
             ):
                 card, why = best[0].card, "match"
-        if card is None or (why in ("match", "detail") and not names_subject(card, text)):
+        # A start card came from the description, not from what is asked — unless where to begin is asked.
+        from_description = card is not None and card.kind == "start" and not BEGINNING.search(text)
+        by_cue = None
+        if card is None or (
+            why in ("match", "detail")
+            and (
+                from_description
+                or not names_subject(card, text)
+                or (fresh and not asks_anything(question))
+                # (「燕で金属加工…同業と比べてうちがどれくらい遅れてるのか」: after a description, what is asked)
+                or (fresh and not cued(card, text) and estimate_stage(question) is not None)
+            )
+        ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
-            # of its subject (its `cues`) over one that only the other words drew in.
+            # of its subject (its `cues`) over one that only the other words drew in. (「親父は「機械はいらん」の
+            # 一点張りで。どう話を持っていったら」 after the funeral home's description: how to persuade him.)
             by_cue = next(
-                (h.card for h in own if h.score >= CARD_MIN_SCORE - CUE_MARGIN and cued(h.card, text)),
+                (
+                    h.card
+                    for h in own
+                    if h.score >= CARD_MIN_SCORE - CUE_MARGIN
+                    and cued(h.card, text)
+                    and not declines(h.card, text)  # (「公庫じゃなくて」 names the loan it sets aside)
+                ),
                 None,
             )
             card = by_cue or card
@@ -803,7 +826,13 @@ class Advisor:
             or (card is None and (described or starting or NEXT_STAGE.search(text)))
             or (general and starting and (described or BUSINESS.search(text)))
             # 「今は手書きの台帳と電話だけ。」: a description (「20年前のシステムが不安。」 is about that system)
-            or (described and not asks_anything(question) and clear is None)
+            # (「…銀行の人が、認定を取ったら公庫で安く借りれるとか言うとった」 is about what its cues name)
+            or (
+                described
+                and not asks_anything(question)
+                and clear is None
+                and (by_cue is None or card is not by_cue)
+            )
         ):
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
@@ -875,6 +904,21 @@ class Advisor:
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
             if staged is not None and staged.id not in (previous.shown if previous else []):
                 card = staged
+        elif (
+            card is not None
+            and card.id.startswith("start-stage")
+            and why == "match"
+            and not STAGE_NAMED.search(text)
+        ):
+            # 「A4一枚とかでもいいの？」 matched the stage-1 card for an owner read at stage 2: the owner's own
+            # stage, or (shown already) the topic before, never another stage's first steps.
+            stage_match = estimate_stage(situation)
+            if stage_match is not None and card.id != f"start-stage{stage_match.stage.level}":
+                staged = self.cards.by_id(f"start-stage{stage_match.stage.level}")
+                if staged is not None and staged.id not in (previous.shown if previous else []):
+                    card = staged
+                elif previous is not None and previous.card is not None:
+                    card, why = previous.card, "detail"
         return card, why, own[0] if own else None
 
     def _search(

@@ -98,7 +98,7 @@ def asks_to_bring(text: str) -> bool:
 
 
 MONEY = re.compile(
-    r"お金|費用|いくら|コスト|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
+    r"お金|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
 )
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).
@@ -129,7 +129,8 @@ MORE = re.compile(
 )
 
 FIGURES = re.compile(
-    r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|figures|numbers|data|evidence", re.IGNORECASE
+    r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|何パーセント|何%|何％|何割|figures|numbers|data|evidence",
+    re.IGNORECASE,
 )
 _FIGURE_WORDS = frozenset(
     [
@@ -147,6 +148,10 @@ _FIGURE_WORDS = frozenset(
         "ほしい",
         "意味",
         "言う",
+        "パーセント",  # 「何パーセントぐらい違うん？」 after the loan rates: those rates
+        "割",
+        "違う",
+        "差",
     ]
 )
 _MORE_WORDS = frozenset(["もっと", "詳しい", "具体", "的", "他", "ほか", "more", "else", "other", "教える"])
@@ -536,8 +541,10 @@ def choose_card(
     ):
         return previous.card, "clause"
     if follow and previous and previous.card and previous.card.kind != "clause" and SOURCE_ASKED.search(text):
-        # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from
-        return previous.card, "source"
+        # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from — or 「社長が先頭に立たんと
+        # いけんって…どこに書いてある？」: where the thing it names (by its cues) comes from.
+        named = next((c for c in index.cards if c is not previous.card and cued(c, text)), None)
+        return named or previous.card, "source"
     if asks_to_bring(text) and (named_agency or (follow and previous and previous.agencies)):
         agency_id = named_agency or (previous.agencies[0] if previous else None)
         card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)

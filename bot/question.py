@@ -142,7 +142,7 @@ ASKS_CASE = re.compile(
 )
 # Asking for a price or an amount the guides may not give.
 HOW_MUCH = re.compile(
-    r"いくら|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|お金(は|が|って)?(かか|いる|要る)|タダ|有料|無料"
+    r"いくら|相談料|手数料|利用料|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|お金(は|が|って)?(かか|いる|要る)|タダ|有料|無料"
     r"|how much|what.{0,20}cost",
     re.IGNORECASE,
 )
@@ -231,7 +231,9 @@ def english_terms(text: str) -> list[str]:
 
 SHORT_QUESTION = 15
 _ASKING = re.compile(
-    r"[?？]|か[。.]?$|(教えて|ください|下さい|知りたい|いい|良い)[。.]?$|\b(what|how|which|where|who|why|when)\b",
+    r"[?？]|か[。.]?$|(教えて|ください|下さい|知りたい|いい|良い)[。.]?$|\b(what|how|which|where|who|why|when)\b"
+    # 「どう話を持っていったらええんかね」
+    r"|(かね|かな|かいな|やろか|じゃろか|だろうか)[。.]?$|(たら|れば|りゃ)(ええ|いい|良い|よか)",
     re.IGNORECASE,
 )
 

@@ -1023,7 +1023,8 @@ class SectionWriter:
         """「どの資料に書いてある？」: the passages the last answer's sentences rest on, each with its document,
         slide or page and heading (the topic's first sentences when the last answer's are not known)."""
         heard = compact(strip_markers(said))
-        claims = [c for c in card.answer if compact(c.sentence) in heard] or card.answer
+        heard_claims = [c for c in card.answer if compact(c.sentence) in heard]
+        claims = heard_claims or card.answer
         places: dict[str, list[str]] = {}
         for quote in dict.fromkeys(q for c in claims[:SOURCE_CLAIMS] for q in c.cites):
             n = self._cite_quote(book, quote, hits)
@@ -1038,11 +1039,15 @@ class SectionWriter:
         lines = [
             f"- **{place}**\n" + "\n".join(f"  - {q}" for q in quotes) for place, quotes in places.items()
         ]
-        intro = (
-            "The last answer rests on these passages:"
-            if english
-            else "前の回答は、次の資料の記述にもとづいています。"
-        )
+        intro = {
+            (True, True): "The last answer rests on these passages:",
+            (True, False): "The guides say so in these passages:",
+            (False, True): "前の回答は、次の資料の記述にもとづいています。",
+            (
+                False,
+                False,
+            ): "ご質問の点は、次の資料に書かれています。",  # (a topic the last answer did not cover)
+        }[(english, bool(heard_claims))]
         return intro + "\n" + "\n".join(lines)
 
     def verdict_first(

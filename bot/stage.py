@@ -119,6 +119,10 @@ def estimate_stage(text: str) -> StageMatch | None:
     higher = sum(len(hits[s.level]) for s in matched if s.level > 1)
     # 「注文はFAXか電話、勤怠は紙のタイムカード、在庫だけエクセル」: mostly the guides' stage-1 examples.
     if hits[1] and (_ONLY.search(text) or len(matched) == 1 or len(hits[1]) > higher):
-        return StageMatch(by_level[1], hits[1])
+        if higher < 2:
+            return StageMatch(by_level[1], hits[1])
+        # 「日報は紙…ダイヤはExcel、経理だけは会計ソフト」: two digital tools in use are the partial
+        # digitisation of stage 2, not stage 1's 「デジタル化が図られておらず」 (nor the systems of stage 3).
+        return StageMatch(by_level[2], [c for s in matched if s.level > 1 for c in hits[s.level]])
     best = max(matched, key=lambda s: (s.level if s.level > 1 else 0, len(hits[s.level])))
     return StageMatch(best, hits[best.level])

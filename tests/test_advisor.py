@@ -10,8 +10,10 @@ import pytest
 
 from bot.advisor import Advisor, StreamEvent
 from bot.cards import cards
+from bot.question import HOW_MUCH
 from bot.retrieve import SearchIndex
 from bot.schemas import ChatResponse, Citation, Message
+from bot.stage import estimate_stage
 from evals.dataset import EvalItem, load_dataset
 from ground.config import PROJECT_ROOT, load_settings
 from ground.errors import QueryError
@@ -2011,3 +2013,76 @@ def test_a_vendors_sales_staff_asking_about_support_gets_the_guidance_for_suppor
     )
     assert answer.topic == "staff-methodology"
     assert not answer.agencies  # an IT vendor is not sent to an IT vendor
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        # The question after a description of the business, named by how askers speak of its subject.
+        (
+            "熊本で葬儀屋をしとります。20人。受付は会長の手帳と黒板で回しよる。会長は「うちは人の商売、機械はいらん」の"
+            "一点張りで。どう話を持っていったらよかですか",
+            "why-dx",
+        ),
+        (
+            "金沢で弁当屋、15人。注文はFAXと電話で手書きの伝票。信金の人が、国のDXの認定を取ったら公庫で安く借りれる"
+            "とか言うとった",
+            "money-financing",
+        ),
+        (
+            "福井でメッキ工場やってます、30人。工程は紙とホワイトボード。同業と比べてうちがどれくらい遅れてるのか知る"
+            "方法はある？",
+            "dx-index-what",
+        ),
+        ("情シスもおらん会社やけど、社内では誰がDXの旗を振るべきなん？", "management-leads"),
+    ],
+)
+def test_what_is_asked_after_a_description_chooses_the_card(
+    advisor: Advisor, message: str, topic: str
+) -> None:
+    assert ask(advisor, message).topic == topic
+
+
+def test_an_excel_schedule_and_accounting_software_are_stage_two() -> None:
+    match = estimate_stage(
+        "運行日報は紙、点呼の記録は手書き、ダイヤはExcelで組んでる。経理だけは会計ソフト。"
+    )
+    assert match is not None and match.stage.level == 2
+
+
+def test_where_a_named_point_is_written_gets_that_topics_passages(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "工務店の二代目です。親父が社長で、DXの話をしても「わしはわからん」と聞いてくれません。どう説得すれば？",
+        "国の資料に、社長が先頭に立たないといけないって書いてあるなら見せたい。どこに書いてありますか？",
+    )
+    assert then.topic == "management-leads"
+    body = then.answer.split("### 参考資料")[0]
+    assert body.startswith("ご質問の点は、次の資料に書かれています。")
+    assert "リーダーシップ" in body and "スライド/ページ" in body
+
+
+def test_how_many_percent_after_the_loan_rates_gets_those_rates(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "DX認定を取ると公庫で安く借りられるって本当ですか？",
+        "何パーセントぐらい違うん？",
+    )
+    assert first.topic == then.topic == "money-financing"
+    assert "1.95%" in then.answer and "1.30%" in then.answer
+
+
+def test_a_consultation_fee_is_a_money_question() -> None:
+    assert HOW_MUCH.search("相談料はかかるん？")
+
+
+def test_a_stage_card_for_another_stage_is_not_shown_to_an_owner_whose_stage_is_known(
+    advisor: Advisor,
+) -> None:
+    first, then = converse(
+        advisor,
+        "学習塾です。成績はExcel、保護者への連絡はメール。DXって何から始めればいいですか？",
+        "紙の書類だけでもいいの？",
+    )
+    assert first.topic == "start-stage2"
+    assert then.topic != "start-stage1"
