@@ -1141,6 +1141,11 @@ class Advisor:
         text = nfkc(question)
         if DIGITISING.search(text) and (OWNER_VOICE.search(text) or BUSINESS.search(text)):
             return True  # an owner telling how digitising their own work goes (「POSを入れたら反対された」)
+        if not is_mostly_ascii(question) and any(
+            len(word) > 2 and word not in ("SNS", "URL") and word in self.corpus_text
+            for word in re.findall(r"[A-Z][A-Za-z]*[A-Z]", text)
+        ):
+            return True  # 「CISOの記載はコードのどの柱に？」: a term of the guides' own (CISO, PMO, RFP, KPI)
         best_dense = max((h.dense_similarity or 0.0) for h in hits[:3])
         if is_mostly_ascii(question):
             # English questions share no Japanese words with the guides: rely on domain terms.

@@ -157,6 +157,9 @@ class SentencePool:
                     out[token] = 0.5 * self.idf.get(token, self.default_idf)
         return out
 
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        return next((chunk for chunk, _ in self.compact_chunks if chunk.chunk_id == chunk_id), None)
+
     def find_chunk(self, quote: str, prefer: list[Chunk] | None = None) -> Chunk | None:
         """The indexed chunk that holds a quote verbatim (preferring the given chunks)."""
         needle = compact(quote)

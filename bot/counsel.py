@@ -72,7 +72,7 @@ TOPIC_CHANGE = re.compile(
     re.IGNORECASE,
 )
 BRING = re.compile(
-    r"持って(?:い|行)(?:く|け|っ)|持参|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
+    r"持って(?:い|行)?(?:く|け|っ)|持参|手ぶら|準備|用意|何を伝え|伝えれば|何を聞|聞けば|何を話|話せば|何を相談|相談するとき|行くとき|行く前"
     r"|bring|prepare|what should i (tell|ask)",
     re.IGNORECASE,
 )
@@ -428,6 +428,11 @@ def clause_card_id(text: str) -> str | None:
     if match:
         key = next(g for g in match.groups() if g)
         return f"dgc-viewpoint-{ {'①': '1', '②': '2', '③': '3'}.get(key, key) }"
+    # 「3-3の「柱となる考え方」の文言をそのまま引用して」: a part of pillar 3 by its number alone, where the
+    # code's text or its parts are asked for.
+    bare = re.search(r"(?<![\d.\-])3\s*[-ー－]\s*([1-3])(?![\d\-])", text)
+    if bare and (wants_verbatim(text) or re.search(r"柱|コード|望ましい方向性|基本的事項|考え方", text)):
+        return f"dgc-pillar-3-{bare.group(1)}"
     # 「人材に関する柱」「セキュリティの柱」: a pillar by its subject.
     return next((f"dgc-pillar-{key}" for key, named in _NAMED_PILLARS if named.search(text)), None)
 
@@ -467,7 +472,8 @@ class TurnState:
 
 # Asking where the last answer is written (the document, page and passage), not for more on its subject.
 SOURCE_ASKED = re.compile(
-    r"どの資料|何の資料|どこに(書|載|記載)|出典|ソース|原典|何ページ|何スライド|どのページ|どのスライド"
+    r"どの資料|何の資料|どこに(書|載|記載)|出典|出所|出どころ|ソース|原典|何ページ|何スライド|どのページ|どのスライド"
+    r"|(どこ|何|なん|どれ)の(調査|統計|アンケート|データ)"
     r"|which (document|page|slide)|where (is|was) (it|that|this) (written|stated)|\bsource\b",
     re.IGNORECASE,
 )

@@ -54,7 +54,7 @@ from bot.question import (
 )
 from bot.retrieve import Hit, SearchIndex
 from bot.route import find_regions
-from bot.schemas import AgencyRecommendation, Intent, Message, StageEstimate
+from bot.schemas import AgencyRecommendation, Citation, Intent, Message, StageEstimate
 from bot.stage import StageMatch, planned_stage
 from bot.verify import parse_markers, strip_markers
 from ingest.normalize import compact, nfkc
@@ -213,6 +213,14 @@ CASE_CONTEXT = re.compile(
 )
 ACCOUNTANTS = re.compile(r"会計|税理士|経理|決算|帳簿|税務")
 OTHER_PROFESSIONALS = re.compile(r"社会保険労務士|情報処理安全確保支援士")
+# Asking how to reach an agency or what it charges (「直接電話してもよか？」), or which papers to bring.
+_CONTACT = re.compile(r"電話|連絡先|窓口|直接|アポ|予約|相談料|費用|お金|無料|タダ")
+_DOCUMENTS = re.compile(r"書類|決算書|手ぶら|資料を?(持|用意)")
+# Which survey or statistics the figures come from, and a slide's own line naming it.
+SURVEY_ASKED = re.compile(
+    r"調査|統計|アンケート|出典|出所|出どころ|どこの(データ|数字)|survey|statistic", re.IGNORECASE
+)
+SOURCE_LINE = re.compile(r"^[（(]?(?:出典|出所)[）)]?[:：]?[^\n]+", re.MULTILINE)
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -287,6 +295,12 @@ def raised(claim: Claim, context: str) -> bool:
 
 SOURCE_CLAIMS = 3  # 「どの資料に？」: the passages of the last answer's first three sentences
 SOURCE_MIN_CHARS = 12
+
+
+def _place(c: Citation, english: bool) -> str:
+    """「経済産業省 …説明資料 スライド/ページ 6「…」」: where a quote is, as the sources list names it."""
+    page = f" {'page' if english else 'スライド/ページ'} {c.page}" if c.page else ""
+    return f"{c.title}{page}" + (f"「{c.heading}」" if c.heading else "")
 
 
 class SectionWriter:
@@ -616,7 +630,9 @@ class SectionWriter:
             parts.append(detail)
         elif why == "source":
             parts.append(
-                self.sources(card, english, book, hits, previous.said if previous is not None else "")
+                self.sources(
+                    card, english, book, hits, previous.said if previous is not None else "", question
+                )
             )
             agencies = []
         elif why == "next" and previous is not None and previous.stage is not None:
@@ -636,6 +652,14 @@ class SectionWriter:
             if agency.reason:
                 parts.append(agency.reason)
             agencies = []
+            # 「直接電話してもよか？」「手ぶらでいい？」: what the guides leave open on that, said first.
+            open_points = [
+                gap
+                for asked, source in ((_CONTACT, card), (_DOCUMENTS, prepare))
+                if source is not None and asked.search(nfkc(question)) and (gap := source.gap(english))
+            ]
+            if open_points:
+                parts.insert(0, "\n".join(f"{label['gap']}{gap}" for gap in dict.fromkeys(open_points)))
         else:
             claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
             verdict = self.verdict(card, question)
@@ -1019,9 +1043,12 @@ class SectionWriter:
         )
         return (answer + "\n\n" if answer else "") + intro + "\n" + "\n".join(f"- {line}" for line in quoted)
 
-    def sources(self, card: Card, english: bool, book: CitationBook, hits: list[Hit], said: str) -> str:
+    def sources(
+        self, card: Card, english: bool, book: CitationBook, hits: list[Hit], said: str, question: str = ""
+    ) -> str:
         """「どの資料に書いてある？」: the passages the last answer's sentences rest on, each with its document,
-        slide or page and heading (the topic's first sentences when the last answer's are not known)."""
+        slide or page and heading (the topic's first sentences when the last answer's are not known). Asked
+        which survey the figures come from (「その数字はどこの調査？」), each slide's own source line too."""
         heard = compact(strip_markers(said))
         heard_claims = [c for c in card.answer if compact(c.sentence) in heard]
         claims = heard_claims or card.answer
@@ -1030,24 +1057,31 @@ class SectionWriter:
             n = self._cite_quote(book, quote, hits)
             if n is None or len(compact(quote)) < SOURCE_MIN_CHARS:
                 continue  # (a heading cited to place a sentence says nothing by itself)
-            c = book.get(n)
-            page = f" {'page' if english else 'スライド/ページ'} {c.page}" if c.page else ""
-            heading = f"「{c.heading}」" if c.heading else ""
-            places.setdefault(f"{c.title}{page}{heading}", []).append(quote_line(quote, n))
+            places.setdefault(_place(book.get(n), english), []).append(quote_line(quote, n))
+        if SURVEY_ASKED.search(nfkc(question)):
+            # The slide's own line naming the survey, for each figure the last answer gave (「824千円」).
+            figures = re.findall(r"\d+(?:\.\d+)?(?:%|千円|万円|倍|社|名)", strip_markers(said))
+            found = {(c.doc_id, c.page) for f in figures if (c := self.pool.find_chunk(f)) is not None}
+            # (the line naming the survey may sit in another part of the same slide)
+            for chunk in [c for c, _ in self.pool.compact_chunks if (c.doc_id, c.page) in found]:
+                for line in SOURCE_LINE.findall(chunk.text):
+                    n = book.cite(chunk, line.strip())
+                    shown = places.setdefault(_place(book.get(n), english), [])
+                    shown.append(quote_line(line.strip(), n)) if line.strip() not in "".join(shown) else None
         if not places:
             return ""
         lines = [
             f"- **{place}**\n" + "\n".join(f"  - {q}" for q in quotes) for place, quotes in places.items()
         ]
-        intro = {
-            (True, True): "The last answer rests on these passages:",
-            (True, False): "The guides say so in these passages:",
-            (False, True): "前の回答は、次の資料の記述にもとづいています。",
-            (
-                False,
-                False,
-            ): "ご質問の点は、次の資料に書かれています。",  # (a topic the last answer did not cover)
-        }[(english, bool(heard_claims))]
+        # (a topic the last answer did not cover: where the guides say it)
+        if english:
+            intro = "The last answer rests on these passages:" if heard_claims else "The guides say so here:"
+        else:
+            intro = (
+                "前の回答は、次の資料の記述にもとづいています。"
+                if heard_claims
+                else "ご質問の点は、次の資料に書かれています。"
+            )
         return intro + "\n" + "\n".join(lines)
 
     def verdict_first(

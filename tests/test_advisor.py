@@ -2086,3 +2086,37 @@ def test_a_stage_card_for_another_stage_is_not_shown_to_an_owner_whose_stage_is_
     )
     assert first.topic == "start-stage2"
     assert then.topic != "start-stage1"
+
+
+def test_a_part_of_pillar_three_by_its_number_alone_gets_its_text(advisor: Advisor) -> None:
+    response = ask(advisor, "3-3の「柱となる考え方」の文言をそのまま引用してください。")
+    assert response.topic == "dgc-pillar-3-3"
+
+
+def test_a_staff_question_naming_a_term_of_the_guides_is_answered(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "会員企業から「CISOを置かないと認定が取れないのか」と聞かれました。CISOの記載はコードのどの柱の、"
+        "どちらの区分に出てきますか。",
+    )
+    assert not response.refused
+    assert any("CISO" in c.quote for c in response.citations)
+
+
+def test_can_i_just_phone_the_lab_says_the_guides_give_no_contacts_first(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "延岡で漁協の事務をしています。地域DX推進ラボってうちの市にもあるんですか？",
+        "そのラボに直接電話して相談してもいいの？行くなら何を持っていけばいい？",
+    )
+    body = then.answer.split("### 参考資料")[0]
+    assert body.startswith("※ 資料に書かれていないこと: 各ラボの窓口・連絡先")
+    assert "持っていくもの" in body
+
+
+def test_which_survey_the_figures_come_from_gets_the_slides_source_lines(advisor: Advisor) -> None:
+    first, then = converse(advisor, "DXをやると本当に生産性が上がるの？", "その数字はどこの調査？")
+    assert "824" in first.answer
+    assert "中小企業白書" in then.answer or "東京商工リサーチ" in then.answer
+    quoted = " ".join(c.quote for c in then.citations)
+    assert "(出典)" in quoted
