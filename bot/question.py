@@ -156,7 +156,8 @@ VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # 「具体的に何をしておけばいい？」「どうすればいいの？」: what to do about the topic, i.e. its steps.
 WHAT_TO_DO = re.compile(
     r"(何|なに)(を)?(すれば|したら|しておけば|しとけば|しておく|せな|せにゃ|やれば|やったら)|どうすれば|どうしたら"
-    r"|what should (i|we) do",
+    r"|(明日|今日|今すぐ|すぐ)(から)?(でき|始め|はじめ|やれ|取りかか)|(でき|やれ)ること(は|って|ある)"  # 「じゃあ明日からできることは？」
+    r"|what should (i|we) do|what can (i|we) do",
     re.IGNORECASE,
 )
 ASKS_STAGE = re.compile(

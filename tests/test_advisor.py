@@ -2120,3 +2120,16 @@ def test_which_survey_the_figures_come_from_gets_the_slides_source_lines(advisor
     assert "中小企業白書" in then.answer or "東京商工リサーチ" in then.answer
     quoted = " ".join(c.quote for c in then.citations)
     assert "(出典)" in quoted
+
+
+def test_an_owner_with_no_money_gets_what_costs_little_and_then_what_to_do_tomorrow(advisor: Advisor) -> None:
+    _, money, tomorrow = converse(
+        advisor,
+        "夫婦でやってる小さな本屋です。DXって関係ありますか？",
+        "お金はほとんどかけられないんだけど",
+        "じゃあ明日からできることは？",
+    )
+    assert money.topic == "low-budget"
+    assert "無償" in money.answer and "融資" not in money.answer.split("### 参考資料")[0]
+    assert "### 資料の関連する記述" not in tomorrow.answer  # steps, not bare passages
+    assert "### 次の一歩" in tomorrow.answer
