@@ -151,6 +151,10 @@ SECOND_DEPTH = 5  # the second card of a compound question is among the part's b
 CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum…
 CUE_DEPTH = 10  # …and rank this low
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# Asking for the answer again (「もう一回まとめて」).
+AGAIN = re.compile(
+    r"もう一(回|度)|もういっぺん|改めて|おさらい|まとめて|要点だけ|again|summari[sz]e|recap", re.IGNORECASE
+)
 # A stage named in the question (「段階3に進むには？」) — its own first steps are asked for.
 STAGE_NAMED = re.compile(
     r"段階|ステージ|stage|フェーズ|デジタイゼーション|デジタライゼーション|未着手", re.IGNORECASE
@@ -277,12 +281,28 @@ class Advisor:
 
     # ----------------------------------------------------------------------------------------
     def _answer(self, messages: list[Message]) -> ChatResponse:
-        # Earlier refused turns (injection, off-topic) never steer later answers.
+        last = messages[-1].content
+        part = in_scope_part(last) if is_off_topic(last) and not is_injection(last) else None
+        if part is not None:
+            # 「freeeとマネーフォワードどっちがいい？あと、DXの認定で何か得する？」: the part the guides cover is
+            # answered, and the answer says first which part they do not.
+            response = self._answer([*messages[:-1], Message(role="user", content=part)])
+            if not response.refused:
+                aside = "".join(s for s in sentences_of(last) if is_off_topic(s))
+                response.answer = (
+                    f"ご質問のうち「{aside}」は、参照している資料には書かれていないため、お答えできません。"
+                    f"ほかの点についてお答えします。\n\n{response.answer}"
+                )
+            return response
+        # Earlier refused turns (injection, off-topic) never steer later answers (the part of a turn that
+        # was answered does).
         user_turns = [
-            m.content
+            text
             for m in messages[:-1]
-            if m.role == "user" and not (is_injection(m.content) or is_off_topic(m.content))
-        ] + [messages[-1].content]
+            if m.role == "user"
+            and not is_injection(m.content)
+            and (text := m.content if not is_off_topic(m.content) else in_scope_part(m.content) or "")
+        ] + [last]
         # 「話は変わるけど、…」 starts afresh: no follow-up of the turns before, and the opening is not matched.
         changed = [bool(TOPIC_CHANGE.match(nfkc(t))) for t in user_turns]
         user_turns = [drop_topic_change(t) for t in user_turns]
@@ -919,6 +939,8 @@ class Advisor:
                     card = staged
                 elif previous is not None and previous.card is not None:
                     card, why = previous.card, "detail"
+        if card is not None and why == "detail" and AGAIN.search(text):
+            why = "match"  # 「認定のメリットだけもう一回まとめて」: the topic's answer itself, as asked
         return card, why, own[0] if own else None
 
     def _search(
@@ -1259,6 +1281,20 @@ def _not_about(card: Card | None, term: str, why: str) -> bool:
 def _names_other_agency(matches: list[AgencyMatch]) -> bool:
     """Does the message name (or use the words of) an agency type other than the labs?"""
     return any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
+
+
+def in_scope_part(text: str) -> str | None:
+    """The sentences of a message that the off-topic rules leave (「…どっちがいい？」 set aside), when one of
+    them still asks something; None when nothing (or everything) is left."""
+    sentences = sentences_of(text)
+    kept = [s for s in sentences if not is_off_topic(s)]
+    if not kept or len(kept) == len(sentences) or not any(asks_anything(s) for s in kept):
+        return None
+    return "".join(kept)
 
 
 def _begins(routed: Intent, question: str) -> bool:

@@ -108,6 +108,7 @@ SAME_ENTITY = re.compile(
     # 「その数字っていつ時点？」 after the loan rates: the figures just given
     r"|(その|この|これらの|それらの)(数字|数値|金利|利率|割合|率|金額|パーセント|%|％)"
 )
+_CONDITIONS = re.compile(r"条件|要件|対象(に|は|って|者)|資格(が|は|って)|誰でも|どんな会社でも")
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
@@ -725,6 +726,10 @@ def _follow_up_card(
         if related:
             return related[0], "related"
 
+    if _CONDITIONS.search(text) and re.match(r"(それ|その|これ|この|あれ)", text):
+        # 「それ、何か条件があるんどすか？うちはなんも認定とか持ってへんけど」 after the training grant: its
+        # terms, whatever else the question names.
+        return previous.card, "detail"
     if (
         SAME_ENTITY.search(text)
         or refers_back(previous.card, text)

@@ -2133,3 +2133,36 @@ def test_an_owner_with_no_money_gets_what_costs_little_and_then_what_to_do_tomor
     assert "無償" in money.answer and "融資" not in money.answer.split("### 参考資料")[0]
     assert "### 資料の関連する記述" not in tomorrow.answer  # steps, not bare passages
     assert "### 次の一歩" in tomorrow.answer
+
+
+def test_a_question_with_a_part_the_guides_do_not_cover_answers_the_rest(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "従業員20人の運送会社です。クラウド会計はfreeeとマネーフォワードどっちがいい？あと、DX認定を取ると何か得する？",
+    )
+    assert not response.refused
+    assert response.answer.startswith("ご質問のうち「")
+    assert "freee" in response.answer.split("\n")[0]
+    assert response.topic == "dx-cert-merits"
+
+
+def test_asked_for_the_answer_again_the_topic_answers_in_full(advisor: Advisor) -> None:
+    first, _, again = converse(
+        advisor,
+        "DX認定を取るとどんなメリットがあるの？",
+        "IT導入補助金っていくらまで出るの？",
+        "じゃあ認定のほうのメリットだけもう一回まとめて",
+    )
+    assert again.topic == "dx-cert-merits"
+    assert "### 資料の関連する記述" not in again.answer
+    assert "1.30%" in again.answer
+
+
+def test_the_terms_of_a_grant_asked_with_a_pointing_word_stay_on_that_grant(advisor: Advisor) -> None:
+    *_, terms = converse(
+        advisor,
+        "若い社員をパソコンの研修に出したいんやけど、研修のお金の補助みたいなんはあるんやろか",
+        "それ、何か条件があるんですか？うちは認定とか何も持ってへんけど",
+    )
+    assert terms.topic == "money-training-grant"
+    assert "DX認定事業者" in terms.answer
