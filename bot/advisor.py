@@ -80,8 +80,9 @@ from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, Ret
 from bot.sections import AGENCY_CARDS, LABELS, SectionWriter
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
+from bot.verify import strip_markers
 from ground.errors import QueryError
-from ingest.normalize import nfkc
+from ingest.normalize import compact, nfkc
 
 if TYPE_CHECKING:
     from ground.config import Settings
@@ -414,6 +415,17 @@ class Advisor:
                 if not body and why == "detail" and WHAT_TO_DO.search(nfkc(question)):
                     # 「任せっきりにしないなら、社長の私は具体的に何を？」: the topic's steps are the answer.
                     body = self.writer.to_do(card, english, book, hits, lead=False)
+                if (
+                    not body
+                    and why == "detail"
+                    and previous is not None
+                    and not _said_any(card, previous.said)
+                ):
+                    # 「それぞれ何が得意なん？使い分けを」 after the chamber's answer: a topic whose own sentences
+                    # were not given yet — its answer, not bare passages.
+                    body = self.writer.card_body(
+                        card, "match", question, english, book, hits, stage, agencies, previous, ""
+                    )
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
                 # "first steps" from them).
@@ -1281,6 +1293,13 @@ def _not_about(card: Card | None, term: str, why: str) -> bool:
 def _names_other_agency(matches: list[AgencyMatch]) -> bool:
     """Does the message name (or use the words of) an agency type other than the labs?"""
     return any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
+
+
+def _said_any(card: Card, said: str) -> bool:
+    """Did the last answer give any of the card's own answer sentences?"""
+    heard = compact(strip_markers(said))
+    # (an English answer gives each sentence's Japanese without its 「。」)
+    return any(compact(c.sentence.rstrip("。")) in heard for c in card.answer)
 
 
 def sentences_of(text: str) -> list[str]:

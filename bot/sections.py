@@ -711,6 +711,8 @@ class SectionWriter:
             level = int(next(g for g in named.groups() if g)) if named else None
             stages_card = card.kind == "start" or card.id == "stages-overview"
             planned = planned_stage(question) if card.id == "stages-overview" and level is None else None
+            if planned is not None and stage is not None and planned.stage.level <= stage.level:
+                planned = None  # 「出勤簿に判子押すのをやめて…したい」: what is left behind is no plan
             if planned is not None:
                 # 「顧客管理システムに移したい。どの段階の取組？」: the stage of that plan is the answer.
                 level = planned.stage.level

@@ -2147,7 +2147,7 @@ def test_a_question_with_a_part_the_guides_do_not_cover_answers_the_rest(advisor
 
 
 def test_asked_for_the_answer_again_the_topic_answers_in_full(advisor: Advisor) -> None:
-    first, _, again = converse(
+    *_, again = converse(
         advisor,
         "DX認定を取るとどんなメリットがあるの？",
         "IT導入補助金っていくらまで出るの？",
@@ -2166,3 +2166,17 @@ def test_the_terms_of_a_grant_asked_with_a_pointing_word_stay_on_that_grant(advi
     )
     assert terms.topic == "money-training-grant"
     assert "DX認定事業者" in terms.answer
+
+
+def test_which_agency_is_good_at_what_gets_the_roles_not_bare_passages(advisor: Advisor) -> None:
+    *_, roles = converse(
+        advisor,
+        # (the answers before are the chamber's and the fee's, so the roles of each have not been given yet)
+        "香川で印刷屋しよります。35人。見積と受注は電話とFAX、工程表は紙。デジタル化したいんやけど、商工会議所なんか、"
+        "銀行なんか、出入りのコピー機屋なんか、どこに相談したらええんかわからんのです",
+        "相談料はかかるん？",
+        "それぞれ何が得意なん？使い分けを教えてほしいわ",
+    )
+    assert roles.topic == "agency-choose"
+    assert "### 資料の関連する記述" not in roles.answer
+    assert "主治医" in roles.answer and "ITコーディネータ" in roles.answer
