@@ -111,7 +111,7 @@ SAME_ENTITY = re.compile(
 _CONDITIONS = re.compile(r"条件|要件|対象(に|は|って|者)|資格(が|は|って)|誰でも|どんな会社でも")
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
-GETTING_CERTIFIED = re.compile(r"(認定|それ)(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
+GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
 WHAT_FOR_US = re.compile(
     r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
 )
@@ -366,7 +366,7 @@ _PROCEDURES = {
     # 「別枠っていうのは、いくらまで上乗せしてもらえる？」: a limit the guides do not give.
     r"いくらまで|上限|限度|上乗せ|最大(で)?いくら|枠(は|って)(いくら|どれ)": r"限度額|上限",
     # 「選ばれると、会社にとってどんな良いことがある？」: what being selected brings, where the guides name none.
-    r"特典|(どんな|何か|なんか)(良い|いい|得な)こと|メリット": r"特典",
+    r"特典|(どんな|何か|なんか)(良い|いい|得な|得する)こと|得(する|すん)(こと|の|か)|メリット": r"特典",
     # 「兼任でもいいの？」: whether a role may be combined with another.
     r"兼任|兼務|専任|兼ね": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).

@@ -805,8 +805,9 @@ class SectionWriter:
             r"費用|価格|料金|金額|額|いくら|price|cost|fee", gap or ""
         )
         if gap and (priced or (uncovered(card, question) and why != "detail")):
-            # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say.
-            parts.insert(1 if english else 0, gap)
+            # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say
+            # (the part of it on what was asked: 「選ばれたら得することは？」 → no perks, not also the deadlines).
+            parts.insert(1 if english else 0, uncovered_part(card, question, english) or gap)
         elif gap and (
             why == "money"
             or MONEY.search(nfkc(question))

@@ -2180,3 +2180,25 @@ def test_which_agency_is_good_at_what_gets_the_roles_not_bare_passages(advisor: 
     assert roles.topic == "agency-choose"
     assert "### 資料の関連する記述" not in roles.answer
     assert "主治医" in roles.answer and "ITコーディネータ" in roles.answer
+
+
+def test_what_being_selected_brings_says_the_guides_name_no_perks(advisor: Advisor) -> None:
+    *_, perks = converse(
+        advisor,
+        "小さな酒蔵です。国がDXのいい会社を選んで表彰するのがあるって聞いたけど、どうやったら出られる？",
+        "なんか認定ってのを先に取ってねえとだめなのか？",
+        "選ばれたら何か得することあんの？",
+    )
+    assert perks.topic == "dx-selection"
+    first = perks.answer.split("\n")[0]
+    assert "特典は資料に書かれていません" in first and "締切" in first
+
+
+def test_the_cost_and_time_of_certification_after_its_loan_is_said_to_be_missing(advisor: Advisor) -> None:
+    *_, cost = converse(
+        advisor,
+        "銀行の人が、DX認定を取ったら公庫で安く借りれるとか言うとった",
+        "その認定、取るのにお金と期間どのくらいかかるん",
+    )
+    assert cost.topic == "dx-cert-how"
+    assert cost.answer.startswith("DX認定の申請先") and "審査期間" in cost.answer.split("\n")[0]
