@@ -181,7 +181,7 @@ MY_STAGE = re.compile(
 # Words that ask for the code's own text or a clause of it (not an owner's practical question).
 CLAUSE_ASKED = re.compile(
     r"コード|柱|視点|条文|原文|全文|そのまま|一字一句|望ましい方向性|考え方|基本的事項|ガバナンス|code|pillar|verbatim"
-    r"|\d\s*[-ー－]\s*\d|書いて|書かれ|記述|記載",
+    r"|\d\s*[-ー－]\s*\d",  # (not 「国のガイドではどう書いてある？」: an owner asking what the guides say)
     re.IGNORECASE,
 )
 # Asking for a yardstick (「測る物差しってある？」), not only where the firm stands.
@@ -343,6 +343,9 @@ class Advisor:
             card, why = own_card or self.cards.by_id("agency-choose") or card, "match"
         in_scope = (
             self._answerable(question, hits, expansions, context, follow, previous, best)
+            # 「歯科医院です。患者さんの個人情報が漏れるのが怖い」: a subject the guides cover, named the way askers
+            # name it (a card's cues), whatever else the message is about
+            or any(c is not None and cued(c, nfkc(question)) for c in (card, best.card if best else None))
             or (
                 term is not None and term in self.corpus_text
             )  # 「BPOとは？」 asks about the guides' own word
@@ -763,10 +766,13 @@ class Advisor:
         from_description = card is not None and card.kind == "start" and not BEGINNING.search(text)
         by_cue = None
         if card is None or (
-            why in ("match", "detail")
+            why in ("match", "detail", "money")
             and (
                 from_description
                 or not names_subject(card, text)
+                or is_mostly_ascii(
+                    question
+                )  # (「…or an IT company?」 names 「IT」 of the vendor card in passing)
                 or (fresh and not asks_anything(question))
                 # (「燕で金属加工…同業と比べてうちがどれくらい遅れてるのか」: after a description, what is asked)
                 or (fresh and not cued(card, text) and estimate_stage(question) is not None)
@@ -836,6 +842,7 @@ class Advisor:
             and why == "match"
             and is_mostly_ascii(question)
             and not names_subject(card, named)
+            and card is not by_cue  # (「Who should I talk to first…?」 was named by the cues)
         ):
             # 「Our bank suggested "DX certification". What is it…?」: the card that names it (by its
             # Japanese term) over one the other words drew in.

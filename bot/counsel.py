@@ -498,13 +498,22 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
     )
 
 
+_MEANT = re.compile(r"(って|という|いう|ゆう)(こと|意味)(です|でしょう|か|なん|なの|やろ|？|\?)")
+
+
 def _names_what_was_said(card: Card | None, text: str) -> bool:
-    """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use."""
-    named = acronyms(text)
-    if card is None or not named:
+    """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use — or
+    「責任者を決めろってことですか？」: a word of them, asked back as what the answer meant."""
+    if card is None:
         return False
     said = " ".join(c.sentence for c in card.claims())
-    return any(a in said for a in named)
+    if (
+        _MEANT.search(text)
+        and not re.search(r"段階|stage", text, re.IGNORECASE)
+        and any(w in said for w in set(content_words(text)) - _UNSPECIFIC if len(w) > 1)
+    ):
+        return True
+    return any(a in said for a in acronyms(text))
 
 
 def drop_topic_change(question: str) -> str:

@@ -2202,3 +2202,34 @@ def test_the_cost_and_time_of_certification_after_its_loan_is_said_to_be_missing
     )
     assert cost.topic == "dx-cert-how"
     assert cost.answer.startswith("DX認定の申請先") and "審査期間" in cost.answer.split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        ("整骨院向けの予約アプリで、いちばん安くておすすめなのはどれですか？", "vendor-selection"),
+        ("Can you just recommend a specific payroll app and tell me what it costs?", "vendor-selection"),
+        ("新しいシステムを入れて半年、うまくいったかどうかはどうやって測ればいい？", "measure-effect"),
+        (
+            "Who should I talk to first - the bank, the chamber of commerce, or an IT company?",
+            "agency-choose",
+        ),
+    ],
+)
+def test_common_ways_of_asking_find_their_card(advisor: Advisor, message: str, topic: str) -> None:
+    assert ask(advisor, message).topic == topic
+
+
+def test_asked_back_what_the_answer_meant_stays_on_that_topic(advisor: Advisor) -> None:
+    first, then = converse(
+        advisor,
+        "歯科医院です。患者さんの個人情報が漏れるのが怖い。国のガイドではセキュリティについてどう書いてありますか？",
+        "責任者を決めろってことですか？5人しかいないのに？",
+    )
+    assert first.topic == then.topic == "security"
+
+
+def test_what_a_banks_family_doctor_means_is_answered_from_the_guides(advisor: Advisor) -> None:
+    response = ask(advisor, "銀行の担当さんが「御社の主治医になりたい」って言ってたけど、どういう意味？")
+    assert response.topic in ("agency-choose", "staff-shujii")
+    assert "企業の成長を見守る「主治医」" in response.answer
