@@ -152,6 +152,10 @@ SECOND_DEPTH = 5  # the second card of a compound question is among the part's b
 CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum…
 CUE_DEPTH = 10  # …and rank this low
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
+# What can be done soon (「来月までにできること」「一つだけ挙げるとしたら」).
+NOW_TO_DO = re.compile(
+    r"(来月|今月|来週|今週|明日|今日|すぐ|当面|手始め|一つだけ|ひとつだけ)[^。？?]{0,12}(でき|やれ|やる|始め|手をつけ|取りかか|挙げ)"
+)
 # Asking for the answer again (「もう一回まとめて」).
 AGAIN = re.compile(
     r"もう一(回|度)|もういっぺん|改めて|おさらい|まとめて|要点だけ|again|summari[sz]e|recap", re.IGNORECASE
@@ -404,9 +408,14 @@ class Advisor:
                     self._second_card(question, card, passages) if not follow and why == "match" else None
                 )
                 also = self.writer.also(second[0], second[1], english, book, hits) if second else ""
-                body = self.writer.card_body(
-                    card, why, question, english, book, hits, stage, agencies, previous, also
-                )
+                if why == "detail" and card.kind == "start" and NOW_TO_DO.search(nfkc(question)):
+                    # 「来月までにできることって何かある？」 once the stage's answer was given: its steps.
+                    said = previous.said if previous is not None else ""
+                    body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation + said)
+                else:
+                    body = self.writer.card_body(
+                        card, why, question, english, book, hits, stage, agencies, previous, also, situation
+                    )
                 if also and also not in body:
                     body += "\n\n" + also
                 if not body and why == "detail" and card.related:
@@ -427,7 +436,7 @@ class Advisor:
                     # 「それぞれ何が得意なん？使い分けを」 after the chamber's answer: a topic whose own sentences
                     # were not given yet — its answer, not bare passages.
                     body = self.writer.card_body(
-                        card, "match", question, english, book, hits, stage, agencies, previous, ""
+                        card, "match", question, english, book, hits, stage, agencies, previous, "", situation
                     )
             if not body:
                 # No card fits: the passages themselves, framed as such (a start question gets no stitched
@@ -958,6 +967,20 @@ class Advisor:
                     card = staged
                 elif previous is not None and previous.card is not None:
                     card, why = previous.card, "detail"
+        if (
+            previous is not None
+            and not fresh
+            and NOW_TO_DO.search(text)
+            and (card is None or card.kind != "start")
+        ):
+            # 「来月までにやれること、一つだけ挙げるとしたら？」 after the lab or the DX definition: the first steps
+            # of the owner's own stage (its steps only, once its answer was given).
+            # (where the stage is not known, the topic's own steps answer it)
+            stage_match = estimate_stage(situation)
+            staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
+            if staged is not None:
+                given = staged.id in previous.seen or "start-general" in previous.seen
+                card, why = staged, "detail" if given else "match"
         if card is not None and why == "detail" and AGAIN.search(text):
             why = "match"  # 「認定のメリットだけもう一回まとめて」: the topic's answer itself, as asked
         return card, why, own[0] if own else None

@@ -538,9 +538,11 @@ class SectionWriter:
         agencies: list[AgencyRecommendation],
         previous: TurnState | None,
         also: str = "",
+        situation: str = "",
     ) -> str:
         """結論 first, then 現在地, 次の一歩, 相談先, what the guides leave out, and one question back.
-        `also`: the other part of a compound question, answered by its own card, right after the answer."""
+        `also`: the other part of a compound question, answered by its own card, right after the answer;
+        `situation`: what the owner said in the whole conversation (the problems a step may name)."""
         parts: list[str] = []
         label = LABELS["en" if english else "ja"]
         listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
@@ -769,7 +771,8 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        chosen = [c for c in chosen if raised(c, question + (previous.said if previous is not None else ""))]
+        heard = " ".join([question, situation, previous.said if previous is not None else ""])
+        chosen = [c for c in chosen if raised(c, heard)]
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
@@ -1104,9 +1107,16 @@ class SectionWriter:
         label = LABELS["en" if english else "ja"]
         return label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
 
-    def to_do(self, card: Card, english: bool, book: CitationBook, hits: list[Hit], lead: bool) -> str:
-        """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`)."""
-        lines = [line for c in card.steps if (line := self._cite_claim(book, c, hits, english))]
+    def to_do(
+        self, card: Card, english: bool, book: CitationBook, hits: list[Hit], lead: bool, heard: str = ""
+    ) -> str:
+        """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`); with `heard`
+        (the conversation), only those whose problems it raised."""
+        lines = [
+            line
+            for c in card.steps
+            if (not heard or raised(c, heard)) and (line := self._cite_claim(book, c, hits, english))
+        ]
         if not lines:
             return ""
         first = self._cite_claim(book, card.answer[0], hits, english) if lead and card.answer else None

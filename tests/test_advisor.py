@@ -2233,3 +2233,15 @@ def test_what_a_banks_family_doctor_means_is_answered_from_the_guides(advisor: A
     response = ask(advisor, "銀行の担当さんが「御社の主治医になりたい」って言ってたけど、どういう意味？")
     assert response.topic in ("agency-choose", "staff-shujii")
     assert "企業の成長を見守る「主治医」" in response.answer
+
+
+def test_what_can_be_done_by_next_month_gets_the_owners_stage_steps(advisor: Advisor) -> None:
+    *_, soon = converse(
+        advisor,
+        "町の電気屋です。3人。お客さんの台帳は紙のカードで全部手書き、メーカーへの発注は電話とFAX。何から始めれば？",
+        "顧客カードをパソコンに入れたら、それでもうDXってことになるの？",
+        "来月までにできることって何かあるかね？",
+    )
+    assert soon.topic == "start-stage1"
+    assert "### 次の一歩" in soon.answer and "FAXから電子メール" in soon.answer
+    assert "### 資料の関連する記述" not in soon.answer
