@@ -698,7 +698,8 @@ class Advisor:
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        own = self.cards.rank(question, qvec, n=CUE_DEPTH, passages=passages)
+        ranked = self.cards.rank(question, qvec, n=len(self.cards.cards), passages=passages)
+        own = ranked[:CUE_DEPTH]
         card, why = self._choose(
             question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
         )
@@ -784,7 +785,8 @@ class Advisor:
                 )  # (「…or an IT company?」 names 「IT」 of the vendor card in passing)
                 or (fresh and not asks_anything(question))
                 # (「燕で金属加工…同業と比べてうちがどれくらい遅れてるのか」: after a description, what is asked)
-                or (fresh and not cued(card, text) and estimate_stage(question) is not None)
+                # (「選ばれた場合に受けられる支援メニューを全部」 after the lab regions: the lab's, by its cues)
+                or not cued(card, text)
             )
         ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
@@ -793,7 +795,7 @@ class Advisor:
             by_cue = next(
                 (
                     h.card
-                    for h in own
+                    for h in ranked  # (a card its cues name may rank low: its score still counts)
                     if h.score >= CARD_MIN_SCORE - CUE_MARGIN
                     and cued(h.card, text)
                     and not declines(h.card, text)  # (「公庫じゃなくて」 names the loan it sets aside)

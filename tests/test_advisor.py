@@ -2245,3 +2245,19 @@ def test_what_can_be_done_by_next_month_gets_the_owners_stage_steps(advisor: Adv
     assert soon.topic == "start-stage1"
     assert "### 次の一歩" in soon.answer and "FAXから電子メール" in soon.answer
     assert "### 資料の関連する記述" not in soon.answer
+
+
+def test_a_term_asked_about_for_ones_own_case_gets_where_the_guides_use_it(advisor: Advisor) -> None:
+    response = ask(advisor, "「全社最適」って、うちの場合だと具体的にどういうことですか？")
+    assert "全社最適" in response.answer.split("\n")[0]
+    assert any("全社最適" in c.quote for c in response.citations)
+
+
+def test_what_a_selected_lab_region_receives_is_the_labs_support_menu(advisor: Advisor) -> None:
+    *_, menu = converse(
+        advisor,
+        "市役所の産業振興課の者です。地域DX推進ラボへの応募を検討しています。選定はこれまで何回ありましたか？",
+        "選ばれた場合に受けられる支援メニューを全部挙げてください。",
+    )
+    assert menu.topic == "regional-dx-lab"
+    assert "メンター" in menu.answer
