@@ -77,7 +77,7 @@ from bot.question import (
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
-from bot.sections import AGENCY_CARDS, LABELS, SectionWriter
+from bot.sections import AGENCY_CARDS, LABELS, OWN_STAGE_ASKED, SectionWriter
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
 from bot.verify import strip_markers
@@ -193,6 +193,7 @@ MEASURE = re.compile(r"物差し|ものさし|測る|測れ|測り|比べ|比較
 WHICH_STAGE = re.compile(
     r"どの段階|何段階|段階(で|に)(いう|言う)(と|たら)|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
     r"|段階.{0,12}どこに(入|はい|当てはま|あてはま|該当)"
+    r"|(DX|段階|デジタル化)[^。？?]{0,10}(どの辺|どのへん|どのあたり|どこら|どの位置)"  # 「DXで言うたらどの辺におるん？」
 )
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
@@ -777,6 +778,8 @@ class Advisor:
         by_cue = None
         if card is None or (
             why in ("match", "detail", "money")
+            # (「…売上データは誰も見てへん。DXで言うたらどの辺？」: the stage)
+            and not (WHICH_STAGE.search(text) or OWN_STAGE_ASKED.search(text))
             and (
                 from_description
                 or not names_subject(card, text)

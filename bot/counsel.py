@@ -495,6 +495,7 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
         or len(text) <= 20
         or _SUB_PILLAR_ONLY.match(text)
         or (len(text) <= FOLLOW_UP_TERM_CHARS and _names_what_was_said(previous.card, text))
+        or (previous.card is not None and _asks_what_was_meant(previous.card, text))
     )
 
 
@@ -502,18 +503,22 @@ _MEANT = re.compile(r"(って|という|いう|ゆう)(こと|意味)(です|で
 
 
 def _names_what_was_said(card: Card | None, text: str) -> bool:
-    """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use — or
-    「責任者を決めろってことですか？」: a word of them, asked back as what the answer meant."""
+    """「CISOいうのを置け、いうことか？」 after security: an acronym the last topic's sentences use."""
     if card is None:
         return False
     said = " ".join(c.sentence for c in card.claims())
-    if (
-        _MEANT.search(text)
+    return any(a in said for a in acronyms(text))
+
+
+def _asks_what_was_meant(card: Card, text: str) -> bool:
+    """「責任者を決めろってことですか？」「推薦してもらえば出られるってこと？」: a word of the last topic's
+    sentences, asked back as what the answer meant."""
+    said = " ".join(c.sentence for c in card.claims())
+    return (
+        bool(_MEANT.search(text))
         and not re.search(r"段階|stage", text, re.IGNORECASE)
         and any(w in said for w in set(content_words(text)) - _UNSPECIFIC if len(w) > 1)
-    ):
-        return True
-    return any(a in said for a in acronyms(text))
+    )
 
 
 def drop_topic_change(question: str) -> str:
@@ -735,6 +740,8 @@ def _follow_up_card(
         if related:
             return related[0], "related"
 
+    if _asks_what_was_meant(previous.card, text):
+        return previous.card, "detail"  # (whatever else it names: it asks about the answer just given)
     if _CONDITIONS.search(text) and re.match(r"(それ|その|これ|この|あれ)", text):
         # 「それ、何か条件があるんどすか？うちはなんも認定とか持ってへんけど」 after the training grant: its
         # terms, whatever else the question names.

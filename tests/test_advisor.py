@@ -2261,3 +2261,14 @@ def test_what_a_selected_lab_region_receives_is_the_labs_support_menu(advisor: A
     )
     assert menu.topic == "regional-dx-lab"
     assert "メンター" in menu.answer
+
+
+def test_how_to_use_the_data_already_collected_gets_the_guides_examples(advisor: Advisor) -> None:
+    first, data = converse(
+        advisor,
+        "精肉店を3店舗。仕入れは問屋にFAXと電話、レジはPOSで売上データはあるけど誰も見てへん。DXで言うたらどの辺におるん？",
+        "ほな、そのPOSのデータ、具体的にどう使たらええねん？",
+    )
+    assert first.topic.startswith("start-stage")  # where the shop stands, as asked
+    assert data.topic == "data-use"
+    assert "在庫情報システム" in data.answer and "分析" in data.answer
