@@ -27,6 +27,7 @@ from bot.counsel import (
     NEUTRAL,
     NEXT_STAGE,
     PILLAR,
+    SAME_ENTITY,
     TOPIC_CHANGE,
     VIEWPOINT,
     CardHit,
@@ -149,8 +150,8 @@ class StreamEvent:
 
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
-CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum…
-CUE_DEPTH = 10  # …and rank this low
+CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum, at any rank
+CUE_DEPTH = 10  # the closest cards the other rules weigh (a clause's owner topic, a case's alternative)
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # What can be done soon (「来月までにできること」「一つだけ挙げるとしたら」).
 NOW_TO_DO = re.compile(
@@ -921,6 +922,7 @@ class Advisor:
             and card is not None
             and card.kind not in ("start", "agency")
             and STARTING.search(text)
+            and not SAME_ENTITY.search(text)  # (「その人たちに、最初に何を話せば？」 is about those staff)
         ):
             # 「うちの場合、まず何から手をつければ？」 after what DX is: where to start, not a detail of that topic.
             card, why = self.cards.by_id("start-general"), "match"

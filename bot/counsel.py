@@ -86,6 +86,8 @@ _VISIT = re.compile(
     r"相談|行く|行っ|訪|面談|会う|会い|窓口|持って(?:い|行)|持参|visit|meet|consult", re.IGNORECASE
 )
 _PREPARE_ONLY = re.compile(r"準備|用意|prepare", re.IGNORECASE)
+_TALK_ONLY = re.compile(r"何を伝え|伝えれば|何を聞|聞けば|何を話|話せば")
+_PEOPLE = re.compile(r"その人|社員|職員|スタッフ|従業員|パート|みんな|家族|親父|父|母|息子|娘|ベテラン|年配")
 
 
 def asks_to_bring(text: str) -> bool:
@@ -94,6 +96,8 @@ def asks_to_bring(text: str) -> bool:
     found = BRING.search(text)
     if found is None or _WHERE.search(text):
         return False
+    if _TALK_ONLY.fullmatch(found.group(0)) and _PEOPLE.search(text) and not _VISIT.search(text):
+        return False  # 「その人たちに、最初に何を話せばいい？」 about resisting staff: no visit to an agency
     return not _PREPARE_ONLY.fullmatch(found.group(0)) or bool(_VISIT.search(text))
 
 
@@ -104,6 +108,7 @@ MONEY = re.compile(
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).
 SAME_ENTITY = re.compile(
     r"その会社|その企業|同社|そこの|そこって|そこは|その制度|その仕組み|その事例|the company|that company"
+    r"|その人たち|その人ら|その方たち|その方々"  # 「その人たちに、最初に何を話せば？」 after resisting staff
     r"|(選ばれた|選定された|受賞した|グランプリの)(会社|企業)"  # after a DXセレクション case: that company
     # 「その数字っていつ時点？」 after the loan rates: the figures just given
     r"|(その|この|これらの|それらの)(数字|数値|金利|利率|割合|率|金額|パーセント|%|％)"
@@ -400,7 +405,10 @@ def uncovered_part(card: Card, question: str, english: bool = False) -> str:
     picked = [s for s in sentences if any(re.search(g, s) for g in wanted)]
     if picked and picked[0] is not sentences[0]:
         # Said alone, 「…兼任でよいかも書かれていません」 reads 「…兼任でよいかは、資料には書かれていません」.
-        picked[0] = re.sub(r"も(資料に(は)?)?(書かれて|載って)", r"は、資料には\3", picked[0], count=1)
+        # (「誰が申請できるかの条件も明記されていません」 too)
+        picked[0] = re.sub(
+            r"も(資料に(は)?)?(書かれて|載って|明記されて)", r"は、資料には\3", picked[0], count=1
+        )
     if picked:
         # …and where to ask instead (「詳しくは取引のある金融機関や信用保証協会にご確認ください。」)
         picked += [s for s in sentences if "確認ください" in s and s not in picked]

@@ -158,6 +158,7 @@ VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 WHAT_TO_DO = re.compile(
     r"(何|なに)(を)?(すれば|したら|しておけば|しとけば|しておく|せな|せにゃ|やれば|やったら)|どうすれば|どうしたら"
     r"|(明日|今日|今すぐ|すぐ)(から)?(でき|始め|はじめ|やれ|取りかか)|(でき|やれ)ること(は|って|ある)"  # 「じゃあ明日からできることは？」
+    r"|(何|なに)(を)?(話せば|話したら|伝えれば|言えば|説明すれば)|どう(話せば|伝えれば|説明すれば|説明したら|言えば)"
     r"|what should (i|we) do|what can (i|we) do",
     re.IGNORECASE,
 )

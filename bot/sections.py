@@ -215,7 +215,7 @@ ACCOUNTANTS = re.compile(r"会計|税理士|経理|決算|帳簿|税務")
 OTHER_PROFESSIONALS = re.compile(r"社会保険労務士|情報処理安全確保支援士")
 # Asking how to reach an agency or what it charges (「直接電話してもよか？」), or which papers to bring.
 _CONTACT = re.compile(r"電話|連絡先|窓口|直接|アポ|予約|相談料|費用|お金|無料|タダ")
-_DOCUMENTS = re.compile(r"書類|決算書|手ぶら|資料を?(持|用意)")
+_DOCUMENTS = re.compile(r"書類|決算書|手ぶら|資料を?(持|用意)|持って(い|行)?(く|け|っ)|持参")
 # Which survey or statistics the figures come from, and a slide's own line naming it.
 SURVEY_ASKED = re.compile(
     r"調査|統計|アンケート|出典|出所|出どころ|どこの(データ|数字)|survey|statistic", re.IGNORECASE

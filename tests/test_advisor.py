@@ -720,7 +720,7 @@ def test_a_procedure_the_guides_leave_out_is_said_plainly_and_nothing_beside_the
 
     assert who.topic == validity.topic == "dx-cert-how"
     # Only the part of what the guides leave out that was asked, first.
-    assert who.answer.startswith("誰が申請できるかの条件も明記されていません")
+    assert who.answer.startswith("誰が申請できるかの条件は、資料には明記されていません")
     assert "有効期間" in validity.answer.split("\n")[0] and "審査期間" not in who.answer.split("\n")[0]
     assert "訓練" not in validity.answer  # 「期間」 is not the training period of the grant
 
@@ -2272,3 +2272,23 @@ def test_how_to_use_the_data_already_collected_gets_the_guides_examples(advisor:
     assert first.topic.startswith("start-stage")  # where the shop stands, as asked
     assert data.topic == "data-use"
     assert "在庫情報システム" in data.answer and "分析" in data.answer
+
+
+def test_what_to_say_first_to_resisting_staff_gets_the_topics_steps_not_a_visit(advisor: Advisor) -> None:
+    *_, say = converse(
+        advisor,
+        "老人ホームの施設長です。職員90人。記録ソフトを入れたいけど、ベテランの職員が紙のほうが早いと反発していて。",
+        "その人たちに、最初に何を話せばいいですか？",
+    )
+    assert say.topic == "culture-resistance"
+    assert "持っていくもの" not in say.answer
+    assert "DXの必要性を語る" in say.answer
+
+
+def test_what_to_bring_says_first_that_no_list_of_documents_is_given(advisor: Advisor) -> None:
+    *_, bring = converse(
+        advisor,
+        "青森で漁業の会社です。青森県にも地域DX推進ラボってあるって聞いたけど本当？",
+        "そこさ相談しに行く時、何持ってけばいい？",
+    )
+    assert bring.answer.startswith("※ 資料に書かれていないこと: 相談に持っていく書類の一覧")
