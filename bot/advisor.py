@@ -351,7 +351,7 @@ class Advisor:
             self._answerable(question, hits, expansions, context, follow, previous, best)
             # 「歯科医院です。患者さんの個人情報が漏れるのが怖い」: a subject the guides cover, named the way askers
             # name it (a card's cues), whatever else the message is about
-            or any(c is not None and cued(c, nfkc(question)) for c in (card, best.card if best else None))
+            or any(c is not None and cued(c, question) for c in (card, best.card if best else None))
             or (
                 term is not None and term in self.corpus_text
             )  # 「BPOとは？」 asks about the guides' own word
@@ -782,15 +782,14 @@ class Advisor:
             # (「…売上データは誰も見てへん。DXで言うたらどの辺？」: the stage)
             and not (WHICH_STAGE.search(text) or OWN_STAGE_ASKED.search(text))
             and (
-                from_description
-                or not names_subject(card, text)
-                or is_mostly_ascii(
-                    question
-                )  # (「…or an IT company?」 names 「IT」 of the vendor card in passing)
+                # A card its own cues do not name (「選ばれた場合に受けられる支援メニューを全部」 after the lab
+                # regions: the lab's, by its cues)…
+                not cued(card, text)
+                # …or, even when they do, a start card drawn by the description, an English question (「…or an
+                # IT company?」 names the vendor card's 「IT」 in passing) or a description that asks nothing.
+                or from_description
+                or is_mostly_ascii(question)
                 or (fresh and not asks_anything(question))
-                # (「燕で金属加工…同業と比べてうちがどれくらい遅れてるのか」: after a description, what is asked)
-                # (「選ばれた場合に受けられる支援メニューを全部」 after the lab regions: the lab's, by its cues)
-                or not cued(card, text)
             )
         ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
