@@ -412,8 +412,7 @@ class Advisor:
                 also = self.writer.also(second[0], second[1], english, book, hits) if second else ""
                 if why == "detail" and card.kind == "start" and NOW_TO_DO.search(nfkc(question)):
                     # 「来月までにできることって何かある？」 once the stage's answer was given: its steps.
-                    said = previous.said if previous is not None else ""
-                    body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation + said)
+                    body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
                 else:
                     body = self.writer.card_body(
                         card, why, question, english, book, hits, stage, agencies, previous, also, situation
@@ -425,10 +424,12 @@ class Advisor:
                     # resistance): the related topic that does, best match first, before the bare passages.
                     seen = previous.seen if previous is not None else []
                     said = previous.said if previous is not None else ""
-                    card, body = self._related_detail(card, question, qvec, english, book, hits, seen, said)
+                    card, body = self._related_detail(
+                        card, question, qvec, english, book, hits, seen, said, heard=situation
+                    )
                 if not body and why == "detail" and WHAT_TO_DO.search(nfkc(question)):
                     # 「任せっきりにしないなら、社長の私は具体的に何を？」: the topic's steps are the answer.
-                    body = self.writer.to_do(card, english, book, hits, lead=False)
+                    body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
                 if (
                     not body
                     and why == "detail"
@@ -821,6 +822,27 @@ class Advisor:
                 (c for c in near if cued(c, text)),
                 next((c for c in near if names_subject(c, text)), card),
             )
+        asking = asked_sentence(question) if fresh and not is_mostly_ascii(question) else None
+        if (
+            asking is not None
+            and card is not None
+            and why == "match"
+            and card is not by_cue
+            and card.kind in ("topic", "staff")
+            and not names_subject(card, question)  # (a card the message names by itself stays)
+        ):
+            # 「税理士事務所です。…紙の領収書…DX推進指標って小さい事務所でも意味ありますか？」: the programme the
+            # asking sentence names in full (DX推進指標, DX認定, DXセレクション…) over a card the description drew.
+            card = next(
+                (
+                    h.card
+                    for h in ranked
+                    if h.card.kind == "topic"
+                    and names_all(h.card, asking)
+                    and h.score >= CARD_MIN_SCORE - CUE_MARGIN
+                ),
+                card,
+            )
         if (
             fresh
             and card is not None
@@ -1183,6 +1205,7 @@ class Advisor:
             # Under an answer on another topic the agency is a pointer; what to discuss with it belongs to
             # answers about where to start, whom to ask, or that agency.
             items=card is None or card.kind in ("start", "agency", "region") or asks_who or named,
+            heard=" ".join([question, situation]),
         )
 
     def _retrieved(self, hit: Hit) -> RetrievedChunk:
@@ -1256,6 +1279,7 @@ class Advisor:
         hits: list[Hit],
         seen: Collection[str] = (),
         said: str = "",
+        heard: str = "",
     ) -> tuple[Card, str]:
         """The first of the card's related topics (in the order the question matches them) whose detail
         answers the question, with that detail; the card itself and no text when none does. Asked what to
@@ -1276,7 +1300,7 @@ class Advisor:
             and order.get(tried[0].id, 2) < 2
             and tried[0].id not in seen
         ):
-            body = self.writer.to_do(tried[0], english, book, hits, lead=True)
+            body = self.writer.to_do(tried[0], english, book, hits, lead=True, heard=heard)
             if body:
                 return tried[0], body
         for related in tried[:RELATED_TRIED]:

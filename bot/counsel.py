@@ -90,14 +90,21 @@ _TALK_ONLY = re.compile(r"何を伝え|伝えれば|何を聞|聞けば|何を�
 _PEOPLE = re.compile(r"その人|社員|職員|スタッフ|従業員|パート|みんな|家族|親父|父|母|息子|娘|ベテラン|年配")
 
 
-def asks_to_bring(text: str) -> bool:
-    """「そこへ行くとき何を持っていけば？」: what to bring to (or tell) the agency on a visit."""
+def asks_to_bring(text: str, about_agency: bool = True) -> bool:
+    """「そこへ行くとき何を持っていけば？」: what to bring to (or tell) the agency on a visit. `about_agency`:
+    the last answer was about an agency (what to tell it needs no word of a visit then)."""
     text = nfkc(text)
     found = BRING.search(text)
     if found is None or _WHERE.search(text):
         return False
-    if _TALK_ONLY.fullmatch(found.group(0)) and _PEOPLE.search(text) and not _VISIT.search(text):
-        return False  # 「その人たちに、最初に何を話せばいい？」 about resisting staff: no visit to an agency
+    if (
+        _TALK_ONLY.fullmatch(found.group(0))
+        and (_PEOPLE.search(text) or not about_agency)
+        and not _VISIT.search(text)
+    ):
+        # 「その人たちに、最初に何を話せばいい？」 about resisting staff, 「方針を示すのが大事なのは分かりますが、
+        # 何を伝えれば？」 after staff resistance: what to say to them, not on a visit to an agency.
+        return False
     return not _PREPARE_ONLY.fullmatch(found.group(0)) or bool(_VISIT.search(text))
 
 
@@ -378,6 +385,10 @@ _PROCEDURES = {
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
     r"(取って|持って|取得して)(い)?ない(と|場合|会社)|(認定|それ)(が|は)?(ない|なく|無い|無く)(と|ても|場合)|なしでも": r"認定がない",
+    # 「他社と比べられるって聞いたけど、それはどうやるの」: how to obtain the benchmark.
+    r"(ベンチマーク|比べ|比較)[^。？?]{0,20}(どう|方法|やり方|受け取|もらえ|もらう|入手)|(どう|どうやって)[^。？?]{0,6}(比べ|比較)": (
+        r"ベンチマーク"
+    ),
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }
@@ -574,12 +585,18 @@ def choose_card(
         # いけんって…どこに書いてある？」: where the thing it names (by its cues) comes from.
         named = next((c for c in index.cards if c is not previous.card and cued(c, text)), None)
         return named or previous.card, "source"
-    if asks_to_bring(text) and (named_agency or (follow and previous and previous.agencies)):
+    agency_turn = (
+        previous is not None and previous.card is not None and previous.card.kind in ("agency", "region")
+    )
+    if asks_to_bring(text, about_agency=agency_turn) and (
+        named_agency or (follow and previous and previous.agencies)
+    ):
         agency_id = named_agency or (previous.agencies[0] if previous else None)
         card = next((c for c in index.cards if c.kind == "agency" and c.agencies[:1] == [agency_id]), None)
         if card is not None:
             return card, "bring"
-    if follow and previous and previous.stage and previous.stage < 4 and NEXT_STAGE.search(text):
+    if previous and previous.stage and previous.stage < 4 and NEXT_STAGE.search(text):
+        # (「ほな次の段階に進むには、まず何から手ぇつけたらええ？」 needs no pronoun to lean on that stage)
         # 「じゃあ次の段階に進むには？」 after the owner's stage: what the stage above looks like, then the
         # steps of the owner's own stage card.
         card = index.by_id(f"start-stage{previous.stage}")
@@ -744,6 +761,12 @@ def _follow_up_card(
         return previous.card, "detail"
     if MORE.search(text) and not set(content_words(text)) - _UNSPECIFIC - _MORE_WORDS:
         # 「もっと詳しく」「他には？」 (not 「他の支援機関とはどう組めばいい？」, which names its subject)
+        if previous.card.kind == "start" and previous.stage is not None and previous.stage < 4:
+            # 「具体的には」 after 段階1's 「身の回りの業務のデジタル化から」: what the stage above looks like (the
+            # guides' concrete example), then the owner's own steps — not the start card of another stage.
+            staged = index.by_id(f"start-stage{previous.stage}")
+            if staged is not None:
+                return staged, "next"
         related = [c for r in previous.card.related if r not in shown and (c := index.by_id(r)) is not None]
         if related:
             return related[0], "related"

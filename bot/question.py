@@ -190,9 +190,16 @@ SUPPORTER = re.compile(
 )
 
 
+# A supporter asking about their own firm's DX (「税理士事務所です…うち自体のDXを進めたい」): an owner then.
+OWN_DX = re.compile(
+    r"(うち|当事務所|弊所|弊社|当社|自社|自分(たち|とこ)?)(自体|自身)"  # (not 「支援する側の事務所自身の…」)
+)
+
+
 def is_supporter(text: str) -> bool:
     """The message comes from someone who supports SMEs, not from an owner asking for their own firm."""
-    return bool(SUPPORTER.search(nfkc(text)))
+    text = nfkc(text)
+    return bool(SUPPORTER.search(text)) and not OWN_DX.search(text)
 
 
 @lru_cache(maxsize=1)

@@ -279,7 +279,9 @@ _BULLET = re.compile(r"^\s*[•・➢■●◆▪︎-]\s*")
 # owner who raised it; under any other question it reads as a template.
 _PROBLEMS = {
     re.compile(r"間接業務|人手不足"): re.compile(
-        r"間接|事務|人手|人(が|も)(い|足|お|少な)|忙し|手が回ら|採用|人材不足|バックオフィス|本業に"
+        # (「事務の子がExcelに打ち直しとる」 names a clerk, not a burden)
+        r"間接|事務(作業|負担|仕事|処理|手続)|事務が|人手|人(が|も)(い|足|お|少な)|忙し|手が回ら|採用|人材不足"
+        r"|バックオフィス|本業に|残業"
     ),
     # 「FAXから電子メールに切り替える」 is for an owner who still takes orders by fax (not a clinic booking by phone).
     re.compile(r"FAX"): re.compile(r"FAX|ファックス|ファクス|fax", re.IGNORECASE),
@@ -427,9 +429,11 @@ class SectionWriter:
         question: str = "",
         avoid: tuple[str, ...] = (),
         items: bool = True,
+        heard: str = "",
     ) -> list[AgencyRecommendation]:
         """Each agency with its reason and (with `items`) what to discuss or bring, from its advice card
-        (quotes that name it)."""
+        (quotes that name it). `heard`: what the user said in the conversation (the problems a talking point
+        may name; `context` also holds the answer's own sentences)."""
         context_weights = self.pool.weights(context)
         asked = set(self.pool.weights(question))
         out = []
@@ -497,7 +501,8 @@ class SectionWriter:
                         )
                     ]
                     steps = own or [c for c in steps if c.sentence in self._shared_steps] or steps
-                steps = [c for c in steps if raised(c, context)] or steps
+                # (A problem the owner did not raise is no talking point, even with nothing else left.)
+                steps = [c for c in steps if raised(c, heard or question)]
                 for step in self._fitting(
                     steps if items else [],
                     context_weights,
@@ -575,7 +580,7 @@ class SectionWriter:
                 detail = self.detail(card, without_procedure(question), english, book, hits, passages=False)
                 if not detail:
                     # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
-                    detail = self.to_do(card, english, book, hits, lead=False)
+                    detail = self.to_do(card, english, book, hits, lead=False, heard=situation)
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(
                 card, question, english, book, hits, said=previous.said if previous is not None else ""
@@ -641,13 +646,18 @@ class SectionWriter:
             parts.append(self._stage_described(previous.stage + 1, book, hits, english))
         elif why == "bring" and agencies:
             agency = agencies[0]
+            heard = " ".join([question, situation])  # (the user's words: not the answers' own)
             steps = agency.what_to_ask or [
-                line for c in card.steps if (line := self._cite_claim(book, c, hits, english))
+                line
+                for c in card.steps
+                if raised(c, heard) and (line := self._cite_claim(book, c, hits, english))
             ]
             # What any agency needs to hear, after what this one needs (skipping what it already lists).
             prepare = self.cards.by_id("consult-prepare")
             for claim in prepare.steps if prepare is not None else []:
-                if not any(near_duplicate(claim.sentence, strip_markers(s)) for s in steps):
+                if raised(claim, heard) and not any(
+                    near_duplicate(claim.sentence, strip_markers(s)) for s in steps
+                ):
                     line = self._cite_claim(book, claim, hits, english)
                     steps.append(line) if line else None
             parts.append(label["bring"].format(name=agency.name) + "\n" + "\n".join(f"- {s}" for s in steps))
@@ -767,11 +777,12 @@ class SectionWriter:
                 parts += [answer, also or found]  # (the passages for the whole message would be about `also`)
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
-        said = [q for c in card.answer for q in c.cites] if card.kind != "clause" else []
+        # (「次の段階は？」 shows the stage above instead of the card's answer: its steps are all still new.)
+        said = [q for c in card.answer for q in c.cites] if card.kind != "clause" and why != "next" else []
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        heard = " ".join([question, situation, previous.said if previous is not None else ""])
+        heard = " ".join([question, situation])  # (the user's words: not the answers' own)
         chosen = [c for c in chosen if raised(c, heard)]
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
@@ -1110,12 +1121,12 @@ class SectionWriter:
     def to_do(
         self, card: Card, english: bool, book: CitationBook, hits: list[Hit], lead: bool, heard: str = ""
     ) -> str:
-        """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`); with `heard`
-        (the conversation), only those whose problems it raised."""
+        """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`): only those
+        whose problems `heard` (what the user said) raised."""
         lines = [
             line
             for c in card.steps
-            if (not heard or raised(c, heard)) and (line := self._cite_claim(book, c, hits, english))
+            if raised(c, heard) and (line := self._cite_claim(book, c, hits, english))
         ]
         if not lines:
             return ""

@@ -14,6 +14,11 @@ _SITUATION = re.compile(
     r"|使っています|管理して|導入して|入れて|入れた|切り替え|でやって|頼って|中心|ばかり|だけ|のみ|しかない|まだ|we |our "
     r"|てる|ている|ています|てます|でます|ました|けど|んです|です。|でいる"
     r"|\d+\s*(人|名)[。、,．.]"  # 「町工場で12人。注文はほぼFAXで…」: the firm and its headcount
+    # Western and Kyushu speech: 「頭の中でやっとって」「まとめよるけん」「使うとります」.
+    r"|っとる|っとった|しとる|よる[。、けがき]|とります|ております|おります"
+    r"|\d+\s*(店舗|台|室|床)|経営[。、]|家族経営"
+    # 「予約は電話と紙の台帳」「運行記録は紙」: a task and how it is done today.
+    r"|(は|も)(今でも|いまだに|未だに|全部|全て|すべて|ほぼ|ほとんど|まだ)?(紙|電話|fax|手書き|ノート|excel|エクセル|line)"
     r"|\bi (run|own|have|manage)\b|\bmy (company|business|shop|firm|restaurant|store)\b"
 )
 _ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")

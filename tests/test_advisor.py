@@ -10,7 +10,7 @@ import pytest
 
 from bot.advisor import Advisor, StreamEvent
 from bot.cards import cards
-from bot.question import HOW_MUCH
+from bot.question import HOW_MUCH, is_supporter
 from bot.retrieve import SearchIndex
 from bot.schemas import ChatResponse, Citation, Message
 from bot.stage import estimate_stage
@@ -580,7 +580,6 @@ def test_asking_about_cost_after_the_index_says_it_is_free(advisor: Advisor) -> 
 
 
 def test_a_bank_account_manager_is_recognised_as_support_staff(advisor: Advisor) -> None:
-    from bot.question import is_supporter
 
     assert is_supporter("信用金庫で法人営業をしています。取引先にDXをどう勧めればいいですか？")
     assert not is_supporter("信用金庫から融資を受けています。DXに使える制度はある？")
@@ -2292,3 +2291,87 @@ def test_what_to_bring_says_first_that_no_list_of_documents_is_given(advisor: Ad
         "そこさ相談しに行く時、何持ってけばいい？",
     )
     assert bring.answer.startswith("※ 資料に書かれていないこと: 相談に持っていく書類の一覧")
+
+
+@pytest.mark.parametrize(
+    ("message", "level"),
+    [
+        ("居酒屋を2店舗経営。予約は電話と紙のノート、シフト表は手書き。何から始めれば？", 1),
+        ("板金の下請けやっとる。CADは使っとるけど、工程表はExcelで、進み具合はホワイトボードだわ。", 2),
+        ("運送やりよります。配車は主任が頭の中で決めよる。日報は紙。", 1),
+    ],
+)
+def test_a_description_in_dialect_or_as_task_and_tool_is_read_for_the_stage(message: str, level: int) -> None:
+    match = estimate_stage(message)
+    assert match is not None and match.stage.level == level
+
+
+def test_a_talking_point_names_only_problems_the_owner_raised(advisor: Advisor) -> None:
+    # 「事務の人が打ち直す」 names a clerk, not a burden of indirect work: no 「間接業務の多忙…」 as the owner's issue.
+    *_, bring = converse(
+        advisor,
+        "金型屋です。20人。注文はFAXで来て事務の人がExcelに打ち直してます。どこに相談すれば？",
+        "商工会議所に行くとき、何を持っていけばいい？",
+    )
+    assert "間接業務の多忙" not in bring.answer
+    busy = ask(advisor, "事務作業に追われて本業に手が回りません。人手不足も心配です。誰に相談すれば？")
+    assert "間接業務の多忙" in busy.answer  # (raised: the talking point fits)
+
+
+def test_the_next_stage_asked_without_a_pronoun_describes_the_stage_above(advisor: Advisor) -> None:
+    first, above = converse(
+        advisor,
+        "塗装屋です。12人。見積もりも請求も手書きで、注文は電話とFAX。うちはどの段階？",
+        "じゃあ次の段階に上がるには、まず何をしたらいいですか？",
+    )
+    assert first.stage is not None and first.stage.level == 1
+    assert "次は段階2「デジタイゼーション」です。" in above.answer
+    assert "次の段階3" not in above.answer  # (not the stage-2 owner's answer)
+
+
+def test_a_bare_request_for_specifics_after_stage_one_shows_the_stage_above_and_own_steps(
+    advisor: Advisor,
+) -> None:
+    *_, concrete = converse(
+        advisor,
+        "美容室を1店舗。予約は電話で紙の予約帳、顧客カルテも紙です。DXは何から？",
+        "具体的には？",
+    )
+    assert concrete.topic == "start-stage1"
+    assert "FAXから電子メールに切り替え" in concrete.answer  # the guides' example of the stage above
+    assert "身の回りの業務のデジタル化を始める" in concrete.answer  # the owner's own step
+
+
+def test_what_to_tell_after_staff_resistance_is_not_a_visit_to_an_agency(advisor: Advisor) -> None:
+    *_, tell = converse(
+        advisor,
+        "介護施設です。記録をタブレットにしようとしたら職員が猛反発しました。どうしたら？",
+        "トップが方針を示すのが大事なのは分かりました。具体的に何を伝えればよいでしょう。",
+    )
+    assert "持っていくもの" not in tell.answer
+    assert "DXの必要性を語る" in tell.answer
+
+
+def test_a_tax_office_asking_about_its_own_dx_is_an_owner() -> None:
+    assert not is_supporter("会計事務所です。顧問先の資料はまだ紙が多い。うち自体のDXを進めたいのですが。")
+    assert is_supporter("会計事務所です。顧問先のDXをどう支援すればいいですか？")
+
+
+def test_the_programme_the_asking_sentence_names_answers_a_described_business(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "社労士事務所を5人でやってます。顧問先とのやりとりは郵送とFAX。うち自体のことですが、DX推進指標って"
+        "小さい事務所がやっても意味ありますか？",
+    )
+    assert response.topic == "dx-index-what"
+
+
+def test_how_to_compare_with_other_firms_says_the_guides_do_not_say_how_to_get_the_benchmark(
+    advisor: Advisor,
+) -> None:
+    *_, how = converse(
+        advisor, "DX推進指標ってなに？", "同業他社と比べられるって聞いたんやけど、どうやって比べるの？"
+    )
+    assert how.topic == "dx-index-what"
+    assert "ベンチマークの受け取り方は資料に書かれていません" in how.answer
+    assert "### 資料の関連する記述" not in how.answer
