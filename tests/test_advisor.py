@@ -2375,3 +2375,23 @@ def test_how_to_compare_with_other_firms_says_the_guides_do_not_say_how_to_get_t
     assert how.topic == "dx-index-what"
     assert "ベンチマークの受け取り方は資料に書かれていません" in how.answer
     assert "### 資料の関連する記述" not in how.answer
+
+
+def test_a_dilemma_about_an_old_system_stated_without_a_question_mark_gets_the_legacy_card(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "印刷会社、40名。販売管理は12年前のオンプレで、保守期限が来年。作り直すかクラウドにするか悩んでいる",
+    )
+    assert response.topic == "legacy-system"
+    assert "ブラックボックス" in response.answer
+
+
+def test_no_one_in_charge_after_a_vendor_answer_gets_the_no_talent_card(advisor: Advisor) -> None:
+    *_, nobody = converse(
+        advisor,
+        "システム会社に全部お任せしていいものでしょうか？",
+        "うちには担当者がいないんですが、その場合は？",
+    )
+    assert nobody.topic == "no-digital-talent"
