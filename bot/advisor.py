@@ -26,6 +26,7 @@ from bot.counsel import (
     CLEAR_MARGIN,
     NEUTRAL,
     NEXT_STAGE,
+    PERSUADING,
     PILLAR,
     SAME_ENTITY,
     TOPIC_CHANGE,
@@ -732,7 +733,13 @@ class Advisor:
             # question) do not override it. (What the conversation asks for — a clause, the next stage, what to
             # bring, the cost or a detail of the last topic — still decides; staff cards go to supporters.)
             card = clear.card
-            why = "detail" if previous is not None and card.id in previous.seen else "match"
+            # (A topic only touched on before — the grand prix named under DXセレクション — is answered in full:
+            # 「グランプリの会社ってどんなことしてたの？」.)
+            why = (
+                "detail"
+                if previous is not None and card.id in previous.seen and _said_any(card, previous.said)
+                else "match"
+            )
         text = nfkc(question)
         fresh = not is_follow_up(question, previous)
         parts = asking_parts(question) if fresh and why == "match" and not is_mostly_ascii(question) else []
@@ -806,6 +813,10 @@ class Advisor:
                 ),
                 None,
             )
+            if by_cue is not None and by_cue is not card and why == "detail":
+                # A detail of the last topic turned into another topic its cues name: that one in full unless
+                # its answer was given (「グランプリの会社ってどんなことしてたの？」 after DXセレクション).
+                why = "detail" if previous is not None and _said_any(by_cue, previous.said) else "match"
             card = by_cue or card
         if (
             card is not None
@@ -893,8 +904,10 @@ class Advisor:
             card = naming.card if naming is not None else card
         starting = fresh and bool(STARTING.search(text))
         relevance = general and fresh and bool(RELEVANCE.search(text))
-        if relevance and not (described or starting):
-            card, why = self.cards.by_id("why-dx"), "match"  # 「小さな店でもDXに取り組む意味はある？」
+        if relevance and (not (described or starting) or PERSUADING.search(text)):
+            # 「小さな店でもDXに取り組む意味はある？」; 「…親父は今のやり方で回ってるって。DXやる意味ってどう説明
+            # したら？」 asks for the case for DX, not where the firm stands.
+            card, why = self.cards.by_id("why-dx"), "match"
         elif (
             relevance
             # 「予約をネットで受けたら次の段階？」 with no better card: where the firm stands.

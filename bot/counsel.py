@@ -129,7 +129,7 @@ WHAT_FOR_US = re.compile(
 )
 # 「対策にお金をかけるのがもったいないと言う役員に、どう説明したら？」 asks how to argue for spending, not
 # about support money.
-_PERSUADING = re.compile(r"説明したら|説明すれば|説得|納得|もったいない|無駄")
+PERSUADING = re.compile(r"説明したら|説明すれば|説明すりゃ|説得|納得|もったいない|無駄")
 _TOOL = re.compile(r"ツール|診断|チェック|\btool|self-check|self-assess", re.IGNORECASE)
 _GETTING_READY = re.compile(
     r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方"
@@ -724,7 +724,7 @@ def _follow_up_card(
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
     # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
     # how to argue for spending: neither is about money)
-    about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not _PERSUADING.search(text)
+    about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not PERSUADING.search(text)
     if about_money:
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).

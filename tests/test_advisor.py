@@ -2395,3 +2395,29 @@ def test_no_one_in_charge_after_a_vendor_answer_gets_the_no_talent_card(advisor:
         "うちには担当者がいないんですが、その場合は？",
     )
     assert nobody.topic == "no-digital-talent"
+
+
+def test_asked_how_to_explain_dx_to_a_sceptical_parent_gets_the_case_for_dx(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "工務店の二代目です。見積もりはExcel、発注は電話とFAX。親父は今のままで困ってへん言うんやけど、"
+        "DXやる意味ってどう説明したらええですか？",
+    )
+    assert response.topic == "why-dx"
+    assert "労働生産性" in response.answer
+
+
+def test_a_case_only_named_before_is_answered_in_full_when_asked_what_it_did(advisor: Advisor) -> None:
+    *_, case = converse(
+        advisor,
+        "建設会社です。DXセレクションって表彰があると聞きました。どんな会社が選ばれるんですか？",
+        "そのグランプリを取った会社は、どんな取組をしてたんですか？",
+    )
+    assert case.topic == "case-gotogumi"
+    assert "kintone" in case.answer and "3,000件" in case.answer
+
+
+def test_which_numbers_to_watch_includes_the_indicators_the_benchmark_reports(advisor: Advisor) -> None:
+    response = ask(advisor, "DXの成果って、どんな数字で測ればいいですか？")
+    assert response.topic == "measure-effect"
+    assert "決算処理スピード" in response.answer
