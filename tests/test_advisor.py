@@ -2421,3 +2421,16 @@ def test_which_numbers_to_watch_includes_the_indicators_the_benchmark_reports(ad
     response = ask(advisor, "DXの成果って、どんな数字で測ればいいですか？")
     assert response.topic == "measure-effect"
     assert "決算処理スピード" in response.answer
+
+
+def test_whether_a_small_firm_can_be_certified_is_answered_yes_before_what_is_not_given(
+    advisor: Advisor,
+) -> None:
+    response = ask(advisor, "従業員30人の会社でもDX認定って取れますか？")
+    assert response.topic == "dx-cert-how"
+    assert response.answer.startswith("はい。資料では、中堅・中小企業等も")
+    assert "誰が申請できるかの条件は、資料には明記されていません" in response.answer
+    sole = ask(
+        advisor, "個人事業主でもDX認定って取れますか？"
+    )  # (the guides speak of firms, not of sole traders)
+    assert not sole.answer.startswith("はい")
