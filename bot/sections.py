@@ -581,9 +581,7 @@ class SectionWriter:
                 if not detail:
                     # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
                     detail = self.to_do(card, english, book, hits, lead=False, heard=situation)
-                # (「従業員5人でも申請できる？」: the はい the card holds for it first, then what is not given)
-                answer = self.verdict_first(card, question, english, book, hits, "")
-                return "\n\n".join(p for p in (answer, gap, detail) if p)
+                return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(
                 card, question, english, book, hits, said=previous.said if previous is not None else ""
             )
@@ -823,9 +821,7 @@ class SectionWriter:
         if gap and (priced or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say
             # (the part of it on what was asked: 「選ばれたら得することは？」 → no perks, not also the deadlines).
-            # (After a はい／いいえ the card holds for the question: 「はい。…中堅・中小企業等も…」 answers first.)
-            answered = bool(parts) and parts[0].startswith(("はい。", "いいえ。", "Yes.", "No."))
-            parts.insert(1 if english or answered else 0, uncovered_part(card, question, english) or gap)
+            parts.insert(1 if english else 0, uncovered_part(card, question, english) or gap)
         elif gap and (
             why == "money"
             or MONEY.search(nfkc(question))

@@ -2423,14 +2423,11 @@ def test_which_numbers_to_watch_includes_the_indicators_the_benchmark_reports(ad
     assert "決算処理スピード" in response.answer
 
 
-def test_whether_a_small_firm_can_be_certified_is_answered_yes_before_what_is_not_given(
+def test_whether_the_application_can_be_written_in_house_says_first_that_the_forms_are_not_given(
     advisor: Advisor,
 ) -> None:
-    response = ask(advisor, "従業員30人の会社でもDX認定って取れますか？")
-    assert response.topic == "dx-cert-how"
-    assert response.answer.startswith("はい。資料では、中堅・中小企業等も")
-    assert "誰が申請できるかの条件は、資料には明記されていません" in response.answer
-    sole = ask(
-        advisor, "個人事業主でもDX認定って取れますか？"
-    )  # (the guides speak of firms, not of sole traders)
-    assert not sole.answer.startswith("はい")
+    *_, forms = converse(
+        advisor, "DX認定ってどうやったら取れるの？", "申請書類って自分たちで書けるものなの？"
+    )
+    assert forms.topic == "dx-cert-how"
+    assert forms.answer.startswith("DX認定の申請先、申請の方法や様式")
