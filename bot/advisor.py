@@ -552,7 +552,12 @@ class Advisor:
             fitting = [
                 h
                 for h in self.cards.rank(question, qvec, n=10, passages=passages)
-                if h.card.kind in ("staff", "topic", "clause") and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
+                if (
+                    h.card.kind in ("staff", "topic", "clause")
+                    # (「ラボの構成員に求められる要件は？」 from a city official: the lab's own card, which names it)
+                    or (h.card.kind in ("region", "agency") and names_all(h.card, question))
+                )
+                and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
             ]
             # Among those that fit nearly as well, the one written for support staff.
             staff = [
@@ -837,7 +842,7 @@ class Advisor:
         if (
             asking is not None
             and card is not None
-            and why == "match"
+            and why in ("match", "supporter")  # (a supporter asking about the lab gets the lab's card)
             and card is not by_cue
             and card.kind in ("topic", "staff")
             and not names_subject(card, question)  # (a card the message names by itself stays)
@@ -848,7 +853,7 @@ class Advisor:
                 (
                     h.card
                     for h in ranked
-                    if h.card.kind == "topic"
+                    if h.card.kind in ("topic", "region")  # (「地域DX推進ラボは全国で何地域？」: the regions)
                     and names_all(h.card, asking)
                     and h.score >= CARD_MIN_SCORE - CUE_MARGIN
                 ),
@@ -1024,6 +1029,32 @@ class Advisor:
                 card, why = staged, "detail" if given else "match"
         if card is not None and why == "detail" and AGAIN.search(text):
             why = "match"  # 「認定のメリットだけもう一回まとめて」: the topic's answer itself, as asked
+        if (
+            card is not None
+            and (
+                card.kind == "start"
+                # (「うちの市が応募するとしたら、どんな体制を？」 names no place: not the regions' list again)
+                or (card.kind == "region" and why == "detail" and not find_regions(question, self.regions))
+            )
+            and is_supporter(situation)
+            and previous is not None
+            and previous.card is not None
+            and previous.card.kind != "start"
+            and estimate_stage(situation) is None
+            and not (
+                card.kind == "region"
+                and (
+                    LOCAL.search(text)
+                    or re.search(r"どこ|何回|何地域|いくつ|第.弾|いつ|where|which|when", text)
+                )
+            )
+        ):
+            # 「うちの県が手を挙げる場合、どういう体制を作れば？」 from a prefecture's official after the labs: more
+            # on that topic, never an owner's first steps (nor a question about their orders and attendance).
+            # (After the labs' regions, what a lab is and who forms it: the lab's own card.)
+            lab = self.cards.by_id("regional-dx-lab") if previous.card.kind == "region" else None
+            card = lab or previous.card
+            why = "detail" if card.id in previous.seen else "match"
         return card, why, own[0] if own else None
 
     def _search(

@@ -789,6 +789,8 @@ class SectionWriter:
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]
         if card.kind == "staff" and not is_supporter(question):
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
+        if card.kind in ("topic", "agency", "region", "start") and is_supporter(situation):
+            steps = []  # …and 「自社の地域が選定地域か把握する」 an owner's, not a prefecture official's
         if FACT_ASKED.search(nfkc(question)) and card.kind != "start":
             steps = []  # 「アプリは何で作った？」 asks for a fact, not for what to do next
         if steps and why not in ("bring", "detail", "source"):
@@ -840,7 +842,8 @@ class SectionWriter:
             PLACE.search(nfkc(question)) or named_prefecture(question) or find_regions(question, self.regions)
         )
         usable = (card.kind == "region" and not told) or (card.kind == "start" and stage is None)
-        if ask and usable and (previous is None or previous.stage is None):
+        # (Never to a supporter: a city official is asked nothing about 「御社」.)
+        if ask and usable and (previous is None or previous.stage is None) and not is_supporter(situation):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
 

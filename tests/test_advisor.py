@@ -2431,3 +2431,21 @@ def test_whether_the_application_can_be_written_in_house_says_first_that_the_for
     )
     assert forms.topic == "dx-cert-how"
     assert forms.answer.startswith("DX認定の申請先、申請の方法や様式")
+
+
+def test_an_official_asking_about_the_labs_gets_the_labs_and_no_owners_first_steps(advisor: Advisor) -> None:
+    first, setup = converse(
+        advisor,
+        "市の商工課でDXの施策を担当している者です。地域DX推進ラボは全国でいくつ選ばれていますか？",
+        "うちの市が応募するとしたら、どんな体制を組めばいいでしょうか",
+    )
+    assert first.topic == "lab-regions" and "43地域" in first.answer
+    assert setup.topic == "regional-dx-lab"
+    assert "自治体の関与は必須" in setup.answer
+    assert "受発注" not in setup.answer and "### 次の一歩" not in setup.answer
+    assert "会社はどちら" not in first.answer + setup.answer  # (nothing asked about 「御社」)
+
+
+def test_a_supporter_gets_no_owners_next_steps(advisor: Advisor) -> None:
+    response = ask(advisor, "ITコーディネータです。ITCアソシエイトの登録の要件を教えてください。")
+    assert "ITコーディネータに相談する" not in response.answer
