@@ -1027,6 +1027,13 @@ class Advisor:
             if staged is not None:
                 given = staged.id in previous.seen or "start-general" in previous.seen
                 card, why = staged, "detail" if given else "match"
+        if (
+            card is not None
+            and card.kind == "region"
+            and why == "detail"
+            and re.search(r"北海道|東北|関東|中部|近畿|関西|中国地方|四国|九州|沖縄", text)
+        ):
+            why = "match"  # 「東北の選定地域も教えて」: the regions by bureau are in the card's answer, said again
         if card is not None and why == "detail" and AGAIN.search(text):
             why = "match"  # 「認定のメリットだけもう一回まとめて」: the topic's answer itself, as asked
         if (

@@ -288,6 +288,24 @@ _PROBLEMS = {
 }
 
 
+# A place named in a question: a name and its suffix (「宇都宮市」「高知県」), not 「地域」 or 「市役所」.
+NAMED_PLACE = re.compile(r"[一-龥ァ-ヶ]{1,5}[都道府県市区町村](?![役民場内外長議])")
+
+
+def reads_alone(text: str) -> bool:
+    """Does a corpus sentence say something by itself (not 「札幌市・函館市・…」, 「…より抜粋選定対象となる地域」 or
+    an example complaint 「相談相手がいない...」)?"""
+    return not (
+        text.count("・") >= 5
+        or "抜粋" in text
+        or re.search(r"(\.\.\.|…)$", text.strip())
+        or re.match(r"^[0-9０-９][^0-9０-９.,．，%％年月日件名社人万億千]", text)
+        # 「…取組1地域の産学官金プロジェクト2地域支援機関等…」: a numbered list run together
+        or len(re.findall(r"(?<![0-9.])[0-9](?=[一-龥ァ-ン])(?![年月日件名社人万億千位割倍回段弾])", text))
+        >= 2
+    )
+
+
 def raised(claim: Claim, context: str) -> bool:
     """Is every problem the step names one the conversation raised?"""
     return all(
@@ -1331,7 +1349,8 @@ class SectionWriter:
             )
             if picked:
                 parts.append("### 資料の記述\n" + "\n".join(quoted(picked)))
-            if intent == "region" and not regions and PLACE.search(nfkc(question)):
+            # (a place named, not 「いくつの地域が選定されて…」 nor the asker's own 「県の産業振興課」)
+            if intent == "region" and not regions and NAMED_PLACE.search(nfkc(question)):
                 parts.insert(
                     0, "ご質問の地域は、資料にある地域DX推進ラボの選定地域の一覧には見当たりませんでした。"
                 )
@@ -1352,6 +1371,14 @@ class SectionWriter:
             )
             parts.append(title + "\n" + "\n".join(quoted(picked)))
         else:
+            # Fragments that read as nothing on their own are no answer: a list of places, a slide's credit
+            # line (「…より抜粋」), an example complaint (「相談相手がいない...」).
+            unreadable = [
+                c.text
+                for chunk in chunks[:6]
+                for c in self.pool.by_chunk.get(chunk.chunk_id, [])
+                if not reads_alone(c.text)
+            ]
             picked = select_sentences(
                 self.pool,
                 # (a case study's slide — 後藤組 under 「DXセレクション」 — only where the case speaks)
@@ -1362,6 +1389,7 @@ class SectionWriter:
                 weights,
                 SENTENCES["fact"],
                 want_digits=want_digits,
+                exclude=unreadable,
                 query_vector=qvec,
             )
             parts.append(

@@ -2449,3 +2449,34 @@ def test_an_official_asking_about_the_labs_gets_the_labs_and_no_owners_first_ste
 def test_a_supporter_gets_no_owners_next_steps(advisor: Advisor) -> None:
     response = ask(advisor, "ITコーディネータです。ITCアソシエイトの登録の要件を教えてください。")
     assert "ITコーディネータに相談する" not in response.answer
+
+
+def test_fragments_that_read_as_nothing_alone_are_not_quoted_as_related_passages() -> None:
+    from bot.sections import reads_alone
+
+    assert not reads_alone("札幌市・函館市・釧路市・室蘭市・北見市・山形県・仙北市")  # a list of places
+    assert not reads_alone("DX支援ガイダンス(概要版)より抜粋選定対象となる地域")  # a slide's credit line
+    assert not reads_alone("種々の課題をDXで解決したいが、相談相手がいない...")  # an example complaint
+    assert not reads_alone("下記1・2のいずれかに該当する取組1地域の産学官金プロジェクト2地域支援機関等")
+    assert reads_alone("選定は第1弾（2023年4月）が31地域、第2弾（2023年10月）が7地域です。")
+    assert reads_alone("段階3、4の中堅・中小企業等は生産性・売上が向上しており")
+
+
+def test_how_to_choose_after_a_product_question_gets_how_the_guides_say_to_choose(advisor: Advisor) -> None:
+    *_, how = converse(
+        advisor, "勤怠管理のアプリ、AとBどっちがおすすめ？", "じゃあ選ぶときの考え方だけでも教えて"
+    )
+    assert how.topic == "vendor-selection"
+    assert "要件定義" in how.answer
+
+
+def test_how_many_regions_and_a_bureau_area_after_the_labs_get_the_regions_not_a_false_not_found(
+    advisor: Advisor,
+) -> None:
+    *_, regions = converse(
+        advisor,
+        "県の商工労働部でDXを担当しています。地域DX推進ラボに選ばれると何が受けられますか",
+        "今いくつの地域が選ばれていますか。九州の選定地域も教えてください",
+    )
+    assert "見当たりませんでした" not in regions.answer
+    assert "43地域" in regions.answer and "北九州市" in regions.answer
