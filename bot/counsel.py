@@ -142,7 +142,7 @@ MORE = re.compile(
 )
 
 FIGURES = re.compile(
-    r"数字|数値|データ(が|は|を|で|ある|見せ)|根拠|裏付け|何パーセント|何%|何％|何割|figures|numbers|data|evidence",
+    r"数字|数値|データ(とか|など)?(が|は|を|で|ある|あり|見せ)|根拠|裏付け|何パーセント|何%|何％|何割|figures|numbers|data|evidence",
     re.IGNORECASE,
 )
 _FIGURE_WORDS = frozenset(

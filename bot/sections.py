@@ -23,6 +23,7 @@ from bot.compose import (
     select_sentences,
 )
 from bot.counsel import (
+    FIGURES,
     MONEY,
     PILLAR,
     STATES_COST,
@@ -650,6 +651,14 @@ class SectionWriter:
             ):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
+            if not detail and FIGURES.search(nfkc(question)):
+                # 「先代を説得する材料になるデータとかある？」 after the figures were given: the topic's figures
+                # again, not bare passages that hold none.
+                detail = "".join(
+                    _full_stop(line)
+                    for c in card.answer
+                    if re.search(r"\d", c.sentence) and (line := self._cite_claim(book, c, hits, english))
+                )
             if not detail:
                 return ""  # nothing in the topic speaks to it: the passages answer instead
             parts.append(detail)

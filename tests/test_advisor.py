@@ -2480,3 +2480,14 @@ def test_how_many_regions_and_a_bureau_area_after_the_labs_get_the_regions_not_a
     )
     assert "見当たりませんでした" not in regions.answer
     assert "43地域" in regions.answer and "北九州市" in regions.answer
+
+
+def test_asking_for_data_to_persuade_after_the_case_for_dx_gets_its_figures_again(advisor: Advisor) -> None:
+    *_, data = converse(
+        advisor,
+        "運送会社の後継ぎです。配車は紙とホワイトボード。父は今のままでいいと言うんですが、DXやる意味ってどう説明したらいいですか？",
+        "父を説得できるようなデータとかありますか？",
+    )
+    assert data.topic == "why-dx"
+    assert "824千円/人" in data.answer
+    assert "### 資料の関連する記述" not in data.answer
