@@ -1256,7 +1256,7 @@ class Advisor:
             # Under an answer on another topic the agency is a pointer; what to discuss with it belongs to
             # answers about where to start, whom to ask, or that agency.
             items=card is None or card.kind in ("start", "agency", "region") or asks_who or named,
-            heard=" ".join([question, situation]),
+            heard=situation,  # (all the user's turns, this one last)
         )
 
     def _retrieved(self, hit: Hit) -> RetrievedChunk:

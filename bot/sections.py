@@ -569,6 +569,7 @@ class SectionWriter:
         `situation`: what the owner said in the whole conversation (the problems a step may name)."""
         parts: list[str] = []
         label = LABELS["en" if english else "ja"]
+        heard = situation or question  # the user's words, this turn's included (not the answers' own)
         listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
         if english:
             parts.append(label["notice"])
@@ -599,7 +600,7 @@ class SectionWriter:
                 detail = self.detail(card, without_procedure(question), english, book, hits, passages=False)
                 if not detail:
                     # 「専任は置けない」: nothing more on the point, so what the guides do suggest on the topic.
-                    detail = self.to_do(card, english, book, hits, lead=False, heard=situation)
+                    detail = self.to_do(card, english, book, hits, lead=False, heard=heard)
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(
                 card, question, english, book, hits, said=previous.said if previous is not None else ""
@@ -629,13 +630,13 @@ class SectionWriter:
             if not detail and card.kind == "agency" and WHY_ASKED.search(nfkc(question)):
                 # 「なんで銀行がそんなことまでやるの？」: why that agency, i.e. its card's reasons (those the last
                 # answer has not given first).
-                heard = compact(strip_markers(previous.said)) if previous is not None else ""
+                given = compact(strip_markers(previous.said)) if previous is not None else ""
                 why_support = self.cards.by_id("staff-why-support")
-                reasons = [c for c in card.answer if compact(c.sentence) not in heard] or [
+                reasons = [c for c in card.answer if compact(c.sentence) not in given] or [
                     # (all said already: why agencies take up DX support at all — a new business for them)
                     c
                     for c in (why_support.answer if why_support is not None else card.answer)
-                    if compact(c.sentence) not in heard
+                    if compact(c.sentence) not in given
                 ]
                 lines = [
                     _full_stop(line)
@@ -673,7 +674,6 @@ class SectionWriter:
             parts.append(self._stage_described(previous.stage + 1, book, hits, english))
         elif why == "bring" and agencies:
             agency = agencies[0]
-            heard = " ".join([question, situation])  # (the user's words: not the answers' own)
             steps = agency.what_to_ask or [
                 line
                 for c in card.steps
@@ -809,7 +809,6 @@ class SectionWriter:
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
-        heard = " ".join([question, situation])  # (the user's words: not the answers' own)
         chosen = [c for c in chosen if raised(c, heard)]
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
