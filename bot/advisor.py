@@ -68,6 +68,7 @@ from bot.question import (
     asked_sentence,
     asked_term,
     asking_parts,
+    asking_text,
     asks_anything,
     english_terms,
     expansions_for,
@@ -514,11 +515,12 @@ class Advisor:
             )
             # …and asks about local support, or for support, not where to begin (「I'm in Fukuoka. Where do I
             # begin?」) nor about a topic that matched (「…in Osaka. What does DX certification require?」)
+            # (in what is asked: 「地元のソフト会社に作ってもらったシステム」 describes the business)
             and (
-                LOCAL.search(nfkc(question))
-                or PROGRAMME.search(nfkc(question))
+                LOCAL.search(asking := nfkc(asked_sentence(question) or question))
+                or PROGRAMME.search(asking)
                 or (
-                    ASKS_SUPPORT.search(nfkc(question))
+                    ASKS_SUPPORT.search(asking)
                     and not STARTING.search(nfkc(question))
                     and not (
                         top is not None
@@ -838,7 +840,7 @@ class Advisor:
                 (c for c in near if cued(c, text)),
                 next((c for c in near if names_subject(c, text)), card),
             )
-        asking = asked_sentence(question) if fresh and not is_mostly_ascii(question) else None
+        asking = asking_text(question) if fresh and not is_mostly_ascii(question) else None
         if (
             asking is not None
             and card is not None
@@ -884,9 +886,12 @@ class Advisor:
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
+        starting = fresh and bool(STARTING.search(text))
         general = card is None or (
             why == "match"
-            and (clear is None or card is not clear.card)
+            # (a clear match drawn by the description alone does not answer where to start: 「ラーメン屋です。
+            # …なにから手ぇつけたらええのか」 is no question about staff resistance)
+            and (clear is None or card is not clear.card or (starting and described and not cued(card, text)))
             and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
         )
         if (
@@ -907,7 +912,6 @@ class Advisor:
                 None,
             )
             card = naming.card if naming is not None else card
-        starting = fresh and bool(STARTING.search(text))
         relevance = general and fresh and bool(RELEVANCE.search(text))
         if relevance and (not (described or starting) or PERSUADING.search(text)):
             # 「小さな店でもDXに取り組む意味はある？」; 「…親父は今のやり方で回ってるって。DXやる意味ってどう説明
@@ -1018,6 +1022,12 @@ class Advisor:
             and not fresh
             and NOW_TO_DO.search(text)
             and (card is None or card.kind != "start")
+            # (「明日からでもできる対策を3つ」 after security: that topic's own measures)
+            and not (
+                previous.card is not None
+                and previous.card.kind == "topic"
+                and _names_its_thing(previous.card, text)
+            )
         ):
             # 「来月までにやれること、一つだけ挙げるとしたら？」 after the lab or the DX definition: the first steps
             # of the owner's own stage (its steps only, once its answer was given).
@@ -1404,6 +1414,39 @@ def _not_about(card: Card | None, term: str, why: str) -> bool:
 def _names_other_agency(matches: list[AgencyMatch]) -> bool:
     """Does the message name (or use the words of) an agency type other than the labs?"""
     return any(m.keyword_hits > 0 and m.agency.id != "regional_dx_lab" for m in matches)
+
+
+def _names_its_thing(card: Card, text: str) -> bool:
+    """Does the follow-up name a thing the card's answer or steps speak of (「対策」 of security's
+    「サイバーセキュリティ対策」), beyond words every question uses?"""
+    said = "".join(c.sentence for c in card.claims())
+    return any(len(w) > 1 and w in said for w in set(content_words(text)) - _NOW_WORDS)
+
+
+# Words of a request for something to do now (「もう少し具体的に、明日からでもできる…」), no topic's.
+_NOW_WORDS = frozenset(
+    [
+        "もう",
+        "少し",
+        "具体",
+        "明日",
+        "今日",
+        "来月",
+        "今月",
+        "来週",
+        "今週",
+        "すぐ",
+        "挙げる",
+        "もらえる",
+        "やれる",
+        "できる",
+        "一つ",
+        "ひとつ",
+        "じゃあ",
+        "当面",
+        "手始め",
+    ]
+)
 
 
 def _said_any(card: Card, said: str) -> bool:

@@ -35,6 +35,8 @@ RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related car
 # set: 0.6 alone with 0.03 for the last topic beat 0.5 and 0.7, with and without it).
 ALONE_WEIGHT = 0.6
 CONTINUITY_BONUS = 0.03  # a follow-up naming no other subject leans toward the last topic
+NAMED_MARGIN = 0.1  # a follow-up naming another card's subject in full takes it this much below the minimum
+_POINTING_FIRST = re.compile(r"(それ|その|これ|この|あれ|そこ)")
 
 PILLAR = re.compile(
     r"柱\s*(\d(?:\s*[-ー－の]\s*\d)?)|第\s*(\d)\s*の柱|(\d)\s*(?:つ|番|本)目の柱|pillar\s*(\d(?:-\d)?)",
@@ -123,7 +125,7 @@ SAME_ENTITY = re.compile(
 _CONDITIONS = re.compile(r"条件|要件|対象(に|は|って|者)|資格(が|は|って)|誰でも|どんな会社でも")
 BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
-GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取得|取れ|取っ|申請|受け)")
+GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取り|取得|取れ|取っ|申請|受け)")
 WHAT_FOR_US = re.compile(
     r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
 )
@@ -132,7 +134,7 @@ WHAT_FOR_US = re.compile(
 PERSUADING = re.compile(r"説明したら|説明すれば|説明すりゃ|説得|納得|もったいない|無駄")
 _TOOL = re.compile(r"ツール|診断|チェック|\btool|self-check|self-assess", re.IGNORECASE)
 _GETTING_READY = re.compile(
-    r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方"
+    r"準備|何から|何が(必要|いる|要る)|どうやったら|どうすれば|手順|申請の?(仕方|方法)|取り方|段取り|(期間|スケジュール)を"
 )
 NEXT_STAGE = re.compile(
     r"次の段階|一つ上の段階|ひとつ上の段階|上の段階|次のステップ|一番上の|最上位|next stage", re.IGNORECASE
@@ -610,6 +612,8 @@ def choose_card(
     # it by nature, may match a little less clearly.
     ranked = index.rank(question, query_vector, passages=passages)
     hits = [h for h in ranked if not declines(h.card, text)]
+    if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
+        return certifying, "detail" if certifying.id in previous.seen else "match"
     if (
         previous is not None
         and previous.card is not None
@@ -646,8 +650,10 @@ def choose_card(
                 return consultant, "match"
         # 「DX認定を取るにはまず何を準備すれば？」 asks how to get certified, not what it brings (the merits
         # card quotes the summary slide that the search finds first for anything about 認定).
+        # (「DX認定を取りたい…何を準備すれば」 says so twice: the how-to card a little further behind too)
+        behind = NAMED_MARGIN if GETTING_CERTIFIED.search(text) else NAME_MARGIN
         how = next(
-            (h for h in hits[1:4] if h.card.id == "dx-cert-how" and h.score >= top.score - NAME_MARGIN), None
+            (h for h in hits[1:6] if h.card.id == "dx-cert-how" and h.score >= top.score - behind), None
         )
         if top.card.id == "dx-cert-merits" and how is not None and _GETTING_READY.search(text):
             return how.card, "detail" if previous is not None and how.card.id in previous.seen else "match"
@@ -663,6 +669,31 @@ def choose_card(
             return top.card, "detail"
         return top.card, "match"
     return None, "none"
+
+
+def _certifying(index: CardIndex, previous: TurnState, text: str) -> Card | None:
+    """How to get certified, for a question about getting it after a topic on DX認定: 「その認定を取るのって
+    費用はかかる？」 after the loan for certified firms; 「申請までにどれくらい期間を見ておけば？」."""
+    certifying = index.by_id("dx-cert-how")
+    if (
+        certifying is not None
+        and previous.card is not None
+        and previous.card is not certifying
+        and (
+            (
+                "認定" in previous.card.title
+                # 「取るとしたら、まず何を準備すればいい？」 after what certification brings
+                and (
+                    GETTING_CERTIFIED.search(text)
+                    or (re.search(r"取る|取得|申請", text) and _GETTING_READY.search(text))
+                )
+            )
+            # 「DX認定の話に戻りますが、取得するのにまず何から準備すれば？」
+            or (re.search(r"認定.{0,20}(取得|取る|取れ|申請)", text) and _GETTING_READY.search(text))
+        )
+    ):
+        return certifying
+    return None
 
 
 def _states_cost(card: Card) -> bool:
@@ -699,24 +730,33 @@ def _follow_up_card(
     fresh = next((h.card for h in own[:3] if h.card.id not in shown), None)
     # 「DX認定の申請書の書き方は？」 after DXセレクション names another subject: not a detail of the last one.
     elsewhere = fresh is not None and names_subject(fresh, text) and not names_subject(previous.card, text)
-    certifying = index.by_id("dx-cert-how")
-    if (
-        certifying is not None
-        and previous.card is not certifying
-        and (
-            (
-                "認定" in previous.card.title
-                # 「取るとしたら、まず何を準備すればいい？」 after what certification brings
-                and (
-                    GETTING_CERTIFIED.search(text)
-                    or (re.search(r"取る|取得|申請", text) and _GETTING_READY.search(text))
-                )
-            )
-            # 「DX認定の話に戻りますが、取得するのにまず何から準備すれば？」
-            or (re.search(r"認定.{0,20}(取得|取る|取れ|申請)", text) and _GETTING_READY.search(text))
-        )
-    ):
-        # 「その認定を取るのって費用はかかる？」 after the loan for certified firms: about getting certified.
+    # 「DX推進指標というのを取引先から勧められたのですが、…役立ちますか？」 after an old system: the card that
+    # names the follow-up's subject in full, wherever the rest of its words rank it.
+    # (Not over the last topic when the question read alone still fits that better — 「応募するにはDX認定が
+    # 必要？」 after DXセレクション asks about applying to it — nor an agency: 「銀行とITコーディネータ、
+    # どっちがいい？」 is a choice.)
+    last = next((h.score for h in ranked if h.card is previous.card), 0.0)
+    named = next(
+        (
+            h.card
+            for h in own
+            if h.card is not previous.card
+            and h.card.kind != "agency"
+            and h.score >= max(CARD_MIN_SCORE - NAMED_MARGIN, last)
+            and names_all(h.card, text)
+            and all(len(w) > 1 for w in _subject(h.card))  # (not 「電子化」's 「化」)
+            and not names_all(previous.card, text)
+            and not re.search(r"どっち|どちら|which", text, re.IGNORECASE)
+            # (「それはDX認定を取っていないと使えない？」 after the training grant asks about that grant)
+            and not _POINTING_FIRST.match(text)
+            and (not h.card.id.startswith("money-") or MONEY.search(text))  # (money cards answer money)
+        ),
+        None,
+    )
+    if named is not None and not elsewhere:
+        fresh, elsewhere = named, True
+    certifying = _certifying(index, previous, text)
+    if certifying is not None:
         return certifying, "detail" if certifying.id in shown else "match"
     lab = index.by_id("regional-dx-lab")
     if previous.card.kind == "region" and lab is not None and WHAT_FOR_US.search(text):
@@ -758,6 +798,8 @@ def _follow_up_card(
             return money, "money"
         if own_top[0].card.id not in shown:
             return own_top[0].card, "money"  # 「保証の枠は？」: the money card that names it
+    if named is not None and fresh is named:
+        return named, "detail" if named.id in shown else "match"
     if FIGURES.search(text) and not set(content_words(text)) - _UNSPECIFIC - _FIGURE_WORDS:
         # 「数字で見せて」 after 「やる意味ある？」: the figures of that very topic.
         return previous.card, "detail"

@@ -94,7 +94,7 @@ ASKS_SUPPORT = re.compile(
 )
 # Asking where or how to begin (the general start card answers it when nothing fits better).
 STARTING = re.compile(
-    r"何から|なにから|始め|はじめ|第一歩|最初|取り掛か|取りかか|手をつけ|where to start|get started"
+    r"何から|なにから|着手|始め|はじめ|第一歩|最初|取り掛か|取りかか|手[をぇえ]?(つけ|付け)|where to start|get started"
     r"|(where|how) (should|do|can) (i|we) (start|begin)",
     re.IGNORECASE,
 )
@@ -157,7 +157,7 @@ VENDORS = frozenset(["saas_vendor", "regional_it_vendor", "major_it_vendor"])
 # 「具体的に何をしておけばいい？」「どうすればいいの？」: what to do about the topic, i.e. its steps.
 WHAT_TO_DO = re.compile(
     r"(何|なに)(を)?(すれば|したら|しておけば|しとけば|しておく|せな|せにゃ|やれば|やったら)|どうすれば|どうしたら"
-    r"|(明日|今日|今すぐ|すぐ)(から)?(でき|始め|はじめ|やれ|取りかか)|(でき|やれ)ること(は|って|ある)"  # 「じゃあ明日からできることは？」
+    r"|(明日|今日|今すぐ|すぐ)(から)?(でも)?(でき|始め|はじめ|やれ|取りかか)|(でき|やれ)ること(は|って|ある)"  # 「じゃあ明日からできることは？」
     r"|(何|なに)(を)?(話せば|話したら|伝えれば|言えば|説明すれば)|どう(話せば|伝えれば|説明すれば|説明したら|言えば)"
     # 「お任せせずに済むよう、こちらで押さえておくべきことは？」: what the owner must see to
     r"|(押さえて|おさえて|気をつけて|心得て)(おく|おか)?(べき|とく|ておく)?(こと|点)"
@@ -198,6 +198,8 @@ SUPPORTER = re.compile(
 # A supporter asking about their own firm's DX (「税理士事務所です…うち自体のDXを進めたい」): an owner then.
 OWN_DX = re.compile(
     r"(うち|当事務所|弊所|弊社|当社|自社|自分(たち|とこ)?)(自体|自身)"  # (not 「支援する側の事務所自身の…」)
+    # 「社労士事務所を開いて8年…まず自分の事務所のデジタル化を進めたい」
+    r"|(自分|うち|当|弊)の?(事務所|所内|社内)の(デジタル|DX|IT|業務)(?!.*支援)"  # (「…ゆくゆくは顧問先のDX支援も」)
 )
 
 
@@ -277,6 +279,17 @@ def asked_sentence(text: str) -> str | None:
         # 「…DXって呼んでいいんですか？ただのデジタル化？」: a short last question leans on the one before.
         asked = sentences[last - 1] + asked
     return asked
+
+
+def asking_text(text: str) -> str | None:
+    """Every sentence that asks (「DX推進指標…役立ちますか？やるとしたら社内の誰を集めれば？」: both), with the
+    one `asked_sentence` finds; None for one sentence."""
+    asked = asked_sentence(text)
+    if asked is None:
+        return None
+    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
+    questions = [s for s in sentences if s.endswith(("?", "？")) and s not in asked]
+    return "".join([*questions, asked])
 
 
 def expansions_for(text: str) -> list[str]:

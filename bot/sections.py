@@ -47,6 +47,7 @@ from bot.question import (
     PLACE,
     TOWNS_IN,
     WANTS_FIGURE,
+    WHAT_TO_DO,
     YES_NO,
     expansions_for,
     is_supporter,
@@ -652,6 +653,15 @@ class SectionWriter:
             ):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
+            given = compact(strip_markers(previous.said)) if previous is not None else ""
+            if (
+                not detail
+                and WHAT_TO_DO.search(nfkc(question))
+                and not any(compact(c.sentence) in given for c in card.steps)  # (not the steps just given)
+            ):
+                # 「明日からでもできる対策を3つ」 after security, with no sentence on the point: the topic's
+                # steps (what the guides leave out — no checklist — follows, said plainly).
+                detail = self.to_do(card, english, book, hits, lead=False, heard=heard)
             if not detail and FIGURES.search(nfkc(question)):
                 # 「先代を説得する材料になるデータとかある？」 after the figures were given: the topic's figures
                 # again, not bare passages that hold none.

@@ -2491,3 +2491,71 @@ def test_asking_for_data_to_persuade_after_the_case_for_dx_gets_its_figures_agai
     assert data.topic == "why-dx"
     assert "824千円/人" in data.answer
     assert "### 資料の関連する記述" not in data.answer
+
+
+def test_a_described_shop_asking_where_to_start_in_dialect_gets_its_stage_card(advisor: Advisor) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="大阪の下町でラーメン屋やってます。従業員はパート入れて6人。仕入れは業者さんに電話かLINEで"
+                "頼んでて、売上は閉店後にレジのレシート見ながらノートに手書きしてるんやけど、最近よう「DXせな」って"
+                "言われるんですわ。正直なにから手ぇつけたらええのか全然わからん。",
+            )
+        ]
+    )
+    assert response.topic == "start-stage1"  # (the clear match on staff resistance came from the description)
+
+
+def test_a_local_vendor_in_the_description_does_not_make_a_question_about_the_labs(advisor: Advisor) -> None:
+    first, follow = converse(
+        advisor,
+        "岐阜で金属部品の切削加工をしている会社の二代目です（社員35名）。生産管理は20年前に地元のソフト会社に"
+        "作ってもらったシステムを使っていますが、作った担当者はもう引退していて、中身がどうなっているのか誰も"
+        "分かりません。こういう状況、どう抜け出せばいいでしょうか。",
+        "DX推進指標というのを取引先から勧められたのですが、うちみたいなシステムの問題を洗い出すのにも"
+        "役立ちますか？やるとしたら社内の誰を集めればいいでしょう。",
+    )
+    assert first.topic == "legacy-system"
+    assert follow.topic == "dx-index-how"  # named in full, wherever the rest of the words rank it
+
+
+def test_an_office_owner_digitising_their_own_office_is_no_supporter_and_a_missed_check_is_no_leak(
+    advisor: Advisor,
+) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="社会保険労務士事務所を開いて8年、職員4名の小さな事務所です。顧問先とのやりとりはメール・電話・"
+                "紙の郵送が混在していて、書類の紛失や確認漏れがたまに起きます。まず自分の事務所のデジタル化を進めたい"
+                "のですが、士業の小規模事務所だと何から着手するのが現実的でしょうか。",
+            )
+        ]
+    )
+    assert response.topic is not None and response.topic.startswith("start-stage")
+
+
+def test_measures_for_tomorrow_after_security_stay_on_security(advisor: Advisor) -> None:
+    *_, measures = converse(
+        advisor,
+        "内科クリニックの院長です。医療機関へのサイバー攻撃のニュースもあって、デジタル化を進めるほど危なくなる"
+        "のでは、と正直ためらっています。",
+        "もう少し具体的に、明日からでもできる対策を3つくらい挙げてもらえますか。",
+    )
+    assert measures.topic == "security"
+    assert "CISO" in measures.answer
+
+
+def test_getting_certified_asked_twice_in_one_message_and_the_time_to_apply_get_the_how_to(
+    advisor: Advisor,
+) -> None:
+    first, _, timing = converse(
+        advisor,
+        "静岡でお茶の加工・販売をしている会社です（従業員40名）。DX認定を取りたいと社長に言われて担当になり"
+        "ましたが、何を準備すればいいのかさっぱりです。",
+        "認定を取ると、ものづくり補助金で有利になると聞いたのですが本当ですか？",
+        "申請までにどれくらい期間を見ておけばいいですか？社内でDXの戦略みたいなものはまだ何もありません。",
+    )
+    assert first.topic == "dx-cert-how"
+    assert timing.topic == "dx-cert-how"
