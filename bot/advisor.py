@@ -55,7 +55,6 @@ from bot.question import (
     BUSINESS,
     DIGITISING,
     ENGLISH_DOMAIN,
-    FACT_ASKED,
     KIND_OF_SUPPORT,
     LOCAL,
     OWNER_VOICE,
@@ -70,6 +69,7 @@ from bot.question import (
     asking_parts,
     asking_text,
     asks_anything,
+    asks_fact,
     english_terms,
     expansions_for,
     is_mostly_ascii,
@@ -175,6 +175,12 @@ POINTING_BACK = re.compile(
 )
 # 「取って意味ある？」「メリットは？」: what something brings.
 WORTH_ASKED = re.compile(r"意味(ある|あり|が|って)|メリット|得(する|に|が|な)|いいこと|良いこと|価値")
+# An owner whose own office is a 士業 one (「社会保険労務士事務所を開いて8年」「税理士事務所の所長です」).
+OWN_PROFESSION = re.compile(
+    r"(税理士|会計士|社労士|社会保険労務士|行政書士|司法書士|弁護士|診断士)(事務所|法人)?"
+    r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
+)
+OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -197,6 +203,7 @@ WHICH_STAGE = re.compile(
     r"どの段階|何段階|段階(で|に)(いう|言う)(と|たら)|段階(は|って)(どこ|何)|段階(やと|だと|では)(どこ|どれ)"
     r"|段階.{0,12}どこに(入|はい|当てはま|あてはま|該当)"
     r"|(DX|段階|デジタル化)[^。？?]{0,10}(どの辺|どのへん|どのあたり|どこら|どの位置)"  # 「DXで言うたらどの辺におるん？」
+    r"|(どの辺|どのへん|どのあたり)の段階"  # 「今どのへんの段階なん？」
 )
 SHUJII = ("regional_bank", "regional_it_vendor", "consultant")  # the guides' 「主治医」, in their order
 
@@ -603,7 +610,7 @@ class Advisor:
             and (ROLE.search(nfkc(question)) or is_follow_up(question, previous))
             # 「何のツールを使ってるの？」 asks a fact, not for a seller; 「地元の銀行から借りるときも？」 names
             # the bank as a lender, not someone to consult about DX.
-            and not FACT_ASKED.search(nfkc(question))
+            and not asks_fact(question)
             and not LENDING.search(nfkc(question))
             # (a supporter's follow-up — 「参考になる銀行の事例は？」 — is about supporting, not that agency)
             and not (previous is not None and previous.card is not None and previous.card.kind == "staff")
@@ -887,6 +894,10 @@ class Advisor:
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
         starting = fresh and bool(STARTING.search(text))
+        # 「ほな、うちみたいな店って今どのへんの段階なん？」 after describing the shop: its own stage.
+        told = bool(
+            WHICH_STAGE.search(text) and OWN_FIRM.search(text) and estimate_stage(situation) is not None
+        )
         general = card is None or (
             why == "match"
             # (a clear match drawn by the description alone does not answer where to start: 「ラーメン屋です。
@@ -943,14 +954,13 @@ class Advisor:
         ):
             # 「クラウドの顧客管理に移すのって、DXのどの段階の取組？」: the four stages and their examples.
             # 「受注はFAX、勤怠は紙…うちはどの段階？」: where the firm stands, then what to do from there.
-            mine = described is not None and (MY_STAGE.search(text) or BUSINESS.search(text))
+            mine = (described is not None and (MY_STAGE.search(text) or BUSINESS.search(text))) or told
             card, why = self.cards.by_id("start-general" if mine else "stages-overview"), "match"
         elif (
             fresh
             and card is not None
             and card.id == "stages-overview"
-            and described
-            and MY_STAGE.search(text)
+            and ((described and MY_STAGE.search(text)) or told)
         ):
             card, why = self.cards.by_id("start-general"), "match"  # (the stages' own card drew it)
         elif (
@@ -1002,6 +1012,10 @@ class Advisor:
             staged = self.cards.by_id(f"start-stage{stage_match.stage.level}") if stage_match else None
             if staged is not None and staged.id not in (previous.shown if previous else []):
                 card = staged
+            elif staged is not None and (WHICH_STAGE.search(text) or OWN_STAGE_ASKED.search(text)):
+                # 「ほな、うちみたいな店って今どのへんの段階なん？」 after that stage's answer: where the firm
+                # stands, not the general first steps said again.
+                card, why = staged, "detail"
         elif (
             card is not None
             and card.id.startswith("start-stage")
@@ -1170,7 +1184,7 @@ class Advisor:
         weight = 2.0 if begins and (card is None or card.kind != "start") else 6.0
         # The owner naming an agency counts unless the card is about something else (「ベンダーに任せて
         # いい？」 is about who leads, not a wish to see a vendor).
-        asks_who = bool(ASKS_WHO.search(nfkc(question)))
+        asks_who = _asks_who(question)
         about_other = card is not None and card.kind == "topic" and not asks_who
 
         # The lab leads only when the owner asks about support nearby (「地元で相談できるところは？」), not
@@ -1179,8 +1193,10 @@ class Advisor:
         # (「一緒に考えてくれる人、どこにおると？」 asks whom to consult, the labs' answer only where it is about
         # the place: 「山形県でDXの相談先は？」)
         local = bool(
-            LOCAL.search(nfkc(question))
-            or (ASKS_WHO.search(nfkc(question)) and (card is None or card.kind == "region"))
+            LOCAL.search(
+                nfkc(asked_sentence(question) or question)
+            )  # (not 「地元のソフト会社に作ってもらった」)
+            or (asks_who and (card is None or card.kind == "region"))
         ) and not (_names_other_agency(match_agencies(question, 11)))
 
         if named_prefecture(situation) and not find_regions(situation, self.regions):
@@ -1197,6 +1213,9 @@ class Advisor:
             region = (20.0 if local else -REGION_BASE) if m.regions else 0.0
             return m.score + bonus + region + named
 
+        if OWN_PROFESSION.search(nfkc(situation)):
+            # 「社会保険労務士事務所を開いて8年」: a 士業 office is not sent to 士業 for its own DX.
+            matches = [m for m in matches if m.agency.id != "professional"] or matches
         if NEUTRAL.search(nfkc(question)):
             # 「中立的にアドバイスしてもらえるところは？」: not those who sell the tools.
             matches = [m for m in matches if m.agency.id not in VENDORS] or matches
@@ -1219,12 +1238,10 @@ class Advisor:
         """
         if is_supporter(situation):
             return []  # never send a bank's adviser to a bank (nor, later in the conversation, to another)
-        asks_who = bool(ASKS_WHO.search(nfkc(question)))
+        asks_who = _asks_who(question)
         if why == "detail" and not asks_who and card is not None and card.kind not in ("agency", "region"):
             return []
-        topic = (
-            previous.card.agencies if previous and previous.card and ASKS_WHO.search(nfkc(question)) else []
-        )
+        topic = previous.card.agencies if previous and previous.card and asks_who else []
         matches = self._agency_matches(card, question, situation, why, intent, topic)
         if why == "bring" and card is not None and card.agencies:
             # 「そこへ何を持っていけば？」 is about that one agency.
@@ -1234,11 +1251,15 @@ class Advisor:
             return []
         # An explanation (「DGCって関係ある？」) asks for no agency unless it asks where or how to begin.
         begins = _begins(intent, question)
+        # 「こういう状況、どう抜け出せばいいでしょうか」 about an old system: who helps with it (the topic's
+        # agencies), as an adviser would say.
+        to_do = card is not None and bool(card.agencies) and _asks_what_to_do(question)
         if card is not None and not (
             card.kind in ("start", "agency", "region")
             or asks_who
             or named
             or begins
+            or to_do
             or intent in ("agency", "region")
         ):
             return []
@@ -1251,7 +1272,7 @@ class Advisor:
             and not (asks_who or named or begins)
         ):
             return []  # 「DXとペーパーレスの違いは？」: no agency is the answer to it
-        if card is not None and card.kind == "topic" and FACT_ASKED.search(nfkc(question)) and not asks_who:
+        if card is not None and card.kind == "topic" and asks_fact(question) and not asks_who:
             return []  # 「後藤組はアプリを何で作った？」: a fact, not a wish to meet a SaaS vendor
         context = " ".join([question, *(c.sentence for c in card.claims())] if card else [question])
         return self.writer.agencies(
@@ -1447,6 +1468,23 @@ _NOW_WORDS = frozenset(
         "手始め",
     ]
 )
+
+
+def _asks_what_to_do(question: str) -> bool:
+    """Does what the message asks ask what to do about it (「どう抜け出せばいい？」「何をすれば？」)?"""
+    return bool(
+        WHAT_TO_DO.search(nfkc(asked_sentence(question) or question)) or _WAY_OUT.search(nfkc(question))
+    )
+
+
+_WAY_OUT = re.compile(
+    r"どう(抜け出|乗り越え|解決|対処|対応)(せば|すれば|したら|えれば)|べきか"
+)  # (「刷新すべきか…悩んで」)
+
+
+def _asks_who(question: str) -> bool:
+    """Does what the message asks (not its description: 「改修を頼むと毎回高額な見積もり」) ask whom to consult?"""
+    return bool(ASKS_WHO.search(nfkc(asked_sentence(question) or question)))
 
 
 def _said_any(card: Card, said: str) -> bool:

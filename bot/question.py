@@ -17,7 +17,7 @@ from ingest.normalize import nfkc
 # A question for a fact (a tool, a name, a number, a date), not for what to do: no 次の一歩 or
 # 相談先 under it.
 FACT_ASKED = re.compile(
-    r"何で(作|でき|やっ)|何を使|何の(ツール|ソフト|システム|アプリ)|どんな(会社|企業|ツール)|(誰|だれ)が|いつ|何件|何社|何人|何%|何％|何時間|何年|何位"
+    r"何で(作|でき|やっ)|何を使|何の(ツール|ソフト|システム|アプリ)|どんな(会社|企業|ツール)|(誰|だれ)が|いつ(?!も)|何件|何社|何人|何%|何％|何時間|何年|何位"
     r"|どれ(くらい|ぐらい)(減|増|変わ|伸び|上が|下が)|社名|会社名|名前|どこの(会社|企業)"
 )
 # 「その「RFP」って何ですか？」「BPOとは？」「What is an RFP?」: the meaning of one term of the guides.
@@ -143,7 +143,7 @@ ASKS_CASE = re.compile(
 )
 # Asking for a price or an amount the guides may not give.
 HOW_MUCH = re.compile(
-    r"いくら|相談料|手数料|利用料|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|お金(は|が|って)?(かか|いる|要る)|タダ|有料|無料"
+    r"いくら|なんぼ|何ぼ|相談料|手数料|利用料|どれくらいかか|どのくらいかか|費用|値段|価格|料金|コスト|お金(は|が|って)?(かか|いる|要る)|タダ|有料|無料"
     r"|how much|what.{0,20}cost",
     re.IGNORECASE,
 )
@@ -279,6 +279,11 @@ def asked_sentence(text: str) -> str | None:
         # 「…DXって呼んでいいんですか？ただのデジタル化？」: a short last question leans on the one before.
         asked = sentences[last - 1] + asked
     return asked
+
+
+def asks_fact(text: str) -> bool:
+    """Does what the message asks (not its description: 「止まったらどうしようといつも不安」) ask for a fact?"""
+    return bool(FACT_ASKED.search(nfkc(asked_sentence(text) or text)))
 
 
 def asking_text(text: str) -> str | None:

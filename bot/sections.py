@@ -41,7 +41,6 @@ from bot.grounding import check_answer, tokens_of
 from bot.question import (
     ASKS_CASE,
     ASKS_WHO,
-    FACT_ASKED,
     HOW_MUCH,
     LISTED_IN,
     PLACE,
@@ -49,6 +48,7 @@ from bot.question import (
     WANTS_FIGURE,
     WHAT_TO_DO,
     YES_NO,
+    asks_fact,
     expansions_for,
     is_supporter,
     named_prefecture,
@@ -183,7 +183,7 @@ STAGE_ASKED = re.compile(
 )
 # Asked again where the firm stands (not 「同じくらいの段階の会社は何割？」, which only names the stage).
 OWN_STAGE_ASKED = re.compile(
-    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って|やと|だと)(どこ|何)|どの辺|どのあたり|現在地|レベル"
+    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って|やと|だと)(どこ|何)|どの辺|どのへん|どのあたり|現在地|レベル"
     r"|段階\s*[1-4]|stage|where (do|does) (we|i) stand",
     re.IGNORECASE,
 )
@@ -804,7 +804,7 @@ class SectionWriter:
             if (
                 found
                 and verdict is None
-                and FACT_ASKED.search(nfkc(question))
+                and asks_fact(question)
                 and WANTS_FIGURE.search(nfkc(question))
                 and re.search(r"\d", strip_markers(found))
             ):
@@ -827,7 +827,7 @@ class SectionWriter:
             steps = []  # 「ケース研修を年4回開催する」 is a support organisation's step, not an owner's
         if card.kind in ("topic", "agency", "region", "start") and is_supporter(situation):
             steps = []  # …and 「自社の地域が選定地域か把握する」 an owner's, not a prefecture official's
-        if FACT_ASKED.search(nfkc(question)) and card.kind != "start":
+        if asks_fact(question) and card.kind != "start":
             steps = []  # 「アプリは何で作った？」 asks for a fact, not for what to do next
         if steps and why not in ("bring", "detail", "source"):
             # Nothing started yet (no stage described, or stage 1): the first step; otherwise the next one.
@@ -853,18 +853,26 @@ class SectionWriter:
                 section = re.sub(rf"[^\s*:：。]*{SELECTED}(\[\d+\])*", "", section)
             parts.append(section)
         gap = card.gap(english) if why != "source" else ""
-        priced = HOW_MUCH.search(nfkc(question)) and re.search(
-            r"費用|価格|料金|金額|額|いくら|price|cost|fee", gap or ""
+        priced = (
+            HOW_MUCH.search(nfkc(question))
+            and re.search(r"費用|価格|料金|金額|額|いくら|price|cost|fee", gap or "")
+            # (「利率はなんぼくらいね？」: the loan's card gives the rate, so that leads)
+            and not re.search(r"利率|金利|利息|\brates?\b", nfkc(question), re.IGNORECASE)
         )
         if gap and (priced or (uncovered(card, question) and why != "detail")):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say
             # (the part of it on what was asked: 「選ばれたら得することは？」 → no perks, not also the deadlines).
             parts.insert(1 if english else 0, uncovered_part(card, question, english) or gap)
-        elif gap and (
-            why == "money"
-            or MONEY.search(nfkc(question))
-            or card.kind == "start"
-            or self._touches(card, question)
+        elif (
+            gap
+            and (
+                why == "money"
+                or MONEY.search(nfkc(question))
+                or card.kind == "start"
+                or self._touches(card, question)
+            )
+            # (「今どのへんの段階なん？」 again: where the firm stands is the whole answer)
+            and not (why == "detail" and OWN_STAGE_ASKED.search(nfkc(question)))
         ):
             # Only what the owner asked about: the deadlines of DXセレクション are noise under 「グランプリの
             # 会社はどうやって協力してもらった？」. (Where to start always says which task, tool and cost the

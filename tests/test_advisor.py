@@ -2559,3 +2559,77 @@ def test_getting_certified_asked_twice_in_one_message_and_the_time_to_apply_get_
     )
     assert first.topic == "dx-cert-how"
     assert timing.topic == "dx-cert-how"
+
+
+def test_the_stage_asked_again_and_the_cost_in_kansai_dialect_get_their_own_answers(advisor: Advisor) -> None:
+    _, stage, cost = converse(
+        advisor,
+        "大阪の下町でラーメン屋やってます。仕入れは業者さんに電話かLINEで頼んでて、売上はノートに手書き"
+        "してるんやけど、正直なにから手ぇつけたらええのか全然わからん。",
+        "ほな、うちみたいな店って今どのへんの段階なん？",
+        "で、結局なんぼくらいかかるもんなん？小さい店やから何十万もかけられへんで。",
+    )
+    assert stage.topic == "start-stage1" and stage.stage is not None and stage.stage.level == 1
+    assert "身の回りの業務のデジタル化から始め" not in stage.answer  # (the first steps were just given)
+    assert cost.topic == "low-budget"
+    assert cost.answer.splitlines()[0].endswith("資料には書かれていません。")  # the honest answer first
+    assert "安く使えるデジタルツール" in cost.answer
+
+
+def test_an_old_system_described_with_local_words_gets_its_consultant_and_steps(advisor: Advisor) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="自動車部品の切削加工をやっている会社です。従業員35名。生産管理は20年近く前に地元のソフト"
+                "会社に作ってもらったシステムを使っていますが、改修を頼むと毎回高額な見積もりが来ますし、止まったら"
+                "どうしようといつも不安です。刷新すべきか、騙し騙し使い続けるべきか悩んでいます。",
+            )
+        ]
+    )
+    assert response.topic == "legacy-system"
+    assert [a.id for a in response.agencies][:1] == ["consultant"]  # not the lab: 地元 describes the vendor
+    assert "### 次の一歩" in response.answer  # 「いつも不安」 asks no fact
+
+
+def test_a_professional_office_owner_is_not_sent_to_professionals(advisor: Advisor) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="社会保険労務士事務所を開いて8年、職員4名の小さな事務所です。顧問先とのやりとりはメール・電話・"
+                "紙の郵送が混在しています。まず自分の事務所のデジタル化を進めたいのですが、何から着手すれば？",
+            )
+        ]
+    )
+    assert response.agencies and "professional" not in [a.id for a in response.agencies]
+
+
+def test_the_rate_asked_in_dialect_leads_with_the_rate(advisor: Advisor) -> None:
+    *_, rate = converse(
+        advisor,
+        "福岡で設備工事の会社をしとります。社員30人。DX認定っちゅうのを取ったら何かええことあるとですか？",
+        "融資の話、利率はなんぼくらいね？",
+    )
+    assert rate.topic == "money-financing"
+    assert "1.30%" in rate.answer.splitlines()[0]
+
+
+def test_no_one_who_knows_it_and_elderly_staff_on_phones_get_their_topics(advisor: Advisor) -> None:
+    talent = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="ビルメンテナンスの会社です。社員30人くらいですが、ITがわかるひとが一人もいません。"
+                "IT担当をやとうべきでしょうか？それとも外に頼むべき？",
+            )
+        ]
+    )
+    assert talent.topic == "no-digital-talent"
+    *_, elderly = converse(
+        advisor,
+        "山形の工務店です。同じ県内の後藤組さんが国から表彰されたと新聞で読みました。うちでも真似できるものなんでしょうか？",
+        "現場の年配の人たちにスマホで書類を出してもらうのが一番のハードルだと思ってます。どうやって乗り越えたらいいですかね。",
+    )
+    assert elderly.topic == "culture-resistance"
+    assert "現場単位でのIT説明会" in elderly.answer
