@@ -152,6 +152,7 @@ class StreamEvent:
 
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
+CASE_MARGIN = 0.05  # asked for an example, the guides' case may match this much below the topic
 CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum, at any rank
 CUE_DEPTH = 10  # the closest cards the other rules weigh (a clause's owner topic, a case's alternative)
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
@@ -180,6 +181,7 @@ OWN_PROFESSION = re.compile(
     r"(税理士|会計士|社労士|社会保険労務士|行政書士|司法書士|弁護士|診断士)(事務所|法人)?"
     r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
 )
+_WORTH_WORDS = re.compile(r"関係(ある|あり)|意味(ある|あり|って)")
 OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
@@ -890,6 +892,28 @@ class Advisor:
                 ),
                 card,
             )
+        if (
+            card is not None
+            and card.kind == "topic"
+            and why in ("match", "detail")
+            and not is_supporter(situation)
+            and re.search(r"事例|実例|例は|例って|例が|example", text, re.IGNORECASE)
+        ):
+            # 「現場を巻き込むうえで実際にうまくいった進め方の例はありますか？」: the guides' case (後藤組) when it
+            # fits nearly as well as the topic — an example, not the topic's general points.
+            top_score = next((h.score for h in ranked if h.card is card), 0.0)
+            case = next(
+                (
+                    h.card
+                    for h in ranked
+                    if h.card.id.startswith("case-")
+                    and h.score >= max(CARD_MIN_SCORE - CUE_MARGIN, top_score - CASE_MARGIN)
+                ),
+                None,
+            )
+            if case is not None:
+                card = case
+                why = "detail" if previous is not None and case.id in previous.seen else "match"
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
@@ -1149,7 +1173,18 @@ class Advisor:
         what to do first, or when this very message describes the business and no topic card answers it."""
         starting = card is not None and card.kind == "start"
         described = card is None and not asks_anything(question)
-        if not (starting or described or ASKS_STAGE.search(nfkc(question))):
+        asks = bool(ASKS_STAGE.search(nfkc(question)))
+        if (
+            asks
+            and card is not None
+            and card.kind == "topic"
+            and card.id not in GENERAL_CARDS
+            and not ASKS_STAGE.search(_WORTH_WORDS.sub("", nfkc(question)))
+        ):
+            # 「うちのような事務所がDX認定を取る意味ってある？」 asks what the programme brings, not where
+            # the firm stands (its 「意味ある」 asks about DX itself only under the general cards).
+            asks = False
+        if not (starting or described or asks):
             # 「販売管理システムの担当が定年で…」 asks about the system, not where the firm stands: a stage
             # would only be noise (and a guess from a keyword).
             return None
@@ -1157,7 +1192,7 @@ class Advisor:
         if own is not None:
             return own
         # 「…なら段階2くらい？」 asks where the firm stands as described before: read the whole conversation.
-        return estimate_stage(situation) if starting or ASKS_STAGE.search(nfkc(question)) else None
+        return estimate_stage(situation) if starting or asks else None
 
     # --- agencies ----------------------------------------------------------------------------
     def _agency_matches(

@@ -110,8 +110,30 @@ def is_injection(text: str) -> bool:
     return bool(INJECTION.search(nfkc(text)))
 
 
+# Everyday words that a business's own work uses too (「夕食の献立や食材の発注は板長の頭の中」「薬の在庫は
+# 帳面」「問診票に症状を書いてもらう」): in a sentence about how the work is done, they are the business.
+_EVERYDAY = re.compile(
+    r"献立|夕食|朝食|昼食|ランチ|ご飯|ごはん|料理|レシピ|カレー|薬|病気|症状|映画|スポーツ|試合|ゲーム|dinner|lunch",
+    re.IGNORECASE,
+)
+_WORK = re.compile(
+    r"在庫|発注|受注|注文|仕入|管理|記録|台帳|帳簿|帳面|予約|受付|問診|カルテ|伝票|請求|会計|売上|手書き|紙|"
+    r"エクセル|excel|fax|ファックス|システム|頭の中|患者|利用者",
+    re.IGNORECASE,
+)
+
+
 def is_off_topic(text: str) -> bool:
-    return bool(OFF_TOPIC.search(nfkc(text)))
+    """Asks about something the guides never cover (the weather, a recipe, a tax rule), not a business that
+    describes its own work in everyday words."""
+    for sentence in re.split(r"(?<=[。！？!?])|\n", nfkc(text)):
+        for match in OFF_TOPIC.finditer(sentence):
+            everyday = _EVERYDAY.fullmatch(match.group(0))
+            if everyday and re.match(r"[局店屋館院舗]", sentence[match.end() :]):
+                continue  # 「薬局です」「料理店」: the business itself
+            if not (everyday and _WORK.search(sentence)):
+                return True
+    return False
 
 
 def route_intent(text: str, regions: list[str]) -> Intent:

@@ -2633,3 +2633,45 @@ def test_no_one_who_knows_it_and_elderly_staff_on_phones_get_their_topics(adviso
     )
     assert elderly.topic == "culture-resistance"
     assert "現場単位でのIT説明会" in elderly.answer
+
+
+def test_a_business_describing_its_work_in_everyday_words_is_not_refused(advisor: Advisor) -> None:
+    from bot.route import is_off_topic
+
+    assert not is_off_topic("温泉旅館の女将です。夕食の献立や食材の発注は板長の頭の中です。")
+    assert not is_off_topic("薬局です。薬の在庫は帳面で管理してます。")
+    assert is_off_topic("今日の夕食の献立を考えて")
+    assert is_off_topic("うちの店のランチメニューを考えて")
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="温泉旅館の女将です。客室22、従業員18人。予約は予約サイトと電話で、台帳は手書きのものも併用、"
+                "夕食の献立や食材の発注は板長の頭の中です。",
+            )
+        ]
+    )
+    assert not response.refused and response.topic == "start-stage1"
+
+
+def test_whether_a_programme_is_worth_it_gets_no_stage_and_an_example_asked_gets_the_case(
+    advisor: Advisor,
+) -> None:
+    _, worth = converse(
+        advisor,
+        "社会保険労務士事務所を開いて8年、職員4名です。顧問先とのやりとりはメール・電話・紙の郵送が混在しています。"
+        "まず自分の事務所のデジタル化を進めたいのですが、何から着手するのが現実的でしょうか。",
+        "うちのような事務所がDX認定を取る意味ってあるんでしょうか。",
+    )
+    assert worth.topic == "dx-cert-merits"
+    assert "### 現在地" not in worth.answer  # (「意味ある」 asks what the programme brings)
+    *_, example = converse(
+        advisor,
+        "特別養護老人ホームで事務長をしております。介護記録はいまだに紙に手書きで、夜勤明けの職員が記録をまとめるのに"
+        "毎日1時間近くかかっています。タブレット導入を考えているのですが、50代・60代のベテラン職員から「今のやり方で"
+        "困ってない」「機械は苦手」と反発があり、足踏みしている状態です。",
+        "ありがとうございます。経営側から強く言うと逆効果な気がするのですが、現場を巻き込むうえで実際にうまくいった"
+        "進め方の例はありますか？",
+    )
+    assert example.topic == "case-gotogumi"
+    assert "現場単位でのIT説明会" in example.answer
