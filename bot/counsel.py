@@ -50,7 +50,7 @@ VERBATIM = re.compile(
 
 # Follow-ups that only make sense with the previous turn.
 _ANAPHORA = re.compile(
-    r"それ|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
+    r"それ(?!とも)|その|これ|この|あれ|そこ|そっち|こっち|じゃあ|では|だったら|なら|としたら|ほか|他に|もっと|詳しく|具体的|さっき"
     r"|書いてあ|とあります|とあるけど|ってあるけど|話を戻|話戻|言われても|うちの場合|この場合|その場合"  # 「責任者を任命しろって書いてあっても…」
     r"|\b(it|that|there|they|them|in our case)\b",
     re.IGNORECASE,
@@ -269,6 +269,8 @@ _UNSPECIFIC = frozenset(
         "社長",
         "業務",
         "作業",  # 「作業日報」 is no 「事務作業」
+        "化",  # (a suffix: 「デジタル化・DXの効果の測り方」 is not named by every 「…化」)
+        "的",
         "デジタル",
         "取り組む",
         "進める",

@@ -48,6 +48,7 @@ from bot.question import (
     WANTS_FIGURE,
     WHAT_TO_DO,
     YES_NO,
+    asked_sentence,
     asks_fact,
     expansions_for,
     is_supporter,
@@ -748,7 +749,12 @@ class SectionWriter:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
                 parts.append(selected)
                 claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
-            home = named_prefecture(question) if card.id in ("dx-selection", "case-gotogumi") else None
+            # (in what is asked: 「東京の下町で印刷会社…DX認定がなくても応募できますか？」 asks no list)
+            home = (
+                named_prefecture(asked_sentence(question) or question)
+                if card.id in ("dx-selection", "case-gotogumi")
+                else None
+            )
             found = self._selected_in(home, book) if home else ""
             if found:
                 parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
