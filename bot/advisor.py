@@ -143,6 +143,25 @@ _CARD_INTENT: dict[str, Intent] = {
 
 
 @dataclass(frozen=True)
+class _Turn:
+    """How one user turn is read: its card and why, its search, and whether the guides cover it."""
+
+    card: Card | None
+    why: str
+    best: CardHit | None
+    hits: list[Hit]
+    intent: Intent
+    context: str
+    expansions: list[str]
+    follow: bool
+    previous: TurnState | None  # (leaning on the topic before when it says nothing the guides cover alone)
+    in_scope: bool
+    term: str | None = None
+    firm: str | None = None
+    refused: bool = False
+
+
+@dataclass(frozen=True)
 class StreamEvent:
     """`delta` events carry answer text; the last event is `final` with the whole response."""
 
@@ -314,71 +333,40 @@ class Advisor:
             return response
         # Earlier refused turns (injection, off-topic) never steer later answers (the part of a turn that
         # was answered does).
-        user_turns = [
-            text
-            for m in messages[:-1]
+        asked = [
+            (i, text)
+            for i, m in enumerate(messages[:-1])
             if m.role == "user"
             and not is_injection(m.content)
             and (text := m.content if not is_off_topic(m.content) else in_scope_part(m.content) or "")
-        ] + [last]
+        ]
+        user_turns = [text for _, text in asked] + [last]
+        # What was answered to each of them (the next assistant message), so that the replay sees what the
+        # user saw, as the answers themselves did.
+        replies = [
+            next((m.content for m in messages[i + 1 : -1] if m.role == "assistant"), "") for i, _ in asked
+        ]
         # 「話は変わるけど、…」 starts afresh: no follow-up of the turns before, and the opening is not matched.
         changed = [bool(TOPIC_CHANGE.match(nfkc(t))) for t in user_turns]
         user_turns = [drop_topic_change(t) for t in user_turns]
         question = user_turns[-1]
         english = is_mostly_ascii(question)
         qvec = self.index.embed_query(self._dense_text(question))
-        previous = None if changed[-1] else self._replay(user_turns[:-1], changed[:-1])
+        previous = None if changed[-1] else self._replay(user_turns[:-1], changed[:-1], replies)
+        before = next((m.content for m in reversed(messages[:-1]) if m.role == "user"), None)
         answered = [m.content for m in messages[:-1] if m.role == "assistant"]
         if previous is not None and answered:
             previous = replace(previous, said=answered[-1])
-        follow = is_follow_up(question, previous)
-        hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
-        if intent == "out_of_scope" or is_injection(question):
+        turn = self._decide(question, qvec, previous, user_turns, before=before)
+        if turn.refused:
             return self._refusal(
                 intent_reason="injection" if is_injection(question) else "scope",
-                retrieved=[self._retrieved(h) for h in hits],
+                retrieved=[self._retrieved(h) for h in turn.hits],
             )
+        card, why, hits, intent, context = turn.card, turn.why, turn.hits, turn.intent, turn.context
+        expansions, follow, previous, in_scope = turn.expansions, turn.follow, turn.previous, turn.in_scope
+        term, firm = turn.term, turn.firm
         passages = [h.chunk.chunk_id for h in hits]
-        card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
-        term = asked_term(question)
-        firm = asked_org(question) if term is None else None
-        if firm is not None and firm in self.corpus_text and not self._carded(firm):
-            term = (
-                firm  # 「その樋口製作所って、どんなDX？」: only a name in a list — what the guides say of it
-            )
-        else:
-            firm = None
-        whom_only = (
-            len(messages) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
-        )
-        if whom_only and (previous is None or previous.card is None):
-            # With no topic before it: the agency the question before it speaks of (「経費で落とせる？」→ 税理士,
-            # even when that question was refused), else how to choose among the agencies.
-            before = [m.content for m in messages[:-1] if m.role == "user"][-1:]
-            spoken = [m for m in match_agencies(before[0], limit=3) if m.keyword_hits > 0] if before else []
-            own_card = self.cards.by_id(AGENCY_CARDS.get(spoken[0].agency.id, "")) if spoken else None
-            card, why = own_card or self.cards.by_id("agency-choose") or card, "match"
-        in_scope = (
-            self._answerable(question, hits, expansions, context, follow, previous, best)
-            # 「歯科医院です。患者さんの個人情報が漏れるのが怖い」: a subject the guides cover, named the way askers
-            # name it (a card's cues), whatever else the message is about
-            or any(c is not None and cued(c, question) for c in (card, best.card if best else None))
-            or (
-                term is not None and term in self.corpus_text
-            )  # 「BPOとは？」 asks about the guides' own word
-            # 「じゃあそういうことは誰に聞けばいいの？」 after a question the guides do not answer: whom to ask is
-            # what they do cover.
-            or whom_only
-        )
-        if not in_scope and not follow and previous is not None and previous.card is not None:
-            # 「導入したあと自分たちだけで回せるようになる？」 says nothing the guides cover by itself, but
-            # continues the topic before it: read it as a follow-up, and answer if it is in scope so read.
-            previous = replace(previous, leaning=True)
-            follow = True
-            hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
-            passages = [h.chunk.chunk_id for h in hits]
-            card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
-            in_scope = self._in_scope(context, hits, expansions) or self._clear_match(best)
         if not in_scope:
             return self._refusal(intent_reason="scope", retrieved=[self._retrieved(h) for h in hits])
         situation = " ".join(user_turns)
@@ -490,6 +478,66 @@ class Advisor:
         )
 
     # --- conversation ------------------------------------------------------------------------
+    def _decide(
+        self,
+        question: str,
+        qvec: np.ndarray,
+        previous: TurnState | None,
+        user_turns: list[str],
+        before: str | None = None,
+    ) -> _Turn:
+        """This turn's card, why, search and whether the guides cover it — the same for the answer and for
+        the replay of the turns before it (`before`: the user's message before this one, refused or not)."""
+        follow = is_follow_up(question, previous)
+        hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
+        if intent == "out_of_scope" or is_injection(question):
+            return _Turn(
+                None, "none", None, hits, intent, context, expansions, follow, previous, False, refused=True
+            )
+        passages = [h.chunk.chunk_id for h in hits]
+        card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
+        term = asked_term(question)
+        firm = asked_org(question) if term is None else None
+        if firm is not None and firm in self.corpus_text and not self._carded(firm):
+            term = (
+                firm  # 「その樋口製作所って、どんなDX？」: only a name in a list — what the guides say of it
+            )
+        else:
+            firm = None
+        whom_only = (
+            len(user_turns) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
+        )
+        if whom_only and (previous is None or previous.card is None):
+            # With no topic before it: the agency the question before it speaks of (「経費で落とせる？」→ 税理士,
+            # even when that question was refused), else how to choose among the agencies.
+            spoken = [m for m in match_agencies(before, limit=3) if m.keyword_hits > 0] if before else []
+            own_card = self.cards.by_id(AGENCY_CARDS.get(spoken[0].agency.id, "")) if spoken else None
+            card, why = own_card or self.cards.by_id("agency-choose") or card, "match"
+        in_scope = (
+            self._answerable(question, hits, expansions, context, follow, previous, best)
+            # 「歯科医院です。患者さんの個人情報が漏れるのが怖い」: a subject the guides cover, named the way askers
+            # name it (a card's cues), whatever else the message is about
+            or any(c is not None and cued(c, question) for c in (card, best.card if best else None))
+            or (
+                term is not None and term in self.corpus_text
+            )  # 「BPOとは？」 asks about the guides' own word
+            # 「じゃあそういうことは誰に聞けばいいの？」 after a question the guides do not answer: whom to ask is
+            # what they do cover.
+            or whom_only
+        )
+        if not in_scope and not follow and previous is not None and previous.card is not None:
+            # 「導入したあと自分たちだけで回せるようになる？」 says nothing the guides cover by itself, but
+            # continues the topic before it: read it as a follow-up, and answer if it is in scope so read.
+            previous = replace(previous, leaning=True)
+            follow = True
+            hits, intent, context, expansions = self._search(question, qvec, user_turns, previous)
+            passages = [h.chunk.chunk_id for h in hits]
+            card, why, best = self._resolve(question, qvec, previous, " ".join(user_turns), passages)
+            in_scope = self._in_scope(context, hits, expansions) or self._clear_match(best)
+        return _Turn(
+            card, why, best, hits, intent, context, expansions, follow, previous, in_scope, term, firm
+        )
+
     def _choose(
         self,
         question: str,
@@ -1135,9 +1183,12 @@ class Advisor:
             return " ".join([text, *expansions_for(text)])
         return text
 
-    def _replay(self, earlier: list[str], changed: list[bool] | None = None) -> TurnState | None:
+    def _replay(
+        self, earlier: list[str], changed: list[bool] | None = None, replies: list[str] | None = None
+    ) -> TurnState | None:
         """The state after the earlier user turns (the last three): their cards, stage and agencies. A turn
-        that changed the subject (`changed`) starts the state afresh."""
+        that changed the subject (`changed`) starts the state afresh; `replies`: what each turn was answered
+        (a turn is resolved knowing the answer before it, as it was when asked)."""
         state: TurnState | None = None
         start = max(0, len(earlier) - 3)
         for i, text in enumerate(earlier[start:], start=start):
@@ -1148,8 +1199,11 @@ class Advisor:
             qvec = self.index.embed_query(self._dense_text(text))
             turns = earlier[: i + 1]
             situation = " ".join(turns)
-            hits, routed, _, _ = self._search(text, qvec, turns, state)
-            card, why, _ = self._resolve(text, qvec, state, situation, [h.chunk.chunk_id for h in hits])
+            if state is not None and replies and i > 0:
+                state = replace(state, said=replies[i - 1])
+            turn = self._decide(text, qvec, state, turns, before=earlier[i - 1] if i > 0 else None)
+            routed, why = turn.intent, turn.why
+            card = turn.card if turn.in_scope else None  # (a refused turn showed no topic)
             stage_match = estimate_stage(text)
             shown = [*(state.shown if state else []), *([card.id] if card else [])]
             # The same ranking the answer used, so 「そこ」 is the agency that answer recommended first.

@@ -688,6 +688,8 @@ def _certifying(index: CardIndex, previous: TurnState, text: str) -> Card | None
                 and (
                     GETTING_CERTIFIED.search(text)
                     or (re.search(r"取る|取得|申請", text) and _GETTING_READY.search(text))
+                    # 「10人ちょっとの会社でも本当に取れるもんなん？大企業向けの制度じゃないの？」: who can get it
+                    or re.search(r"取れる(もん|もの|ん|の|か)|取れます|大企業(向け|だけ)", text)
                 )
             )
             # 「DX認定の話に戻りますが、取得するのにまず何から準備すれば？」

@@ -2675,3 +2675,50 @@ def test_whether_a_programme_is_worth_it_gets_no_stage_and_an_example_asked_gets
     )
     assert example.topic == "case-gotogumi"
     assert "現場単位でのIT説明会" in example.answer
+
+
+def test_earlier_turns_are_replayed_as_they_were_answered(advisor: Advisor) -> None:
+    # (The second turn leans on the first only because alone it says nothing the guides cover: the replay
+    # behind the fourth turn must read it the same way, or 「次は何を」 follows a topic never shown.)
+    *_, second, _, fourth = converse(
+        advisor,
+        "建築設計事務所（所員9名）を経営しています。知人からDX推進指標というのを勧められたのですが、これはどういうものですか？",
+        "回答は私ひとりでやればいいんでしょうか、それとも所員も巻き込むべき？あと、毎年やるものなんですか？",
+        "お金はかかりますか？ベンチマークっていうのも見られると聞いたんですが、それは何？",
+        "やってみて点数が低かったら、じゃあ次は何をすればいいんでしょう。",
+    )
+    assert second.topic == "dx-index-how"
+    assert fourth.topic == "dx-index-how"
+    assert "アクション" in fourth.answer
+
+
+def test_the_guarantee_the_steps_to_certification_and_who_can_get_it_get_their_cards(
+    advisor: Advisor,
+) -> None:
+    guarantee = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="家具製造業です。DX認定を取ると信用保証協会の保証で優遇があると聞きました。普通の保証とどう違うのか教えてください。",
+            )
+        ]
+    )
+    assert guarantee.topic == "money-guarantee"
+    steps = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="岐阜で金属部品の加工をしています。社員45名。DX認定の申請を考えているのですが、どういう流れで、"
+                "どれくらい時間がかかるものなんですか？",
+            )
+        ]
+    )
+    assert steps.topic == "dx-cert-how"
+    *_, who = converse(
+        advisor,
+        "取引先の銀行の担当から「DX認定とったら？」と言われたんですが、取ると具体的に何かいいことあるんですか",
+        "融資の金利が下がるって話、どれくらい下がるんですか？",
+        "うちみたいな10人ちょっとの会社でも本当に取れるもんなんですかね。大企業向けの制度じゃないの？",
+    )
+    assert who.topic == "dx-cert-how"
+    assert who.answer.startswith("誰が申請できるかの条件は、資料には明記されていません。")
