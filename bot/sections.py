@@ -288,6 +288,8 @@ _PROBLEMS = {
     ),
     # 「FAXから電子メールに切り替える」 is for an owner who still takes orders by fax (not a clinic booking by phone).
     re.compile(r"FAX"): re.compile(r"FAX|ファックス|ファクス|fax", re.IGNORECASE),
+    # 「DX認定事業者である場合は…保証枠の拡大を活用する」 for an owner who spoke of certification or borrowing.
+    re.compile(r"DX認定事業者である場合"): re.compile(r"認定|融資|借り|借入|保証|資金|設備投資|お金"),
 }
 
 
@@ -824,6 +826,10 @@ class SectionWriter:
         said = [q for c in card.answer for q in c.cites] if card.kind != "clause" and why != "next" else []
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
+        if card.kind == "start" and card.steps and card.steps[0] not in fresh_steps and why != "next":
+            # A stage's first step is what to do first (「紙や電話…から、身の回りの業務のデジタル化を始める」),
+            # even where the answer above quotes its passages.
+            fresh_steps.insert(0, card.steps[0])
         chosen = fresh_steps or card.steps[:1]
         chosen = [c for c in chosen if raised(c, heard)]
         if listed:
