@@ -80,7 +80,7 @@ from bot.question import (
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
-from bot.sections import AGENCY_CARDS, LABELS, OWN_STAGE_ASKED, SectionWriter
+from bot.sections import AGENCY_CARDS, LABELS, OTHERS_ASKED, OWN_STAGE_ASKED, SectionWriter
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
 from bot.verify import strip_markers
@@ -201,6 +201,8 @@ OWN_PROFESSION = re.compile(
     r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
 )
 _WORTH_WORDS = re.compile(r"関係(ある|あり)|意味(ある|あり|って)")
+# A supporter asking what their kind of agency is expected to do (「士業も支援役として期待されている？」).
+_SUPPORT_ROLE = re.compile(r"期待|位置づけ|位置付け|役割|支援役|担い手")
 OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
@@ -426,6 +428,35 @@ class Advisor:
                     card, body = self._related_detail(
                         card, question, qvec, english, book, hits, seen, said, heard=situation
                     )
+                if not body and why == "detail" and OTHERS_ASKED.search(nfkc(question)):
+                    # 「ほかに工夫の例があれば」 once the topic's answer was given: the first related topic not
+                    # shown yet, in full (後藤組 after staff resistance).
+                    seen = previous.seen if previous is not None else []
+                    other = next(
+                        (
+                            c
+                            for r in card.related
+                            if r not in seen
+                            and (c := self.cards.by_id(r)) is not None
+                            and c.kind in ("topic", "staff")
+                        ),
+                        None,
+                    )
+                    if other is not None:
+                        card = other
+                        body = self.writer.card_body(
+                            card,
+                            "match",
+                            question,
+                            english,
+                            book,
+                            hits,
+                            stage,
+                            agencies,
+                            previous,
+                            "",
+                            situation,
+                        )
                 if not body and why == "detail" and WHAT_TO_DO.search(nfkc(question)):
                     # 「任せっきりにしないなら、社長の私は具体的に何を？」: the topic's steps are the answer.
                     body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
@@ -618,6 +649,23 @@ class Advisor:
                 )
                 and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
             ]
+            # 「士業もDXの支援役として期待されていると聞いたのですが、本当ですか？」: what the guides say of that
+            # kind of agency (the asked sentence names it and asks about its role).
+            asked_part = nfkc(asked_sentence(question) or question)
+            own_kind = next(
+                (
+                    card
+                    for m in match_agencies(asked_part, limit=11)
+                    if any(n in asked_part.lower() for n in m.agency.names)
+                    and m.agency.id
+                    not in SHUJII  # (their role is the guidance's 「主治医」: the staff cards)
+                    and _SUPPORT_ROLE.search(asked_part)
+                    and (card := self.cards.by_id(AGENCY_CARDS.get(m.agency.id, ""))) is not None
+                ),
+                None,
+            )
+            if own_kind is not None:
+                return own_kind, "supporter"
             # Among those that fit nearly as well, the one written for support staff.
             staff = [
                 h for h in fitting if h.card.kind == "staff" and h.score >= fitting[0].score - STAFF_MARGIN

@@ -293,6 +293,10 @@ _PROBLEMS = {
 }
 
 
+# Asking for more than was said (「ほかに工夫の例があれば」「他には？」).
+OTHERS_ASKED = re.compile(
+    r"ほかに|他に|ほかの|他の(例|方法|工夫|手)|別の(例|方法|工夫|手)|other (ways|examples)"
+)
 # A place named in a question: a name and its suffix (「宇都宮市」「高知県」), not 「地域」 or 「市役所」.
 NAMED_PLACE = re.compile(r"[一-龥ァ-ヶ]{1,5}[都道府県市区町村](?![役民場内外長議])")
 
@@ -630,6 +634,9 @@ class SectionWriter:
                     min_overlap=DETAIL_RETRY_OVERLAP,
                     most=1,
                     agreeing=[c.text for c in best],
+                    said=previous.said
+                    if previous is not None and OTHERS_ASKED.search(nfkc(question))
+                    else "",
                 )
             if not detail and card.kind == "agency" and WHY_ASKED.search(nfkc(question)):
                 # 「なんで銀行がそんなことまでやるの？」: why that agency, i.e. its card's reasons (those the last
@@ -1050,6 +1057,9 @@ class SectionWriter:
             reverse=True,
         )[: len(card.claims()) if everything else most]
         heard = compact(strip_markers(said))
+        if OTHERS_ASKED.search(nfkc(question)):
+            # 「ほかに工夫の例があれば」: what the last answer has not said yet, however well it fits.
+            claims = [c for c in claims if compact(c.sentence) not in heard]
         # 「その会社、残業はどれくらい減った？」: the sentence that answers best, and no other that the last answer
         # already gave (「数字で見せて」: the figures it gave are still the best answer, so they stay).
         if not everything and claims:

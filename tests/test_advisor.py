@@ -2722,3 +2722,34 @@ def test_the_guarantee_the_steps_to_certification_and_who_can_get_it_get_their_c
     )
     assert who.topic == "dx-cert-how"
     assert who.answer.startswith("誰が申請できるかの条件は、資料には明記されていません。")
+
+
+def test_a_tax_office_asking_whether_its_kind_is_expected_to_support_gets_what_the_guides_say_of_it(
+    advisor: Advisor,
+) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="税理士事務所をやっています（職員6名）。顧問先から「うちもDXしたいけど何から？」と聞かれることが"
+                "増えました。士業もDXの支援役として期待されていると聞いたのですが、本当ですか？",
+            )
+        ]
+    )
+    assert response.topic == "agency-professional"
+    assert "公認会計士・税理士" in response.answer
+
+
+def test_asked_for_other_ideas_after_the_topic_gets_the_related_case_not_the_same_sentence(
+    advisor: Advisor,
+) -> None:
+    first, other = converse(
+        advisor,
+        "清掃会社を経営してます。現場スタッフが40人くらいいて、半分以上が60代以上。作業報告を紙からスマホ入力に"
+        "変えようとしたら「そんなの無理」「前のほうが早い」と猛反発されました。",
+        "現場ごとに説明会をやるとかって話がありましたけど、実際それで年配の人がついてきてくれるもんですか？"
+        "ほかに工夫の例があれば知りたいです。",
+    )
+    assert first.topic == "culture-resistance"
+    assert other.topic == "case-gotogumi"
+    assert "資格制度" in other.answer
