@@ -945,6 +945,8 @@ class Advisor:
                 (c for c in near if cued(c, text)),
                 next((c for c in near if names_subject(c, text)), card),
             )
+            if card.kind != "clause" and previous is not None and _said_any(card, previous.said):
+                why = "detail"  # (「倉庫業だと、具体的にどんな指標を？」 after that topic: not its answer again)
         asking = asking_text(question) if fresh and not is_mostly_ascii(question) else None
         if (
             asking is not None

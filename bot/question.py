@@ -166,7 +166,7 @@ WHAT_TO_DO = re.compile(
 )
 ASKS_STAGE = re.compile(
     STARTING.pattern
-    + r"|段階|どの辺|どのあたり|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"
+    + r"|段階|(どの辺|どのあたり)(?![をがにから])|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"
     r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand",
     re.IGNORECASE,
 )

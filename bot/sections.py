@@ -171,6 +171,7 @@ EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任�
 REASON_NEAR = 0.3  # … any that fits at least 0.3 times as well as the best (varied from question to question)
 ALSO_CLAIMS = 3  # the second card of a compound question gives at most this many sentences
 AGREEING_SENTENCES = 2  # the search's best passage sentences a closest-sentence detail must quote one of
+EXAMPLES_MIN_OVERLAP = 0.05  # asked for examples after the topic: its sentences sharing anything with it
 DETAIL_RETRY_OVERLAP = 0.15  # … and when none shares that much, the one closest if it shares at least this
 WHY_REASONS = 3  # 「なんで銀行が？」 about an agency: at most this many of its reasons
 WHY_ASKED = re.compile(r"なんで|なぜ|何故|どうして|\bwhy\b", re.IGNORECASE)
@@ -180,11 +181,12 @@ COUNTED = re.compile(
     r"\d[\d,.]*\s*(名|人|社|団体|件|地域|%|％|円|倍|割|位|年|か月|ヶ月|月|日|時間)"
 )  # not 「3.0」
 STAGE_ASKED = re.compile(
-    r"段階|どの辺|どのあたり|レベル|現在地|stage|where (do|does) (we|i) stand", re.IGNORECASE
+    r"段階|(どの辺|どのへん|どのあたり)(?![をがにから])|レベル|現在地|stage|where (do|does) (we|i) stand",
+    re.IGNORECASE,
 )
 # Asked again where the firm stands (not 「同じくらいの段階の会社は何割？」, which only names the stage).
 OWN_STAGE_ASKED = re.compile(
-    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って|やと|だと)(どこ|何)|どの辺|どのへん|どのあたり|現在地|レベル"
+    r"どの段階|何段階|段階(で|に)(いう|言う)と|段階(は|って|やと|だと)(どこ|何)|(どの辺|どのへん|どのあたり)(?![をがにから])|現在地|レベル"
     r"|段階\s*[1-4]|stage|where (do|does) (we|i) stand",
     re.IGNORECASE,
 )
@@ -293,6 +295,8 @@ _PROBLEMS = {
 }
 
 
+# Asking for examples or specifics (「具体的にどんな指標を？例をいくつか」).
+EXAMPLES_ASKED = re.compile(r"例を|例は|例が|いくつか挙げ|具体的(に|な)")
 # Asking for more than was said (「ほかに工夫の例があれば」「他には？」).
 OTHERS_ASKED = re.compile(
     r"ほかに|他に|ほかの|他の(例|方法|工夫|手)|別の(例|方法|工夫|手)|other (ways|examples)"
@@ -663,6 +667,20 @@ class SectionWriter:
             ):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
+            if not detail and EXAMPLES_ASKED.search(nfkc(question)) and card.not_covered:
+                # 「倉庫業だと、具体的にどんな指標を？例をいくつか」 after the topic: its own sentences on the
+                # point, even if said before, rather than bare passages.
+                examples = self.detail(
+                    card,
+                    question,
+                    english,
+                    book,
+                    hits,
+                    passages=False,
+                    most=2,
+                    min_overlap=EXAMPLES_MIN_OVERLAP,
+                )
+                detail = examples  # (what the guides leave out — no KPI by industry — follows, said plainly)
             given = compact(strip_markers(previous.said)) if previous is not None else ""
             if (
                 not detail

@@ -2753,3 +2753,22 @@ def test_asked_for_other_ideas_after_the_topic_gets_the_related_case_not_the_sam
     assert first.topic == "culture-resistance"
     assert other.topic == "case-gotogumi"
     assert "資格制度" in other.answer
+
+
+def test_asked_for_examples_after_the_topic_gets_its_sentences_and_where_to_copy_is_no_stage_question(
+    advisor: Advisor,
+) -> None:
+    *_, examples = converse(
+        advisor,
+        "物流倉庫の管理部門にいます。去年ハンディ端末とクラウドの在庫システムを入れました。上から「で、効果は"
+        "あったの？」と聞かれて答えられずにいます。DXの効果ってどうやって測ればいいですか？",
+        "As is とか To be とかいう言葉が出てきましたが、どういう意味ですか？",
+        "倉庫業だと、具体的にどんな指標を置けばいいでしょう？例をいくつか挙げてほしいです。",
+    )
+    assert examples.topic == "measure-effect"
+    assert "### 資料の関連する記述" not in examples.answer
+    assert "決算処理スピード" in examples.answer
+    from bot.sections import OWN_STAGE_ASKED
+
+    assert not OWN_STAGE_ASKED.search("旅館業のうちが参考にするとしたら、どのあたりを真似すればいい？")
+    assert OWN_STAGE_ASKED.search("うちはどのあたりですか？")
