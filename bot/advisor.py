@@ -31,6 +31,7 @@ from bot.counsel import (
     SAME_ENTITY,
     TOPIC_CHANGE,
     VIEWPOINT,
+    WHAT_FOR_US,
     CardHit,
     CardIndex,
     TurnState,
@@ -630,6 +631,8 @@ class Advisor:
             and previous.card.kind == "region"
             and find_regions(question, self.regions)
             and (top is None or top.card is previous.card or top.score < CARD_MIN_SCORE)
+            # (「大分県は入ってますか？入ってたら、うちは何をしてもらえる？」: what a lab does for them)
+            and not WHAT_FOR_US.search(nfkc(question))
         ):
             # 「When was Sapporo selected?」 after the labs: more about the place, nothing else matching.
             return previous.card, "detail"

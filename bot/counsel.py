@@ -616,6 +616,16 @@ def choose_card(
     hits = [h for h in ranked if not declines(h.card, text)]
     if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
         return certifying, "detail" if certifying.id in previous.seen else "match"
+    lab = index.by_id("regional-dx-lab")
+    if (
+        previous is not None
+        and previous.card is not None
+        and previous.card.kind == "region"
+        and lab is not None
+        and WHAT_FOR_US.search(text)
+    ):
+        # 「大分県は入ってますか？入ってたら、うちみたいな農業法人は何をしてもらえる？」 after the labs' regions
+        return lab, "detail" if lab.id in previous.seen else "match"
     if (
         previous is not None
         and previous.card is not None

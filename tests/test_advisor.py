@@ -2772,3 +2772,28 @@ def test_asked_for_examples_after_the_topic_gets_its_sentences_and_where_to_copy
 
     assert not OWN_STAGE_ASKED.search("旅館業のうちが参考にするとしたら、どのあたりを真似すればいい？")
     assert OWN_STAGE_ASKED.search("うちはどのあたりですか？")
+
+
+def test_whether_the_prefecture_is_in_and_what_the_lab_does_for_us_is_not_the_regions_again(
+    advisor: Advisor,
+) -> None:
+    first, second = converse(
+        advisor,
+        "大分で農業法人（トマトとイチゴ、従業員15名）をやってます。地域DX推進ラボってのがあると聞きましたが何ですか？",
+        "大分県は入ってますか？入ってたら、うちみたいな農業法人は何をしてもらえるんでしょうか。",
+    )
+    assert second.topic == "regional-dx-lab"
+    assert second.answer != first.answer
+    assert "大分県は地域DX推進ラボ選定地域です" in second.answer
+
+
+def test_what_to_copy_from_the_case_gets_its_steps(advisor: Advisor) -> None:
+    *_, copy = converse(
+        advisor,
+        "長野で温泉旅館を経営しています（客室28室、従業員35名）。DXセレクションに応募してみたいです。",
+        "選ばれた会社の例ってどんなところがあるんですか？グランプリの会社が何をしたのか知りたいです。",
+        "その会社は建設業ですよね。旅館業のうちが参考にするとしたら、どのあたりを真似すればいいと思いますか？",
+    )
+    assert copy.topic == "case-gotogumi"
+    assert "### 現在地" not in copy.answer and "### 資料の関連する記述" not in copy.answer
+    assert "現場単位でのIT説明会" in copy.answer
