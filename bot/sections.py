@@ -659,6 +659,10 @@ class SectionWriter:
                     if (line := self._cite_claim(book, c, hits, english))
                 ]
                 detail = "".join(lines)
+            if card.id.startswith("case-") and WHAT_TO_DO.search(nfkc(question)):
+                # 「旅館業のうちが参考にするとしたら、どのあたりを真似すれば？」: what the case did that others can
+                # do (its steps), even when its answer gave them.
+                detail = self.to_do(card, english, book, hits, lead=False, heard=heard) or detail
             detail = self.verdict_first(card, question, english, book, hits, detail)
             if (
                 stage is not None
