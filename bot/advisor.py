@@ -1183,6 +1183,8 @@ class Advisor:
             and re.search(r"北海道|東北|関東|中部|近畿|関西|中国地方|四国|九州|沖縄", text)
         ):
             why = "match"  # 「東北の選定地域も教えて」: the regions by bureau are in the card's answer, said again
+        if card is None and previous is not None and previous.card is not None and AGAIN.search(text):
+            card = previous.card  # 「経営者向けにかみくだいて3行くらいでまとめて」: the topic just discussed
         if card is not None and why == "detail" and AGAIN.search(text):
             why = "match"  # 「認定のメリットだけもう一回まとめて」: the topic's answer itself, as asked
         if (

@@ -295,6 +295,10 @@ _PROBLEMS = {
 }
 
 
+# Asking for it in short (「3行くらいでまとめて」「簡単に」).
+_IN_SHORT = re.compile(
+    r"まとめ|要点|かみくだ|噛み砕|簡単に|短く|[0-9一二三]行|summar|in short|briefly", re.IGNORECASE
+)
 # Asking for examples or specifics (「具体的にどんな指標を？例をいくつか」).
 EXAMPLES_ASKED = re.compile(r"例を|例は|例が|いくつか挙げ|具体的(に|な)")
 # Asking for more than was said (「ほかに工夫の例があれば」「他には？」).
@@ -593,6 +597,10 @@ class SectionWriter:
             # 原文・全文 alone asks for the whole clause.
             asked = [c for c in claims if _CLAUSE_PART[_clause_part(c)].search(nfkc(question))]
             claims = asked or claims
+            if not asked and _IN_SHORT.search(nfkc(question)):
+                claims = claims[
+                    :2
+                ]  # 「かみくだいて3行くらいでまとめて」: the pillar's own idea (柱となる考え方)
             lines = [f"- {line}" for c in claims if (line := self._cite_claim(book, c, hits, english))]
             parts.append(f"### {card.title}\n" + "\n".join(lines))
             verbatim = wants_verbatim(question)

@@ -2797,3 +2797,18 @@ def test_what_to_copy_from_the_case_gets_its_steps(advisor: Advisor) -> None:
     assert copy.topic == "case-gotogumi"
     assert "### 現在地" not in copy.answer and "### 資料の関連する記述" not in copy.answer
     assert "現場単位でのIT説明会" in copy.answer
+
+
+def test_a_summary_asked_after_a_pillar_gets_its_own_idea_not_the_same_answer_or_fragments(
+    advisor: Advisor,
+) -> None:
+    *_, pillar, summary = converse(
+        advisor,
+        "市役所の産業振興課で中小企業のDX施策を担当しています。デジタルガバナンス・コード3.0の「3つの視点」と"
+        "「5つの柱」の構成を整理して教えてください。",
+        "5つの柱のうち「ステークホルダーとの対話」は、上場していない地元の中小企業にはどう当てはめればいいでしょう。",
+        "市内の事業者向けセミナーで使いたいので、経営者向けにかみくだいて3行くらいでまとめてもらえますか。",
+    )
+    assert pillar.topic == summary.topic == "dgc-pillar-5"
+    assert summary.answer != pillar.answer
+    assert "### 資料の関連する記述" not in summary.answer
