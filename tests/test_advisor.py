@@ -2812,3 +2812,16 @@ def test_a_summary_asked_after_a_pillar_gets_its_own_idea_not_the_same_answer_or
     assert pillar.topic == summary.topic == "dgc-pillar-5"
     assert summary.answer != pillar.answer
     assert "### 資料の関連する記述" not in summary.answer
+
+
+def test_whether_dx_concerns_a_three_seat_salon_is_answered_yes_first(advisor: Advisor) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="美容室やってて席は3つだけなんですけど、こんな規模でもDXって関係あります？",
+            )
+        ]
+    )
+    assert response.topic == "why-dx"
+    assert response.answer.startswith("はい。")
