@@ -202,9 +202,17 @@ OWN_PROFESSION = re.compile(
     r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
 )
 _WORTH_WORDS = re.compile(r"関係(ある|あり)|意味(ある|あり|って)")
+# What an agency told the owner about (「銀行の担当から『DX認定とったら？』と言われた」): the subject, not the agency.
+HEARSAY = re.compile(
+    r"(から|に)[^。？?]{0,30}(言われ|勧められ|すすめられ|薦められ|聞い|紹介され)|mentioned|suggested|told (me|us)|recommended",
+    re.IGNORECASE,
+)
 # A supporter asking what their kind of agency is expected to do (「士業も支援役として期待されている？」).
 _SUPPORT_ROLE = re.compile(r"期待|位置づけ|位置付け|役割|支援役|担い手")
 OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
+OWN_ITC = re.compile(
+    r"(ITコーディネータ|ITC|中小企業診断士|診断士)(の資格を(持って|取って|もって)|です|をして|として)"
+)
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -713,6 +721,8 @@ class Advisor:
             # the bank as a lender, not someone to consult about DX.
             and not asks_fact(question)
             and not LENDING.search(nfkc(question))
+            # 「My bank mentioned "DX nintei". What is it…?」: the bank only told them of the subject asked about
+            and not HEARSAY.search(nfkc(question))
             # (a supporter's follow-up — 「参考になる銀行の事例は？」 — is about supporting, not that agency)
             and not (previous is not None and previous.card is not None and previous.card.kind == "staff")
             and (own := self.cards.by_id(AGENCY_CARDS.get(named, ""))) is not None
@@ -1042,8 +1052,11 @@ class Advisor:
             naming = next(
                 (
                     h
-                    for h in self.cards.rank(named, qvec, n=5)
-                    if names_subject(h.card, named) and h.score >= CARD_MIN_SCORE - ENGLISH_NAME_MARGIN
+                    for h in self.cards.rank(named, qvec, n=8)
+                    if names_subject(h.card, named)
+                    and h.score >= CARD_MIN_SCORE - ENGLISH_NAME_MARGIN
+                    # (「My bank mentioned "DX nintei"」: what the bank mentioned, not the bank)
+                    and not (h.card.kind in ("agency", "staff") and HEARSAY.search(text))
                 ),
                 None,
             )
@@ -1360,6 +1373,9 @@ class Advisor:
         if OWN_PROFESSION.search(nfkc(situation)):
             # 「社会保険労務士事務所を開いて8年」: a 士業 office is not sent to 士業 for its own DX.
             matches = [m for m in matches if m.agency.id != "professional"] or matches
+        if OWN_ITC.search(nfkc(situation)):
+            # 「ITコーディネータの資格を持っています」: nor an IT coordinator to IT coordinators.
+            matches = [m for m in matches if m.agency.id != "consultant"] or matches
         if NEUTRAL.search(nfkc(question)):
             # 「中立的にアドバイスしてもらえるところは？」: not those who sell the tools.
             matches = [m for m in matches if m.agency.id not in VENDORS] or matches
@@ -1380,7 +1396,9 @@ class Advisor:
 
         「誰に相談すればいい？」 after a topic asks whom to consult about that topic: its agencies lead.
         """
-        if is_supporter(situation):
+        if is_supporter(situation) or (
+            OWN_ITC.search(nfkc(situation)) and (card is None or card.kind != "start")
+        ):
             return []  # never send a bank's adviser to a bank (nor, later in the conversation, to another)
         asks_who = _asks_who(question)
         if why == "detail" and not asks_who and card is not None and card.kind not in ("agency", "region"):

@@ -2825,3 +2825,38 @@ def test_whether_dx_concerns_a_three_seat_salon_is_answered_yes_first(advisor: A
     )
     assert response.topic == "why-dx"
     assert response.answer.startswith("はい。")
+
+
+def test_an_agency_that_only_mentioned_the_subject_is_not_the_subject(advisor: Advisor) -> None:
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="Hello. I'm an American who owns a small import/wholesale company in Fukuoka (12 employees). "
+                'My bank mentioned something called "DX nintei". What is it and is it worth the effort for a company '
+                "our size?",
+            )
+        ]
+    )
+    assert response.topic is not None and response.topic.startswith("dx-cert")
+
+
+def test_the_two_middle_stages_compared_and_an_it_coordinator_asking_get_no_percentages_or_itself(
+    advisor: Advisor,
+) -> None:
+    _, difference = converse(
+        advisor,
+        "保育園の事務をしています。園児の登降園は紙の出席簿に保護者がサイン、職員のシフトは園長が手書きです。",
+        "さっき出てきた「デジタイゼーション」と「デジタライゼーション」の違いがいまいちピンときません。",
+    )
+    assert difference.topic == "dx-vs-it"
+    itc = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="ITコーディネータの資格を持っています。今度新しくできた「ITCアソシエイト」というのは、"
+                "ITコーディネータとどういう関係で、どうすればなれるものですか？",
+            )
+        ]
+    )
+    assert itc.topic == "itc-associate" and "consultant" not in [a.id for a in itc.agencies]
