@@ -545,7 +545,7 @@ class Advisor:
         else:
             firm = None
         whom_only = (
-            len(user_turns) > 1 and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
+            before is not None and len(nfkc(question)) <= WHOM_ONLY and bool(ASKS_WHO.search(nfkc(question)))
         )
         if whom_only and (previous is None or previous.card is None):
             # With no topic before it: the agency the question before it speaks of (「経費で落とせる？」→ 税理士,

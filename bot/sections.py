@@ -679,7 +679,12 @@ class SectionWriter:
             ):
                 # 「うちって段階でいうとどこ？」 again: where the firm stands is the answer.
                 detail = f"{label['stage']}\n{stage.reason}"
-            if not detail and EXAMPLES_ASKED.search(nfkc(question)) and card.not_covered:
+            if (
+                not detail
+                and EXAMPLES_ASKED.search(nfkc(question))
+                and not OTHERS_ASKED.search(nfkc(question))  # (「ほかに…例があれば」: not what was said)
+                and card.not_covered
+            ):
                 # 「倉庫業だと、具体的にどんな指標を？例をいくつか」 after the topic: its own sentences on the
                 # point, even if said before, rather than bare passages.
                 examples = self.detail(
