@@ -129,7 +129,7 @@ def is_off_topic(text: str) -> bool:
     for sentence in re.split(r"(?<=[。！？!?])|\n", nfkc(text)):
         for match in OFF_TOPIC.finditer(sentence):
             everyday = _EVERYDAY.fullmatch(match.group(0))
-            if everyday and re.match(r"[局店屋館院舗]", sentence[match.end() :]):
+            if everyday and re.match(r"[局店屋館院舗剤歴品師]", sentence[match.end() :]):
                 continue  # 「薬局です」「料理店」: the business itself
             if not (everyday and _WORK.search(sentence)):
                 return True

@@ -2860,3 +2860,23 @@ def test_the_two_middle_stages_compared_and_an_it_coordinator_asking_get_no_perc
         ]
     )
     assert itc.topic == "itc-associate" and "consultant" not in [a.id for a in itc.agencies]
+
+
+def test_a_welfare_office_asking_whether_dx_applies_gets_its_stage_not_the_agencies_guidance(
+    advisor: Advisor,
+) -> None:
+    from bot.route import is_off_topic
+
+    assert not is_off_topic("愛媛で調剤薬局を2店舗やっています。薬剤師4名、事務3名。電子薬歴は入っています。")
+    response = advisor.ask(
+        [
+            Message(
+                role="user",
+                content="大阪で就労継続支援B型の事業所やってます。利用者さんの支援記録、全部紙に手書きで、職員が毎日"
+                "終業後に1時間くらい書いてますねん。記録ソフト入れたいんやけど、障害福祉みたいな業種でもDXの話って"
+                "当てはまるんですか？",
+            )
+        ]
+    )
+    assert response.topic == "start-stage1"
+    assert "労働生産性や売上高が大きく向上" in response.answer  # (whether DX concerns them, answered first)
