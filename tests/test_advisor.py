@@ -2880,3 +2880,25 @@ def test_a_welfare_office_asking_whether_dx_applies_gets_its_stage_not_the_agenc
     )
     assert response.topic == "start-stage1"
     assert "労働生産性や売上高が大きく向上" in response.answer  # (whether DX concerns them, answered first)
+
+
+def test_a_trip_greeting_is_refused_and_a_check_tool_and_whether_forecasting_is_dx_get_their_cards(
+    advisor: Advisor,
+) -> None:
+    from bot.route import is_off_topic
+
+    assert is_off_topic(
+        "あと全然関係ないんですけど、来月の社員旅行のしおりに載せる挨拶文を作ってもらえますか？"
+    )
+    *_, tool = converse(
+        advisor,
+        "商工会議所の経営指導員です。会員事業所向けにDXの個別相談会を企画しています。",
+        "相談会で、事業所さんが自社の現状をつかむためのチェックツールとして何を使うのが良いでしょう？",
+    )
+    assert tool.topic == "dx-index-what"
+    *_, forecast = converse(
+        advisor,
+        "沖縄で運転代行の会社をやってます。配車は電話受けて、ホワイトボードに書いて、ドライバーに無線で指示してる。",
+        "ゆくゆくは売上とかのデータから週末の需要予測もしたい。そこまで行ったらもう「DX」って言っていいの？",
+    )
+    assert forecast.topic == "dx-vs-it"
