@@ -36,6 +36,9 @@ RELATED_BONUS = 0.05  # a follow-up leans toward the previous card's related car
 ALONE_WEIGHT = 0.6
 CONTINUITY_BONUS = 0.03  # a follow-up naming no other subject leans toward the last topic
 NAMED_MARGIN = 0.1  # a follow-up naming another card's subject in full takes it this much below the minimum
+_WHOM_ASKED = re.compile(
+    r"誰に|だれに|どこに相談|相談(先|でき)|talk to|who can|anyone (i|we) can", re.IGNORECASE
+)
 _POINTING_FIRST = re.compile(r"(それ|その|これ|この|あれ|そこ)")
 
 PILLAR = re.compile(
@@ -773,7 +776,11 @@ def _follow_up_card(
     if certifying is not None:
         return certifying, "detail" if certifying.id in shown else "match"
     lab = index.by_id("regional-dx-lab")
-    if previous.card.kind == "region" and lab is not None and WHAT_FOR_US.search(text):
+    if (
+        (previous.card.kind == "region" or previous.card is lab)
+        and lab is not None
+        and WHAT_FOR_US.search(text)
+    ):
         # 「（うちの県が）入ってるなら、うちみたいな旅館は何をしてもらえるの？」 after where the labs are.
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
@@ -781,6 +788,10 @@ def _follow_up_card(
     # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
     # how to argue for spending: neither is about money)
     about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not PERSUADING.search(text)
+    choosing = index.by_id("agency-choose")
+    if about_money and _WHOM_ASKED.search(text) and choosing is not None and choosing.id not in shown:
+        # 「Is there anyone I can talk to for free…?」 asks whom to ask (the guides give no fees): how to choose.
+        return choosing, "match"
     if about_money:
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).

@@ -868,12 +868,18 @@ class SectionWriter:
         said = [q for c in card.answer for q in c.cites] if card.kind != "clause" and why != "next" else []
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
-        if card.kind == "start" and card.steps and card.steps[0] not in fresh_steps and why != "next":
-            # A stage's first step is what to do first (「紙や電話…から、身の回りの業務のデジタル化を始める」),
-            # even where the answer above quotes its passages.
-            fresh_steps.insert(0, card.steps[0])
         chosen = fresh_steps or card.steps[:1]
         chosen = [c for c in chosen if raised(c, heard)]
+        if (
+            card.kind == "start"
+            and card.steps
+            and card.steps[0] not in chosen
+            and len(chosen) <= 1
+            and why != "next"
+        ):
+            # A stage's first step is what to do first (「紙や電話…から、身の回りの業務のデジタル化を始める」), even
+            # where the answer above quotes its passages — when nothing more concrete (the FAX step) is left.
+            chosen.insert(0, card.steps[0])
         if listed:
             chosen = [c for c in chosen if "でない場合" not in c.sentence]  # the place is listed
         steps = [line for c in chosen if (line := self._cite_claim(book, c, hits, english))]

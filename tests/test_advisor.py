@@ -2902,3 +2902,23 @@ def test_a_trip_greeting_is_refused_and_a_check_tool_and_whether_forecasting_is_
         "ゆくゆくは売上とかのデータから週末の需要予測もしたい。そこまで行ったらもう「DX」って言っていいの？",
     )
     assert forecast.topic == "dx-vs-it"
+
+
+def test_a_labs_merits_after_the_lab_and_a_free_english_speaking_adviser_get_their_answers(
+    advisor: Advisor,
+) -> None:
+    *_, merits = converse(
+        advisor,
+        "県内のある市の産業振興課の者です。地域DX推進ラボへの応募を検討するよう上から言われたのですが、そもそも"
+        "どういう制度なのか把握できていません。概要を教えていただけますか。",
+        "選ばれるためにはどんな条件がありますか？自治体が入っていないとだめなのでしょうか。",
+        "選ばれた場合、自治体や地元企業にとって具体的にどんなメリットがありますか。議会で説明できるように整理したいです。",
+    )
+    assert merits.topic == "regional-dx-lab"
+    assert "メンターの派遣" in merits.answer
+    *_, whom = converse(
+        advisor,
+        "Hi, I run a small restaurant in Yokohama with 5 staff. Everything is on paper. Where should I start with DX?",
+        "Is there anyone I can talk to for free who can help me with this? And do they speak English?",
+    )
+    assert whom.topic == "agency-choose"
