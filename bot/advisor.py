@@ -65,6 +65,7 @@ from bot.question import (
     VENDORS,
     WHAT_TO_DO,
     asked_org,
+    asked_part,
     asked_sentence,
     asked_term,
     asking_parts,
@@ -196,11 +197,18 @@ POINTING_BACK = re.compile(
 )
 # 「取って意味ある？」「メリットは？」: what something brings.
 WORTH_ASKED = re.compile(r"意味(ある|あり|が|って)|メリット|得(する|に|が|な)|いいこと|良いこと|価値")
-# An owner whose own office is a 士業 one (「社会保険労務士事務所を開いて8年」「税理士事務所の所長です」).
-OWN_PROFESSION = re.compile(
-    r"(税理士|会計士|社労士|社会保険労務士|行政書士|司法書士|弁護士|診断士)(事務所|法人)?"
-    r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
-)
+# An asker who is of that kind of agency themselves, and so is not sent to it: a 士業 office
+# (「社会保険労務士事務所を開いて8年」「税理士事務所の所長です」), an IT coordinator or 診断士 (「ITコーディネータの
+# 資格を持っています」).
+OWN_KIND = {
+    "professional": re.compile(
+        r"(税理士|会計士|社労士|社会保険労務士|行政書士|司法書士|弁護士|診断士)(事務所|法人)?"
+        r"(を(開|経営|営|やって)|の(所長|代表)|です|をして)"
+    ),
+    "consultant": re.compile(
+        r"(ITコーディネータ|ITC|中小企業診断士|診断士)(の資格を(持って|取って|もって)|です|をして|として)"
+    ),
+}
 _WORTH_WORDS = re.compile(r"関係(ある|あり)|意味(ある|あり|って)")
 # What an agency told the owner about (「銀行の担当から『DX認定とったら？』と言われた」): the subject, not the agency.
 HEARSAY = re.compile(
@@ -210,9 +218,6 @@ HEARSAY = re.compile(
 # A supporter asking what their kind of agency is expected to do (「士業も支援役として期待されている？」).
 _SUPPORT_ROLE = re.compile(r"期待|位置づけ|位置付け|役割|支援役|担い手")
 OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
-OWN_ITC = re.compile(
-    r"(ITコーディネータ|ITC|中小企業診断士|診断士)(の資格を(持って|取って|もって)|です|をして|として)"
-)
 # Borrowing or a guarantee: a bank named here is the lender.
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
@@ -614,7 +619,7 @@ class Advisor:
             # begin?」) nor about a topic that matched (「…in Osaka. What does DX certification require?」)
             # (in what is asked: 「地元のソフト会社に作ってもらったシステム」 describes the business)
             and (
-                LOCAL.search(asking := nfkc(asked_sentence(question) or question))
+                LOCAL.search(asking := asked_part(question))
                 or PROGRAMME.search(asking)
                 or (
                     ASKS_SUPPORT.search(asking)
@@ -662,15 +667,14 @@ class Advisor:
             ]
             # 「士業もDXの支援役として期待されていると聞いたのですが、本当ですか？」: what the guides say of that
             # kind of agency (the asked sentence names it and asks about its role).
-            asked_part = nfkc(asked_sentence(question) or question)
+            part = asked_part(question)
             own_kind = next(
                 (
                     card
-                    for m in match_agencies(asked_part, limit=11)
-                    if any(n in asked_part.lower() for n in m.agency.names)
+                    for m in (match_agencies(part, limit=11) if _SUPPORT_ROLE.search(part) else [])
+                    if any(n in part.lower() for n in m.agency.names)
                     and m.agency.id
                     not in SHUJII  # (their role is the guidance's 「主治医」: the staff cards)
-                    and _SUPPORT_ROLE.search(asked_part)
                     and (card := self.cards.by_id(AGENCY_CARDS.get(m.agency.id, ""))) is not None
                 ),
                 None,
@@ -1350,9 +1354,7 @@ class Advisor:
         # (「一緒に考えてくれる人、どこにおると？」 asks whom to consult, the labs' answer only where it is about
         # the place: 「山形県でDXの相談先は？」)
         local = bool(
-            LOCAL.search(
-                nfkc(asked_sentence(question) or question)
-            )  # (not 「地元のソフト会社に作ってもらった」)
+            LOCAL.search(asked_part(question))  # (not 「地元のソフト会社に作ってもらった」)
             or (asks_who and (card is None or card.kind == "region"))
         ) and not (_names_other_agency(match_agencies(question, 11)))
 
@@ -1370,12 +1372,9 @@ class Advisor:
             region = (20.0 if local else -REGION_BASE) if m.regions else 0.0
             return m.score + bonus + region + named
 
-        if OWN_PROFESSION.search(nfkc(situation)):
-            # 「社会保険労務士事務所を開いて8年」: a 士業 office is not sent to 士業 for its own DX.
-            matches = [m for m in matches if m.agency.id != "professional"] or matches
-        if OWN_ITC.search(nfkc(situation)):
-            # 「ITコーディネータの資格を持っています」: nor an IT coordinator to IT coordinators.
-            matches = [m for m in matches if m.agency.id != "consultant"] or matches
+        for kind, own in OWN_KIND.items():
+            if own.search(nfkc(situation)):  # (not sent to their own kind for their own DX)
+                matches = [m for m in matches if m.agency.id != kind] or matches
         if NEUTRAL.search(nfkc(question)):
             # 「中立的にアドバイスしてもらえるところは？」: not those who sell the tools.
             matches = [m for m in matches if m.agency.id not in VENDORS] or matches
@@ -1397,7 +1396,7 @@ class Advisor:
         「誰に相談すればいい？」 after a topic asks whom to consult about that topic: its agencies lead.
         """
         if is_supporter(situation) or (
-            OWN_ITC.search(nfkc(situation)) and (card is None or card.kind != "start")
+            OWN_KIND["consultant"].search(nfkc(situation)) and (card is None or card.kind != "start")
         ):
             return []  # never send a bank's adviser to a bank (nor, later in the conversation, to another)
         asks_who = _asks_who(question)
@@ -1634,9 +1633,7 @@ _NOW_WORDS = frozenset(
 
 def _asks_what_to_do(question: str) -> bool:
     """Does what the message asks ask what to do about it (「どう抜け出せばいい？」「何をすれば？」)?"""
-    return bool(
-        WHAT_TO_DO.search(nfkc(asked_sentence(question) or question)) or _WAY_OUT.search(nfkc(question))
-    )
+    return bool(WHAT_TO_DO.search(asked_part(question)) or _WAY_OUT.search(nfkc(question)))
 
 
 _WAY_OUT = re.compile(
@@ -1646,7 +1643,7 @@ _WAY_OUT = re.compile(
 
 def _asks_who(question: str) -> bool:
     """Does what the message asks (not its description: 「改修を頼むと毎回高額な見積もり」) ask whom to consult?"""
-    return bool(ASKS_WHO.search(nfkc(asked_sentence(question) or question)))
+    return bool(ASKS_WHO.search(asked_part(question)))
 
 
 def _said_any(card: Card, said: str) -> bool:

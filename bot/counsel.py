@@ -619,15 +619,7 @@ def choose_card(
     hits = [h for h in ranked if not declines(h.card, text)]
     if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
         return certifying, "detail" if certifying.id in previous.seen else "match"
-    lab = index.by_id("regional-dx-lab")
-    if (
-        previous is not None
-        and previous.card is not None
-        and previous.card.kind == "region"
-        and lab is not None
-        and WHAT_FOR_US.search(text)
-    ):
-        # 「大分県は入ってますか？入ってたら、うちみたいな農業法人は何をしてもらえる？」 after the labs' regions
+    if previous is not None and (lab := _lab_for_us(index, previous, text)) is not None:
         return lab, "detail" if lab.id in previous.seen else "match"
     if (
         previous is not None
@@ -713,6 +705,20 @@ def _certifying(index: CardIndex, previous: TurnState, text: str) -> Card | None
     return None
 
 
+def _lab_for_us(index: CardIndex, previous: TurnState, text: str) -> Card | None:
+    """The lab's own card for what a lab does for the asker after the labs' regions or the lab
+    (「（うちの県が）入ってるなら、うちみたいな旅館は何をしてもらえるの？」「選ばれた場合のメリットは？」)."""
+    lab = index.by_id("regional-dx-lab")
+    if (
+        lab is not None
+        and previous.card is not None
+        and (previous.card.kind == "region" or previous.card is lab)
+        and WHAT_FOR_US.search(text)
+    ):
+        return lab
+    return None
+
+
 def _states_cost(card: Card) -> bool:
     """Does the card say what something costs (「無償」「1.30%」「最大75%」)?"""
     return any(STATES_COST.search(c.sentence) for c in card.claims())
@@ -775,13 +781,7 @@ def _follow_up_card(
     certifying = _certifying(index, previous, text)
     if certifying is not None:
         return certifying, "detail" if certifying.id in shown else "match"
-    lab = index.by_id("regional-dx-lab")
-    if (
-        (previous.card.kind == "region" or previous.card is lab)
-        and lab is not None
-        and WHAT_FOR_US.search(text)
-    ):
-        # 「（うちの県が）入ってるなら、うちみたいな旅館は何をしてもらえるの？」 after where the labs are.
+    if (lab := _lab_for_us(index, previous, text)) is not None:
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline

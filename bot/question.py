@@ -284,9 +284,15 @@ def asked_sentence(text: str) -> str | None:
     return asked
 
 
+def asked_part(text: str) -> str:
+    """What the message asks, normalised: its asking sentence after a description of the business, else all
+    of it (the description's words — 「地元のソフト会社」「いつも不安」 — ask nothing)."""
+    return asked_sentence(text) or nfkc(text)
+
+
 def asks_fact(text: str) -> bool:
     """Does what the message asks (not its description: 「止まったらどうしようといつも不安」) ask for a fact?"""
-    return bool(FACT_ASKED.search(nfkc(asked_sentence(text) or text)))
+    return bool(FACT_ASKED.search(asked_part(text)))
 
 
 def asking_text(text: str) -> str | None:

@@ -48,7 +48,7 @@ from bot.question import (
     WANTS_FIGURE,
     WHAT_TO_DO,
     YES_NO,
-    asked_sentence,
+    asked_part,
     asks_fact,
     expansions_for,
     is_supporter,
@@ -795,7 +795,7 @@ class SectionWriter:
                 claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
             # (in what is asked: 「東京の下町で印刷会社…DX認定がなくても応募できますか？」 asks no list)
             home = (
-                named_prefecture(asked_sentence(question) or question)
+                named_prefecture(asked_part(question))
                 if card.id in ("dx-selection", "case-gotogumi")
                 else None
             )
