@@ -44,6 +44,8 @@ from bot.counsel import (
     names_all,
     names_subject,
     speaks_to,
+    specific_words,
+    title_words,
 )
 from bot.grounding import content_words
 from bot.question import (
@@ -173,6 +175,12 @@ class StreamEvent:
 
 
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
+# A message is also matched by its asking sentence when it says this much more (a description).
+DESCRIPTION_MIN = 20
+# Asking for an example, or how other firms did it.
+EXAMPLE_ASKED = re.compile(
+    r"事例|実例|例は|例って|例が|よその|他社|(他|ほか)の会社|example|other (firms|companies)", re.I
+)
 CASE_MARGIN = 0.05  # asked for an example, the guides' case may match this much below the topic
 CUE_MARGIN = 0.1  # a card named by its cues may match this much below the usual minimum, at any rank
 CUE_DEPTH = 10  # the closest cards the other rules weigh (a clause's owner topic, a case's alternative)
@@ -263,7 +271,9 @@ class Advisor:
         model_id = getattr(embedder, "model_id", "model")
         examples = ExampleVectors(model_id, settings.data_dir / "cache", lambda: embed_many)
         self.router = IntentRouter(examples, self.regions)
-        self.cards = CardIndex(examples, lambda t: self.pool.idf.get(t, self.pool.default_idf))
+        self.cards = CardIndex(
+            examples, lambda t: self.pool.idf.get(t, self.pool.default_idf), focus=self._asking
+        )
         self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)
         self.writer = SectionWriter(settings, index, self.pool, self.cards, self.regions)
         self.corpus_text = nfkc("\n".join(c.text for c in index.chunks))
@@ -428,7 +438,27 @@ class Advisor:
                 if why == "detail" and card.kind == "start" and NOW_TO_DO.search(nfkc(question)):
                     # 「来月までにできることって何かある？」 once the stage's answer was given: its steps.
                     body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
-                else:
+                elif (
+                    why == "detail"
+                    and card.kind == "topic"
+                    and not card.id.startswith("case-")  # (what to copy from a case: card_body)
+                    and WHAT_TO_DO.search(asked_part(question))
+                ):
+                    # 「その人たちに、最初に何を話せばいい？」: the topic's steps — unless the last answer gave them
+                    # all (「任せっきりにしないとしたら、社長の私は具体的に何を？」 after who leads): then the next
+                    # related topic's (経営者が主導), those not given yet.
+                    said = previous.said if previous is not None else ""
+                    if self.writer.to_do(card, english, book, hits, lead=False, heard=situation, said=said):
+                        body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
+                    seen = previous.seen if previous is not None else []
+                    for other in [self.cards.by_id(r) for r in card.related if r not in seen]:
+                        if body or other is None or other.kind != "topic":
+                            continue
+                        body = self.writer.to_do(
+                            other, english, book, hits, lead=True, heard=situation, said=said
+                        )
+                        card = other if body else card
+                if not body:
                     body = self.writer.card_body(
                         card, why, question, english, book, hits, stage, agencies, previous, also, situation
                     )
@@ -491,7 +521,25 @@ class Advisor:
                 plain: Intent = intent
                 if intent == "start" or (intent == "agency" and not ASKS_WHO.search(nfkc(question))):
                     plain = "fact"  # the router's vote alone does not turn passages into a list of agencies
-                body = self.writer.compose(plain, question, context, expansions, hits, book, agencies)
+                # A follow-up on a topic whose card says nothing to it: only passages that share one of its
+                # words (「ベテランが辞めるって言ってる」 gets no passages about 人材・情報・資金の不足)…
+                detail = card is not None and why == "detail" and not english
+                named = (
+                    specific_words(question)
+                    # (a case's passages all speak of what that firm did: 「選ばれた会社はどんなことを？」)
+                    | (title_words(card) if card.id.startswith("case-") else frozenset())
+                    if detail and card is not None
+                    else None
+                )
+                body = self.writer.compose(
+                    plain, question, context, expansions, hits, book, agencies, must_name=named or None
+                )
+                if not body and card is not None:
+                    # …else that the guides do not say, and what they do say on the topic.
+                    seen = previous.seen if previous is not None else []
+                    later = [c for r in card.related if r not in seen and (c := self.cards.by_id(r))]
+                    said = previous.said if previous is not None else ""
+                    body = self.writer.unanswered(card, english, book, hits, said, later[:3], agencies)
                 if english:
                     body = LABELS["en"]["fallback"] + "\n\n" + body
         body = self.writer.grounded(body, book)
@@ -690,11 +738,14 @@ class Advisor:
                 # …unless another names more of what is asked (「3つの視点をどう伝える？」: the code's viewpoints,
                 # not the list of policy tools that also names the code).
                 asked = set(content_words(asked_sentence(question) or question))  # not 「経営指導員です」
-                named_words = {
-                    h.card.id: len(asked & set(content_words(h.card.title)))
+                near = {
+                    h.card.id: asked & title_words(h.card)
                     for h in fitting
                     if h.score >= fitting[0].score - STAFF_MARGIN
                 }
+                # (Words all their titles share tell none apart: 「支援機関としての心構えは？」.)
+                shared = set.intersection(*near.values()) if near else set()
+                named_words = {card_id: len(named - shared) for card_id, named in near.items()}
                 better = max(fitting, key=lambda h: named_words.get(h.card.id, -1))
                 if named_words.get(better.card.id, -1) > named_words.get(chosen.card.id, 0):
                     chosen = better
@@ -894,7 +945,11 @@ class Advisor:
             # ならない？」 asks about the description itself.
             asked = None
         whole = own[0].score if own else 0.0
-        if asked is not None and (card is None or whole < CARD_MIN_SCORE + ASKED_MARGIN):
+        if asked is not None and (
+            card is None
+            # (the ranking already weighed the asking sentences of a message that describes the business)
+            or (whole < CARD_MIN_SCORE + ASKED_MARGIN and self._asking(question) is None)
+        ):
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
             # (a whole message that matched well keeps its card: no second embedding to find that out)
@@ -1012,10 +1067,11 @@ class Advisor:
             and card.kind == "topic"
             and why in ("match", "detail")
             and not is_supporter(situation)
-            and re.search(r"事例|実例|例は|例って|例が|example", text, re.IGNORECASE)
+            and EXAMPLE_ASKED.search(text)
         ):
             # 「現場を巻き込むうえで実際にうまくいった進め方の例はありますか？」: the guides' case (後藤組) when it
-            # fits nearly as well as the topic — an example, not the topic's general points.
+            # fits nearly as well as the topic — an example, not the topic's general points; after a topic, its
+            # related case (「その「巻き込む」ので参考になる実例とかあるん？よそがどないしたか知りたい」).
             top_score = next((h.score for h in ranked if h.card is card), 0.0)
             case = next(
                 (
@@ -1025,6 +1081,10 @@ class Advisor:
                     and h.score >= max(CARD_MIN_SCORE - CUE_MARGIN, top_score - CASE_MARGIN)
                 ),
                 None,
+            ) or (
+                next((c for r in card.related if r.startswith("case-") and (c := self.cards.by_id(r))), None)
+                if why == "detail"
+                else None
             )
             if case is not None:
                 card = case
@@ -1245,6 +1305,16 @@ class Advisor:
         expansions = expansions_for(context) + INTENT_HINTS.get(intent, [])
         hits = self.index.search(self._dense_text(context), k=self.settings.retrieve_k, expansions=expansions)
         return hits, intent, context, expansions
+
+    def _asking(self, message: str) -> tuple[str, np.ndarray] | None:
+        """What a message that first describes the business asks (its asking sentences), with its vector
+        (cached). (Not in English: 「What is it, …?」 leaves its subject in the sentence before.)"""
+        asked = asking_text(message) if not is_mostly_ascii(message) else None
+        if asked is None or len(nfkc(message)) - len(asked) < DESCRIPTION_MIN:
+            return None  # (little else in the message: a second embedding would change little)
+        if POINTING_BACK.match(asked):
+            return None  # 「…誰も分かりません。こういう状況、どう抜け出せば？」 asks about the description
+        return asked, self.index.embed_query(asked)
 
     @staticmethod
     def _dense_text(text: str) -> str:

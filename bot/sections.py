@@ -37,7 +37,7 @@ from bot.counsel import (
     wants_verbatim,
     without_procedure,
 )
-from bot.grounding import check_answer, tokens_of
+from bot.grounding import check_answer, content_words, tokens_of
 from bot.question import (
     ASKS_CASE,
     ASKS_WHO,
@@ -51,6 +51,7 @@ from bot.question import (
     asked_part,
     asks_fact,
     expansions_for,
+    is_mostly_ascii,
     is_supporter,
     named_prefecture,
     prefecture_suffix,
@@ -226,6 +227,7 @@ SURVEY_ASKED = re.compile(
     r"調査|統計|アンケート|出典|出所|出どころ|どこの(データ|数字)|survey|statistic", re.IGNORECASE
 )
 SOURCE_LINE = re.compile(r"^[（(]?(?:出典|出所)[）)]?[:：]?[^\n]+", re.MULTILINE)
+GAP_PREFIX = 20  # a sentence whose first characters the last answer holds was said already
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -243,6 +245,9 @@ LABELS: dict[str, dict[str, str]] = {
         "tell": "相談で話し合うこと:",
         "fallback": "",
         "others": "ほかの相談先:",
+        "unanswered": "ご質問の点について、資料には直接の記述が見当たりませんでした。",
+        "advised": "この話題で資料が勧めていること:",
+        "ask_next": "資料に沿ってお答えできるのは、たとえば次のようなことです:",
     },
     "en": {
         "notice": (
@@ -265,6 +270,9 @@ LABELS: dict[str, dict[str, str]] = {
             "that relate to it."
         ),
         "others": "Others to ask:",
+        "unanswered": "The guides say nothing directly on this point.",
+        "advised": "What the guides advise on this topic:",
+        "ask_next": "What the guides can answer next, for example:",
     },
 }
 
@@ -1229,20 +1237,64 @@ class SectionWriter:
         return label[verdict[1]] + _full_stop(line) + ("\n\n" + detail if detail else "")
 
     def to_do(
-        self, card: Card, english: bool, book: CitationBook, hits: list[Hit], lead: bool, heard: str = ""
+        self,
+        card: Card,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        lead: bool,
+        heard: str = "",
+        said: str = "",
     ) -> str:
         """「具体的に何をすれば？」 on a topic: its steps (after its first sentence, with `lead`): only those
-        whose problems `heard` (what the user said) raised."""
+        whose problems `heard` (what the user said) raised, and not those the last answer (`said`) gave."""
         lines = [
             line
             for c in card.steps
-            if raised(c, heard) and (line := self._cite_claim(book, c, hits, english))
+            if raised(c, heard)
+            and not (said and claim_text(c, english)[:GAP_PREFIX] in said)
+            and (line := self._cite_claim(book, c, hits, english))
         ]
         if not lines:
             return ""
         first = self._cite_claim(book, card.answer[0], hits, english) if lead and card.answer else None
         steps = LABELS["en" if english else "ja"]["steps"] + "\n" + "\n".join(f"- {s}" for s in lines)
         return _full_stop(first) + "\n\n" + steps if first else steps
+
+    def unanswered(
+        self,
+        card: Card,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        said: str,
+        next_cards: list[Card],
+        agencies: list[AgencyRecommendation],
+    ) -> str:
+        """A follow-up on `card` that neither the card nor any passage speaks to: said plainly; then what the
+        guides do say on the topic and was not said yet (what they leave out, its steps), else questions on
+        `next_cards` they do answer."""
+        labels = LABELS["en" if english else "ja"]
+        parts = [labels["unanswered"]]
+        gap = card.gap(english)
+        if gap and gap[:GAP_PREFIX] not in said:
+            parts.append(labels["gap"] + gap)
+        steps = [
+            line
+            for c in card.steps
+            if claim_text(c, english)[:GAP_PREFIX] not in said
+            and (line := self._cite_claim(book, c, hits, english))
+        ]
+        if steps:
+            parts.append(labels["advised"] + "\n" + "\n".join(f"- {s}" for s in steps))
+        elif next_cards:
+            examples = [
+                next((q for q in c.questions if is_mostly_ascii(q) == english), c.title) for c in next_cards
+            ]
+            parts.append(labels["ask_next"] + "\n" + "\n".join(f"- 「{q}」" for q in examples))
+        if agencies:
+            parts.append(self._agency_section(agencies, labels["agencies"], detailed=1, english=english))
+        return "\n\n".join(parts)
 
     def term(self, term: str, english: bool, book: CitationBook, firm: bool = False) -> str:
         """What the guides say where they use a term (「RFP」「BPO」): its sentences, or the list it is an item
@@ -1414,7 +1466,10 @@ class SectionWriter:
         hits: list[Hit],
         book: CitationBook,
         agencies: list[AgencyRecommendation],
+        must_name: frozenset[str] | None = None,
     ) -> str:
+        """The passages themselves, framed by intent. With `must_name`, empty when none of the related
+        passages picked contains any of those words (they would not speak to the question)."""
         chunks = [h.chunk for h in hits]
         # The question's own words count fully; earlier turns (in a follow-up) at half weight.
         weights = self.pool.weights(question, expansions + ([context] if context != question else []))
@@ -1481,6 +1536,10 @@ class SectionWriter:
                 exclude=unreadable,
                 query_vector=qvec,
             )
+            if must_name is not None and not any(
+                must_name & set(content_words(c.text)) or any(w in c.text for w in must_name) for c in picked
+            ):
+                return ""
             parts.append(
                 "### 資料の関連する記述\n"
                 "ご質問に直接答える助言は用意がないため、資料の中で関連する記述をそのまま示します。\n"
