@@ -46,6 +46,7 @@ from bot.counsel import (
     speaks_to,
     specific_words,
     title_words,
+    uncovered,
 )
 from bot.grounding import content_words
 from bot.question import (
@@ -443,6 +444,9 @@ class Advisor:
                     and card.kind == "topic"
                     and not card.id.startswith("case-")  # (what to copy from a case: card_body)
                     and WHAT_TO_DO.search(asked_part(question))
+                    # (「専任の担当者を置く余裕はありません。その場合はどうすれば？」: what the guides leave out,
+                    # said first by card_body)
+                    and not uncovered(card, question)
                 ):
                     # 「その人たちに、最初に何を話せばいい？」: the topic's steps — unless the last answer gave them
                     # all (「任せっきりにしないとしたら、社長の私は具体的に何を？」 after who leads): then the next

@@ -361,7 +361,22 @@ def _subject(card: Card) -> set[str]:
 # How a request is put (「簡単に教えてくれん？」), not what it is about.
 _REQUEST_WORDS = frozenset(
     # (「これ以上何をすればいいの？」 asks about what the sentence before describes)
-    ["簡単", "くれる", "もらえる", "もらう", "詳しい", "わかる", "分かる", "ざっくり", "一言", "以上"]
+    [
+        "簡単",
+        "くれる",
+        "もらえる",
+        "もらう",
+        "詳しい",
+        "わかる",
+        "分かる",
+        "ざっくり",
+        "一言",
+        "以上",
+        "具体",
+        "やる",
+        "する",
+        "どこ",
+    ]
 )
 
 

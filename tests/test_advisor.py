@@ -3008,3 +3008,24 @@ def test_whether_a_small_firm_can_apply_for_certification_gets_how_to_get_it(adv
         "それってうちでも申請できる？従業員8人の工務店だけど",
     )
     assert can.topic == "dx-cert-how"
+
+
+def test_what_to_do_when_the_guides_leave_it_out_says_so_before_the_steps(advisor: Advisor) -> None:
+    *_, then = converse(
+        advisor,
+        "横浜で歯科医院をしています。最近ランサムウェアの話をよく聞くので心配です。小さな医院の院長として、"
+        "セキュリティについて何をしておくべきですか？",
+        "専任の担当者を置く余裕はありません。その場合はどうすればいいですか？",
+    )
+    assert then.topic == "security"
+    assert then.answer.startswith("責任者を専任にするか兼任でよいかは、資料には書かれていません。")
+
+
+def test_a_vague_asking_sentence_leans_on_the_sentence_before(advisor: Advisor) -> None:
+    # 「具体的にどこまでやるんですか？」 names nothing: the bank as PMO, named before it, is the subject.
+    *_, pmo = converse(
+        advisor,
+        "地方銀行の法人営業をしています。DX支援ガイダンスでは、地域金融機関にどんな役割が期待されているんでしょうか。",
+        "PMOを銀行が担うという例があると聞きました。具体的にどこまでやるんですか？",
+    )
+    assert pmo.topic == "staff-bank-pmo"

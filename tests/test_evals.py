@@ -21,6 +21,7 @@ from evals.report import worst_items
 from evals.runner import EvalRun, run_eval
 from evals.thresholds import DEFAULT_THRESHOLDS, check, load_thresholds
 from ground.errors import ConfigError
+from tests.conftest import BuiltIndex
 
 PUBLIC = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "public.jsonl"
 ITEM = {
@@ -530,3 +531,42 @@ def test_conversation_summary_scores_follow_ups_only() -> None:
     assert summary["followup_key_fact_coverage"] == pytest.approx(0.75)
     assert summary["followup_differs"] == pytest.approx(0.5)
     assert summary["conversation_grounded_rate"] == 1.0
+
+
+def test_card_choice_is_scored_against_the_labels_turn_by_turn(
+    built_index: BuiltIndex, tmp_path: Path
+) -> None:
+    from evals.cards import DEFAULT_LABELS, Label, load_labels, score
+    from tests.servers import shared_advisor
+
+    conversations = tmp_path / "set.jsonl"
+    conversations.write_text(
+        json.dumps(
+            {"id": "t-001", "messages": ["DXってそもそも何？", "セキュリティは何から？"]},
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    labels = {
+        ("t-001", 1): Label("dx-what"),
+        ("t-001", 2): Label("dx-index-how", frozenset({"security"})),
+    }
+    first, follow = score(labels, (conversations,), shared_advisor(built_index))
+    assert (first.turns, first.best, first.acceptable) == (1, 1, 1)
+    # The follow-up got an acceptable card, not the best one.
+    assert (follow.turns, follow.best, follow.acceptable, follow.misses) == (1, 0, 1, [])
+    # Every shipped label names a card that exists (or none), for a turn that exists.
+    from bot.cards import cards
+    from evals.cards import DEFAULT_SETS
+
+    known = {c.id for c in cards()} | {"none"}
+    turns = {
+        (item["id"], turn)
+        for path in DEFAULT_SETS
+        for item in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        for turn in range(1, len(item["messages"]) + 1)
+    }
+    shipped = load_labels(DEFAULT_LABELS)
+    assert set(shipped) == turns
+    assert all(label.best in known and label.ok <= known for label in shipped.values())
