@@ -153,6 +153,7 @@ NEXT_STAGE = re.compile(
 _NEXT_MOVE = re.compile(
     r"次(は|に)?(何|なに)(を)?(す|し|や)|何が(足りな|足らん|足らな|必要)|言える(よう)?に(なる|する)には|(まで|に)(行く|いく|進む)には"
 )
+_THAT_FIRM = re.compile(r"^(その|あの)(会社|企業)|同社|(the|that) company", re.IGNORECASE)
 _BENEFIT = re.compile(
     r"(何|なに)が(もらえ|得られ|受けられ)|メリット|いいこと|良いこと|ええこと|得(する|な)|特典|what do (we|i) get|benefit",
     re.IGNORECASE,
@@ -360,7 +361,8 @@ def _subject(card: Card) -> set[str]:
 
 # How a request is put (「簡単に教えてくれん？」), not what it is about.
 _REQUEST_WORDS = frozenset(
-    # (「これ以上何をすればいいの？」 asks about what the sentence before describes)
+    # (「これ以上何をすればいいの？」「具体的にどこまでやるんですか？」 ask about what the sentence before
+    # describes)
     [
         "簡単",
         "くれる",
@@ -376,6 +378,8 @@ _REQUEST_WORDS = frozenset(
         "やる",
         "する",
         "どこ",
+        "本当",  # (「…融資の条件が良くなると聞きました。本当ですか？」)
+        "ほんま",
     ]
 )
 
@@ -854,6 +858,11 @@ def _follow_up_card(
     certifying = _certifying(index, previous, text)
     if certifying is not None:
         return certifying, "detail" if certifying.id in shown else "match"
+    firm = next((c for c in map(index.by_id, shown) if c is not None and c.id.startswith("case-")), None)
+    if firm is not None and firm is not previous.card and _THAT_FIRM.search(text):
+        # 「その会社、最初はなにから始めたんだべ？」 after staff resistance, the case (後藤組) shown before it:
+        # the company is that case, not the asker's own start.
+        return firm, "detail"
     merits = index.by_id("dx-cert-merits")
     if (
         merits is not None

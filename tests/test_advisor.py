@@ -3029,3 +3029,14 @@ def test_a_vague_asking_sentence_leans_on_the_sentence_before(advisor: Advisor) 
         "PMOを銀行が担うという例があると聞きました。具体的にどこまでやるんですか？",
     )
     assert pmo.topic == "staff-bank-pmo"
+
+
+def test_that_company_after_another_topic_is_the_case_shown_before(advisor: Advisor) -> None:
+    *_, firm = converse(
+        advisor,
+        "山形で土木の会社やってっす。社員30人くらい。安全書類だの日報だの全部紙だ。同じ建設業でうまくいった例ってあんのすか？",
+        "んだども、うちの協力業者は年寄り多くてスマホも怪しいんだ。そういうのどうやって巻き込んだの？",
+        "その会社、最初はなにから始めたんだべ？",
+    )
+    # 「その会社」 is 後藤組, not the asker's own start (the stage-1 first steps).
+    assert firm.topic == "case-gotogumi" and "後藤組" in firm.answer
