@@ -452,16 +452,18 @@ class Advisor:
                     # all (「任せっきりにしないとしたら、社長の私は具体的に何を？」 after who leads): then the next
                     # related topic's (経営者が主導), those not given yet.
                     said = previous.said if previous is not None else ""
-                    if self.writer.to_do(card, english, book, hits, lead=False, heard=situation, said=said):
-                        body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
                     seen = previous.seen if previous is not None else []
+                    if self.writer.to_do(card, english, book, hits, lead=False, heard=situation, said=said):
+                        # (some step is new: all of them, in their order)
+                        body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
                     for other in [self.cards.by_id(r) for r in card.related if r not in seen]:
-                        if body or other is None or other.kind != "topic":
-                            continue
-                        body = self.writer.to_do(
-                            other, english, book, hits, lead=True, heard=situation, said=said
-                        )
-                        card = other if body else card
+                        if body:
+                            break
+                        if other is not None and other.kind == "topic":
+                            body = self.writer.to_do(
+                                other, english, book, hits, lead=True, heard=situation, said=said
+                            )
+                            card = other if body else card
                 if not body:
                     body = self.writer.card_body(
                         card, why, question, english, book, hits, stage, agencies, previous, also, situation
@@ -536,7 +538,15 @@ class Advisor:
                     else None
                 )
                 body = self.writer.compose(
-                    plain, question, context, expansions, hits, book, agencies, must_name=named or None
+                    # (a question naming nothing specific — 「うちの社員がなることもできる？」 — filters nothing)
+                    plain,
+                    question,
+                    context,
+                    expansions,
+                    hits,
+                    book,
+                    agencies,
+                    must_name=named or None,
                 )
                 if not body and card is not None:
                     # …else that the guides do not say, and what they do say on the topic.
