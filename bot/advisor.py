@@ -178,6 +178,13 @@ class StreamEvent:
 SECOND_DEPTH = 5  # the second card of a compound question is among the part's best few and names its subject
 # A message is also matched by its asking sentence when it says this much more (a description).
 DESCRIPTION_MIN = 20
+# Asking for help in English (「Is there anyone I can talk to in English?」「英語で相談できるところは？」).
+IN_ENGLISH = re.compile(
+    r"\bin english\b|english[- ]speaking|speaks? english|英語で|英語対応|英語が(でき|話せ|通じ)", re.I
+)
+WANTS_HELP = re.compile(
+    r"help|talk|support|consult|advi[cs]e|anyone|someone|相談|対応|助け|話せる|聞ける", re.I
+)
 # Asking for an example, or how other firms did it.
 EXAMPLE_ASKED = re.compile(
     r"事例|実例|例は|例って|例が|よその|他社|(他|ほか)の会社|example|other (firms|companies)", re.I
@@ -402,6 +409,11 @@ class Advisor:
             # 「IT導入補助金の締切は？」: the guides never name it, so no card about another grant answers it;
             # the answer says so first, then what the guides do offer.
             card, why = money, "match"
+        # 「Is there anyone I can talk to in English?」: whether an agency helps in English is not in the guides —
+        # said first, then how to choose whom to ask.
+        in_english = bool(IN_ENGLISH.search(question) and WANTS_HELP.search(question))
+        if in_english and (choosing := self.cards.by_id("agency-choose")) is not None:
+            card, why = choosing, "match"
         hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls), newer=dict(self.index.newer))
         stage_match = self._stage_match(question, situation, card)
@@ -559,6 +571,8 @@ class Advisor:
         body = self.writer.grounded(body, book)
         if unknown:
             body = _unknown_note(unknown, english) + "\n\n" + body
+        if in_english:
+            body = _ENGLISH_NOTE["en" if english else "ja"] + "\n\n" + body
         body = book.renumber(body)
         book.prune(body)
         for a in agencies:
@@ -1755,6 +1769,12 @@ def _begins(routed: Intent, question: str) -> bool:
     """A first consultation: the router says 「start」 for any owner speaking of the firm (「うちは…」), so the
     question must also ask where or how to begin (「どう始めれば」「まず何を」「何とかなる？」)."""
     return routed == "start" and bool(BEGINNING.search(nfkc(question)))
+
+
+_ENGLISH_NOTE = {
+    "en": "The guides are in Japanese and do not say whether any support agency can help in English.",
+    "ja": "支援機関が英語で対応できるかどうかは、資料には書かれていません。",
+}
 
 
 def _unknown_note(names: list[str], english: bool) -> str:

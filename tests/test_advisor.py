@@ -3040,3 +3040,15 @@ def test_that_company_after_another_topic_is_the_case_shown_before(advisor: Advi
     )
     # 「その会社」 is 後藤組, not the asker's own start (the stage-1 first steps).
     assert firm.topic == "case-gotogumi" and "後藤組" in firm.answer
+
+
+def test_help_in_english_is_said_to_be_outside_the_guides_then_whom_to_ask(advisor: Advisor) -> None:
+    *_, help_ = converse(
+        advisor,
+        "I run a small import shop in Osaka. Where do I start with DX?",
+        "Is there anyone I can talk to in English about this? The shokokai people only speak Japanese.",
+    )
+    assert help_.answer.startswith(
+        "The guides are in Japanese and do not say whether any support agency can help in English."
+    )
+    assert help_.topic == "agency-choose" and "### 資料の関連する記述" not in help_.answer
