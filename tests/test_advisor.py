@@ -3052,3 +3052,13 @@ def test_help_in_english_is_said_to_be_outside_the_guides_then_whom_to_ask(advis
         "The guides are in Japanese and do not say whether any support agency can help in English."
     )
     assert help_.topic == "agency-choose" and "### 資料の関連する記述" not in help_.answer
+
+
+def test_a_brokerage_business_is_not_asking_for_a_go_between(advisor: Advisor) -> None:
+    # 「賃貸仲介」 is the business, not 「仲介」 of a consultant between the owner and a vendor.
+    r = ask(
+        advisor,
+        "都内で賃貸仲介と管理をしている不動産会社です（社員8名）。物件情報はExcel、内見の予約は電話とLINEです。"
+        "取引銀行の担当者から『DX認定を取ってみては』と勧められたのですが、うちの規模で取る意味があるのか正直分かりません。",
+    )
+    assert r.topic != "agency-consultant"
