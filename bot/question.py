@@ -12,7 +12,7 @@ from bot import catalog
 from bot.counsel import PILLAR, VIEWPOINT, names_something
 from bot.places import in_japanese
 from ground.yamlfile import read_yaml
-from ingest.normalize import nfkc
+from ingest.normalize import nfkc, sentences
 
 # A question for a fact (a tool, a name, a number, a date), not for what to do: no 次の一歩 or
 # 相談先 under it.
@@ -268,19 +268,19 @@ def asked_sentence(text: str) -> str | None:
     """The sentence that asks, when a message first describes the business (「金属加工の町工場です。生産管理は
     全部Excel。客観的に測る方法ってありますか？」): its last question, else its last sentence. None for one
     sentence."""
-    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
-    if len(sentences) < 2:
+    parts = sentences(text)
+    if len(parts) < 2:
         return None
-    questions = [i for i, s in enumerate(sentences) if s.endswith(("?", "？"))]
-    last = questions[-1] if questions else len(sentences) - 1
-    asked = sentences[last]
+    questions = [i for i, s in enumerate(parts) if s.endswith(("?", "？"))]
+    last = questions[-1] if questions else len(parts) - 1
+    asked = parts[last]
     if last > 0 and not names_something(asked):
         # 「…「今さら覚えられん」って猛反発されてしもうて。どうしたらええですか。」: a question that names
         # nothing asks about the sentence before.
-        return sentences[last - 1] + asked
+        return parts[last - 1] + asked
     if len(asked) < SHORT_QUESTION and last - 1 in questions:
         # 「…DXって呼んでいいんですか？ただのデジタル化？」: a short last question leans on the one before.
-        asked = sentences[last - 1] + asked
+        asked = parts[last - 1] + asked
     return asked
 
 
@@ -301,8 +301,7 @@ def asking_text(text: str) -> str | None:
     asked = asked_sentence(text)
     if asked is None:
         return None
-    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
-    questions = [s for s in sentences if s.endswith(("?", "？")) and s not in asked]
+    questions = [s for s in sentences(text) if s.endswith(("?", "？")) and s not in asked]
     return "".join([*questions, asked])
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from bot.places import in_japanese
 from bot.schemas import Intent
-from ingest.normalize import nfkc
+from ingest.normalize import nfkc, sentences
 
 # Attempts to change the assistant's rules or reveal its prompt. Checked before anything else.
 INJECTION = re.compile(
@@ -127,7 +127,7 @@ _WORK = re.compile(
 def is_off_topic(text: str) -> bool:
     """Asks about something the guides never cover (the weather, a recipe, a tax rule), not a business that
     describes its own work in everyday words."""
-    for sentence in re.split(r"(?<=[。！？!?])|\n", nfkc(text)):
+    for sentence in sentences(text):
         for match in OFF_TOPIC.finditer(sentence):
             everyday = _EVERYDAY.fullmatch(match.group(0))
             if everyday and re.match(r"[局店屋館院舗剤歴品師]", sentence[match.end() :]):

@@ -37,6 +37,11 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def sentences(text: str) -> list[str]:
+    """A message's sentences, NFKC-normalized: split after 。！？!? and at line breaks, stripped, none empty."""
+    return [s.strip() for s in re.split(r"(?<=[。！？!?])|\n", nfkc(text)) if s.strip()]
+
+
 def is_bullet_line(line: str) -> bool:
     """True when the line starts with a bullet such as •, ✓, ➢, ⚫, ■ or ・."""
     return bool(_BULLET_AT_START.match(line))
