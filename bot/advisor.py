@@ -85,7 +85,7 @@ from bot.question import (
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
-from bot.sections import AGENCY_CARDS, LABELS, OTHERS_ASKED, OWN_STAGE_ASKED, SectionWriter
+from bot.sections import AGENCY_CARDS, LABELS, OTHERS_ASKED, OWN_STAGE_ASKED, SectionWriter, unsaid_steps
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
 from bot.verify import strip_markers
@@ -186,7 +186,7 @@ WANTS_HELP = re.compile(
     r"help|talk|support|consult|advi[cs]e|anyone|someone|相談|対応|助け|話せる|聞ける", re.I
 )
 # Asking for an example, or how other firms did it.
-EXAMPLE_ASKED = re.compile(
+EXAMPLE_WANTED = re.compile(
     r"事例|実例|例は|例って|例が|よその|他社|(他|ほか)の会社|example|other (firms|companies)", re.I
 )
 CASE_MARGIN = 0.05  # asked for an example, the guides' case may match this much below the topic
@@ -465,7 +465,7 @@ class Advisor:
                     # related topic's (経営者が主導), those not given yet.
                     said = previous.said if previous is not None else ""
                     seen = previous.seen if previous is not None else []
-                    if self.writer.to_do(card, english, book, hits, lead=False, heard=situation, said=said):
+                    if unsaid_steps(card, said, situation):
                         # (some step is new: all of them, in their order)
                         body = self.writer.to_do(card, english, book, hits, lead=False, heard=situation)
                     for other in [self.cards.by_id(r) for r in card.related if r not in seen]:
@@ -541,14 +541,12 @@ class Advisor:
                     plain = "fact"  # the router's vote alone does not turn passages into a list of agencies
                 # A follow-up on a topic whose card says nothing to it: only passages that share one of its
                 # words (「ベテランが辞めるって言ってる」 gets no passages about 人材・情報・資金の不足)…
-                detail = card is not None and why == "detail" and not english
-                named = (
-                    specific_words(question)
-                    # (a case's passages all speak of what that firm did: 「選ばれた会社はどんなことを？」)
-                    | (title_words(card) if card.id.startswith("case-") else frozenset())
-                    if detail and card is not None
-                    else None
-                )
+                named = None
+                if card is not None and why == "detail" and not english:
+                    named = specific_words(question) | (
+                        # (a case's passages all speak of what that firm did: 「選ばれた会社はどんなことを？」)
+                        title_words(card) if card.id.startswith("case-") else frozenset()
+                    )
                 body = self.writer.compose(
                     # (a question naming nothing specific — 「うちの社員がなることもできる？」 — filters nothing)
                     plain,
@@ -1095,7 +1093,7 @@ class Advisor:
             and card.kind == "topic"
             and why in ("match", "detail")
             and not is_supporter(situation)
-            and EXAMPLE_ASKED.search(text)
+            and EXAMPLE_WANTED.search(text)
         ):
             # 「現場を巻き込むうえで実際にうまくいった進め方の例はありますか？」: the guides' case (後藤組) when it
             # fits nearly as well as the topic — an example, not the topic's general points; after a topic, its

@@ -227,7 +227,6 @@ SURVEY_ASKED = re.compile(
     r"調査|統計|アンケート|出典|出所|出どころ|どこの(データ|数字)|survey|statistic", re.IGNORECASE
 )
 SOURCE_LINE = re.compile(r"^[（(]?(?:出典|出所)[）)]?[:：]?[^\n]+", re.MULTILINE)
-GAP_PREFIX = 20  # a sentence whose first characters the last answer holds was said already
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -336,6 +335,17 @@ def raised(claim: Claim, context: str) -> bool:
     return all(
         asked.search(nfkc(context)) for named, asked in _PROBLEMS.items() if named.search(claim.sentence)
     )
+
+
+def unsaid_steps(card: Card, said: str, heard: str | None = None) -> list[Claim]:
+    """The card's steps the last answer (`said`) did not give; with `heard` (what the user said), only those
+    whose problems it raised."""
+    given = compact(strip_markers(said))
+    return [
+        c
+        for c in card.steps
+        if (heard is None or raised(c, heard)) and not (given and compact(c.sentence) in given)
+    ]
 
 
 SOURCE_CLAIMS = 3  # 「どの資料に？」: the passages of the last answer's first three sentences
@@ -1250,10 +1260,8 @@ class SectionWriter:
         whose problems `heard` (what the user said) raised, and not those the last answer (`said`) gave."""
         lines = [
             line
-            for c in card.steps
-            if raised(c, heard)
-            and not (said and claim_text(c, english)[:GAP_PREFIX] in said)
-            and (line := self._cite_claim(book, c, hits, english))
+            for c in unsaid_steps(card, said, heard)
+            if (line := self._cite_claim(book, c, hits, english))
         ]
         if not lines:
             return ""
@@ -1277,14 +1285,9 @@ class SectionWriter:
         labels = LABELS["en" if english else "ja"]
         parts = [labels["unanswered"]]
         gap = card.gap(english)
-        if gap and gap[:GAP_PREFIX] not in said:
+        if gap and compact(gap) not in compact(strip_markers(said)):
             parts.append(labels["gap"] + gap)
-        steps = [
-            line
-            for c in card.steps
-            if claim_text(c, english)[:GAP_PREFIX] not in said
-            and (line := self._cite_claim(book, c, hits, english))
-        ]
+        steps = [line for c in unsaid_steps(card, said) if (line := self._cite_claim(book, c, hits, english))]
         if steps:
             parts.append(labels["advised"] + "\n" + "\n".join(f"- {s}" for s in steps))
         elif next_cards:
