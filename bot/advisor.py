@@ -280,7 +280,10 @@ class Advisor:
         examples = ExampleVectors(model_id, settings.data_dir / "cache", lambda: embed_many)
         self.router = IntentRouter(examples, self.regions)
         self.cards = CardIndex(
-            examples, lambda t: self.pool.idf.get(t, self.pool.default_idf), focus=self._asking
+            examples,
+            lambda t: self.pool.idf.get(t, self.pool.default_idf),
+            focus=self._asking,
+            supporter=is_supporter,
         )
         self.cards.locate(lambda q: chunk.chunk_id if (chunk := self.pool.find_chunk(q)) else None)
         self.writer = SectionWriter(settings, index, self.pool, self.cards, self.regions)
@@ -731,7 +734,7 @@ class Advisor:
             # Support staff asking how to support: the guidance written for them, not an owner's answer.
             fitting = [
                 h
-                for h in self.cards.rank(question, qvec, n=10, passages=passages)
+                for h in self.cards.rank(question, qvec, n=10, passages=passages, opening=previous is None)
                 if (
                     h.card.kind in ("staff", "topic", "clause")
                     # (「ラボの構成員に求められる要件は？」 from a city official: the lab's own card, which names it)
@@ -783,7 +786,7 @@ class Advisor:
         if supporter and card is not None and card.kind == "topic" and why == "match":
             # In a conversation with support staff, the guidance written for them when it fits nearly as well
             # (「システム開発まで銀行が自前で？」: the bank-as-PMO model, not the owner's 「who leads」).
-            ranked = self.cards.rank(question, qvec, n=5, passages=passages)
+            ranked = self.cards.rank(question, qvec, n=5, passages=passages, opening=previous is None)
             top_score = next((h.score for h in ranked if h.card is card), 0.0)
             for_staff = next((h for h in ranked if h.card.kind == "staff"), None)
             if for_staff is not None and for_staff.score >= top_score - STAFF_MARGIN:
@@ -816,7 +819,7 @@ class Advisor:
             # other asker gets an owner's card instead when one fits nearly as well. (A bank's adviser
             # who said so earlier is still one: 「システム開発まで銀行が自分でやる必要は？」.)
             shown = set(previous.shown) if previous else set()
-            ranked = self.cards.rank(question, qvec, n=10, passages=passages)
+            ranked = self.cards.rank(question, qvec, n=10, passages=passages, opening=previous is None)
             owner = next((h for h in ranked if h.card.kind != "staff" and h.card.id not in shown), None)
             if owner is not None and (
                 OWNER_VOICE.search(nfkc(question))
@@ -908,14 +911,21 @@ class Advisor:
         Where to start (or an owner describing the business) with no better card gets the general
         start card, and that one becomes the card of the owner's stage once the stage is known.
         """
-        ranked = self.cards.rank(question, qvec, n=len(self.cards.cards), passages=passages)
+        ranked = self.cards.rank(
+            question, qvec, n=len(self.cards.cards), passages=passages, opening=previous is None
+        )
         own = ranked[:CUE_DEPTH]
         card, why = self._choose(
             question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
         )
+        # A clear match is the message's own, not one that similar labelled messages' votes made clear
+        # (「美容室…うちくらいの規模でもDXって関係ありますか？」 still gets where the salon stands).
+        alone = self.cards.rank(question, qvec, n=2, passages=passages) if previous is None else own[:2]
         clear = (
-            own[0]
-            if len(own) > 1 and own[0].score >= CARD_MIN_SCORE and own[0].score - own[1].score >= CLEAR_MARGIN
+            alone[0]
+            if len(alone) > 1
+            and alone[0].score >= CARD_MIN_SCORE
+            and alone[0].score - alone[1].score >= CLEAR_MARGIN
             else None
         )
         if (
@@ -953,7 +963,9 @@ class Advisor:
             # 「DX推進指標って何？あと、ラボは何をしてくれるところ？」: answered in the order asked — the first
             # part's card leads when it names what that part asks about (the other part gets its own card;
             # a first part that names no card's subject is not embedded at all).
-            first = self.cards.rank(parts[0], self.index.embed_query(parts[0]), n=1, passages=passages)
+            first = self.cards.rank(
+                parts[0], self.index.embed_query(parts[0]), n=1, passages=passages, opening=previous is None
+            )
             if first and first[0].score >= CARD_MIN_SCORE and names_all(first[0].card, parts[0]):
                 card = first[0].card
         # (Not in English: 「What is it, …?」 leaves its subject in the sentence before.)
@@ -979,7 +991,9 @@ class Advisor:
             # The description of the business dilutes what is asked: the asking sentence by itself — taken
             # when nothing matched the whole message, or when it matches clearly better than the whole did…
             # (a whole message that matched well keeps its card: no second embedding to find that out)
-            best = self.cards.rank(asked, self.index.embed_query(asked), n=1, passages=passages)
+            best = self.cards.rank(
+                asked, self.index.embed_query(asked), n=1, passages=passages, opening=previous is None
+            )
             if (
                 best
                 and best[0].score >= CARD_MIN_SCORE
@@ -1142,7 +1156,7 @@ class Advisor:
             naming = next(
                 (
                     h
-                    for h in self.cards.rank(named, qvec, n=8)
+                    for h in self.cards.rank(named, qvec, n=8, opening=previous is None)
                     if names_subject(h.card, named)
                     and h.score >= CARD_MIN_SCORE - ENGLISH_NAME_MARGIN
                     # (「My bank mentioned "DX nintei"」: what the bank mentioned, not the bank)
@@ -1212,7 +1226,7 @@ class Advisor:
             merits = next(
                 (
                     h
-                    for h in self.cards.rank(question, qvec, n=4, passages=passages)
+                    for h in self.cards.rank(question, qvec, n=4, passages=passages, opening=previous is None)
                     if h.card.id == "dx-cert-merits"
                 ),
                 None,

@@ -24,6 +24,8 @@ from ingest.normalize import compact
 log = logging.getLogger(__name__)
 
 ADVICE_DIR = DATA_DIR / "advice"
+ASKED_FILE = DATA_DIR / "asked.jsonl"
+NO_CARD = "none"
 CardKind = Literal["start", "topic", "agency", "clause", "region", "staff"]
 
 
@@ -119,6 +121,38 @@ def cards() -> tuple[Card, ...]:
     for card in loaded:
         card.related = [r for r in card.related if r in known]
     return tuple(loaded)
+
+
+class AskedBefore(BaseModel):
+    """A real owner's or supporter's message and the card that answers it (bot/data/asked.jsonl, written by
+    `python -m evals.cards --export` from the labelled owner conversations)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    card: str
+    also: list[str] = Field(default_factory=list)  # other cards that would answer it too
+
+
+@lru_cache(maxsize=1)
+def asked_before() -> tuple[AskedBefore, ...]:
+    """The labelled messages whose cards are in the deck, and those no card answers (`card: none`, outside
+    the guides: they vote for nothing). A line that does not load is skipped."""
+    known = {c.id for c in cards()} | {NO_CARD}
+    out = []
+    if not ASKED_FILE.is_file():
+        return ()
+    for n, raw in enumerate(ASKED_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = AskedBefore.model_validate_json(raw)
+        except ValueError as exc:
+            log.warning("%s line %d skipped: %s", ASKED_FILE.name, n, exc)
+            continue
+        if row.card in known:
+            out.append(row.model_copy(update={"also": [a for a in row.also if a in known]}))
+    return tuple(out)
 
 
 def card_by_id(card_id: str) -> Card:

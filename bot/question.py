@@ -134,7 +134,7 @@ RELEVANCE = re.compile(
 ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 ROLE = re.compile(
-    r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|相談しても|相談して(も)?いい|どう[？?]|はどう"
+    r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|協力(して)?(もら|いただ|くれ)|相談しても|相談して(も)?いい|どう[？?]|はどう"
     r"|(これ|それ|って)[、,]?\s*(何|なん)(ですか|なの|なん|[？?])"  # 「『地域DX推進ラボ』の案内が来た。これ、何ですか？」
     r"|(なんで|なぜ|どうして)[^。？?]{0,6}が(DX|ＤＸ)"  # 「なんで銀行がDXの話？」: what that agency is there for
 )

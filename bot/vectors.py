@@ -43,13 +43,15 @@ def shipped_path(model_id: str) -> Path:
 
 
 def example_questions() -> list[str]:
-    """Every fixed text the advisor embeds as a query: router examples, then card titles and questions."""
-    from bot.cards import cards
+    """Every fixed text the advisor embeds as a query: router examples, card titles and questions, then the
+    labelled messages that vote for their cards."""
+    from bot.cards import asked_before, cards
     from bot.catalog import intent_examples
 
     router = [q for questions in intent_examples().values() for q in questions]
     deck = [nfkc(text) for card in cards() for text in [card.title, *card.questions]]
-    return list(dict.fromkeys(router + deck))
+    asked = [nfkc(a.text) for a in asked_before()]
+    return list(dict.fromkeys(router + deck + asked))
 
 
 def _read(path: Path | None) -> dict[str, np.ndarray]:

@@ -5,6 +5,12 @@ list and the conversations alone, one per user turn of owner sets 16–23; `ok` 
 also answer. The advisor answers every conversation in turn, with history, as the UI does.
 
     python -m evals.cards [--misses]
+    python -m evals.cards --export   # first messages and their cards → bot/data/asked.jsonl (they vote)
+
+The exported messages are the ranker's labelled neighbours (bot.counsel NEIGHBOURS), so a score on sets
+16–23 after an export measures messages the ranker has seen; `--sets` scores others (24 and later have no
+labels yet) and `--folds` is the honest figure: each half of sets 16–23 answered with only the other
+half's messages voting.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cards import ASKED_FILE
 from evals.dataset import DATASETS
 
 if TYPE_CHECKING:
     from bot.advisor import Advisor
+    from bot.cards import AskedBefore
 
 DEFAULT_LABELS = DATASETS / "card_labels.jsonl"
 DEFAULT_SETS = tuple(sorted(DATASETS.glob("owner_review_1[6-9].jsonl"))) + tuple(
@@ -94,12 +102,69 @@ def score(
     return first, follow
 
 
+def first_messages(
+    labels: dict[tuple[str, int], Label], sets: tuple[Path, ...] = DEFAULT_SETS
+) -> list[AskedBefore]:
+    """Each labelled conversation's first message with its card: what a conversation opens with needs no
+    history to be understood (a follow-up's card depends on the turns before it)."""
+    from bot.cards import AskedBefore
+
+    out = []
+    for path in sets:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                item = json.loads(raw)
+                label = labels.get((item["id"], 1))
+                if label is not None:
+                    out.append(AskedBefore(text=item["messages"][0], card=label.best, also=sorted(label.ok)))
+    return out
+
+
+def export(labels: dict[tuple[str, int], Label], path: Path = ASKED_FILE) -> int:
+    rows = first_messages(labels)
+    path.write_text(
+        "".join(json.dumps(r.model_dump(), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return len(rows)
+
+
+def folds(labels: dict[tuple[str, int], Label]) -> list[tuple[str, Tally, Tally]]:
+    """Two-fold cross-validation: sets 16–19 answered with 20–23's messages voting, and the other way."""
+    from bot.advisor import Advisor as Built
+    from evals.runner import ensure_index
+    from ground.config import load_settings
+
+    settings = load_settings()
+    ensure_index(settings, progress=False)
+    advisor = Built.from_settings(settings)
+    halves = (DEFAULT_SETS[:4], DEFAULT_SETS[4:])
+    out = []
+    for test, train in (halves, halves[::-1]):
+        advisor.cards.learn(first_messages(labels, train))
+        first, follow = score(labels, test, advisor)
+        out.append((f"{test[0].stem[-2:]}–{test[-1].stem[-2:]}", first, follow))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="カード選択の正解率（オーナー会話の各ターン）")
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     parser.add_argument("--misses", action="store_true", help="外れたターンを一覧する")
+    parser.add_argument("--export", action="store_true", help=f"最初の質問とそのカードを {ASKED_FILE} に書く")
+    parser.add_argument("--folds", action="store_true", help="2分割の交差検証（片方の半分だけを近傍にする）")
     args = parser.parse_args()
-    first, follow = score(load_labels(args.labels))
+    labels = load_labels(args.labels)
+    if args.export:
+        print(f"{export(labels)} 件を {ASKED_FILE} に書きました（python -m bot.vectors でベクトルも更新）")
+        return
+    if args.folds:
+        print("| 評価した組 | 最初の質問 最適/許容 | 追質問 最適/許容 |")
+        print("|---|---|---|")
+        for name, first, follow in folds(labels):
+            (fb, fa), (ob, oa) = first.rates(), follow.rates()
+            print(f"| {name} | {fb:.3f} / {fa:.3f} | {ob:.3f} / {oa:.3f} |")
+        return
+    first, follow = score(labels)
     print("| ターン | 件数 | 最適カード | 許容カード |")
     print("|---|---|---|---|")
     for name, tally in (("最初の質問", first), ("追質問", follow)):

@@ -570,3 +570,54 @@ def test_card_choice_is_scored_against_the_labels_turn_by_turn(
     shipped = load_labels(DEFAULT_LABELS)
     assert set(shipped) == turns
     assert all(label.best in known and label.ok <= known for label in shipped.values())
+
+
+def test_labelled_opening_messages_vote_for_their_card(built_index: BuiltIndex) -> None:
+    from bot.cards import AskedBefore
+    from bot.counsel import NEIGHBOUR_WEIGHT, NEIGHBOURS, CardIndex
+    from bot.question import is_supporter
+    from tests.servers import shared_advisor
+
+    advisor = shared_advisor(built_index)
+    message = (
+        "福岡で個別指導の塾を2教室やっています。成績は講師がExcelに入れています。"
+        "せっかく成績のデータがあるので、もっと活かせないかと思っていますが、どう考えたらいいですか？"
+    )
+    vector = advisor.index.embed_query(message)
+
+    def scores(asked: list[AskedBefore], opening: bool, text: str = message) -> dict[str, float]:
+        deck = CardIndex(
+            advisor.cards._vectors_of,
+            advisor.cards.idf,
+            focus=advisor.cards.focus,
+            asked=asked,
+            supporter=is_supporter,
+        )
+        return {h.card.id: h.score for h in deck.rank(text, vector, n=len(deck.cards), opening=opening)}
+
+    alone = scores([], opening=True)
+    voted = scores([AskedBefore(text=message, card="data-use", also=["start-stage4"])], opening=True)
+    # The one labelled message (cosine 1 with itself) is one of NEIGHBOURS: its card gets its share, the card
+    # that would also do ALSO_VOTE of it, the others nothing.
+    share = NEIGHBOUR_WEIGHT / NEIGHBOURS
+    assert voted["data-use"] - alone["data-use"] == pytest.approx(share, abs=1e-4)
+    assert voted["start-stage4"] - alone["start-stage4"] == pytest.approx(share * 0.5, abs=1e-4)
+    assert voted["security"] == pytest.approx(alone["security"], abs=1e-6)
+    # A follow-up's subject is in the turns before it: no vote; nor from a message no card answers.
+    assert scores([AskedBefore(text=message, card="data-use")], opening=False) == scores([], opening=False)
+    assert scores([AskedBefore(text=message, card="none")], opening=True) == alone
+    # Support staff ask precise questions the cards' own examples match (「CISOの記載はどの柱？」): no votes.
+    staff = "商工会議所の経営指導員です。" + message
+    assert scores([AskedBefore(text=staff, card="data-use")], opening=True, text=staff) == scores(
+        [], opening=True, text=staff
+    )
+
+
+def test_shipped_neighbours_are_the_labelled_opening_messages() -> None:
+    from bot.cards import asked_before
+    from evals.cards import DEFAULT_LABELS, first_messages, load_labels
+
+    expected = first_messages(load_labels(DEFAULT_LABELS))
+    assert len(expected) >= 200
+    # (`python -m evals.cards --export` writes them; a label changed without exporting fails here)
+    assert list(asked_before()) == expected
