@@ -133,6 +133,10 @@ def asks_to_bring(text: str, about_agency: bool = True) -> bool:
     return not _PREPARE_ONLY.fullmatch(found.group(0)) or bool(_VISIT.search(text))
 
 
+# 「あまり余裕がなくて」 in a message about money: little to spend (「専任を置く余裕はない」 alone is no money).
+_NO_SLACK = re.compile(
+    r"余裕(が|は|も)?(あまり|ほとんど|全然|そんなに)?(ない|なく|無い|無く|あらへん|ありません|ねえ|ねぇ)"
+)
 MONEY = re.compile(
     r"お金|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
@@ -961,6 +965,16 @@ def _follow_up_card(
         )
         if lending is not None and lending.score >= CARD_MIN_SCORE - DETAIL_MARGIN:
             return lending.card, "detail" if lending.card.id in shown else "match"
+    lean = index.by_id("low-budget")
+    if (
+        about_money
+        and lean is not None
+        and lean.id not in shown
+        and (cued(lean, text) or _NO_SLACK.search(text))
+    ):
+        # 「お金ってどれくらい？正直あまり余裕がなくて…」: no prices in the guides — said first — then what they
+        # say for a firm with little to spend, not the certified firms' loans.
+        return lean, "money"
     own_top = index.rank(question, query_vector, n=2) if about_money else []
     # 「Is there a free tool to compare us with others?」 asks for a tool (the index), not about money.
     elsewhere_clearly = (

@@ -330,6 +330,16 @@ def reads_alone(text: str) -> bool:
     )
 
 
+SAID_SHARE = 0.8
+
+
+def _said_in(sentence: str, given: str) -> bool:
+    """Is the sentence (nearly) in the compacted text: SAID_SHARE of its character pairs found there?"""
+    text = compact(strip_markers(sentence))
+    pairs = {text[i : i + 2] for i in range(len(text) - 1)}
+    return bool(pairs) and sum(p in given for p in pairs) / len(pairs) >= SAID_SHARE
+
+
 def raised(claim: Claim, context: str) -> bool:
     """Is every problem the step names one the conversation raised?"""
     return all(
@@ -837,8 +847,9 @@ class SectionWriter:
             if stages_card and level is not None and (stage is None or stage.level != level):
                 # 「入れたら段階3ってこと？」: what the guides say stage 3 is, before what to do.
                 parts.append(self._stage_described(level, book, hits, english, following=False))
+            stage_block = ""
             if stage is not None:
-                # 現在地 comes first and says which stage; the card's own sentences about it would repeat it.
+                # 現在地 says which stage; the card's own sentences about it would repeat it.
                 # Said in full once: a follow-up in the same stage gets its one-line conclusion only.
                 again = (
                     previous is not None
@@ -850,9 +861,15 @@ class SectionWriter:
                     stage.reason = _first_sentence(stage.reason, english)
                     marked = set(parse_markers(stage.reason))
                     stage.citations = [c for c in stage.citations if c.n in marked]
-                parts.append(f"{label['stage']}\n{stage.reason}")
+                stage_block = f"{label['stage']}\n{stage.reason}"
                 stated = {c.quote for c in stage.citations}
                 claims = [c for c in claims if not set(c.cites) & stated] or claims
+            if card.kind == "start" and not (
+                FIGURES.search(nfkc(question)) or WANTS_FIGURE.search(nfkc(question))
+            ):
+                # 「段階1の企業は中小企業全体の30.8%」 tells an owner asking where to start nothing to do: only
+                # for 「うちみたいな会社はどのくらいある？」.
+                claims = [c for c in claims if not re.search(r"\d", c.sentence)] or claims
             sentences = [
                 _in_prose(c, line, english)
                 for c in claims
@@ -878,8 +895,14 @@ class SectionWriter:
             ):
                 # 「相談件数は何件？」: the passage with the figure asked for comes first, the topic after it.
                 parts += [found, answer]
+                found = ""
             else:
-                parts += [answer, also or found]  # (the passages for the whole message would be about `also`)
+                parts.append(answer)
+            # The answer first (結論), then where the firm stands — unless that is what was asked
+            # (「うちはどの段階？何から始めれば？」).
+            parts.insert(len(parts) - 1 if STAGE_ASKED.search(nfkc(question)) else len(parts), stage_block)
+            if found or also:
+                parts.append(also or found)  # (the passages for the whole message would be about `also`)
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         # (「次の段階は？」 shows the stage above instead of the card's answer: its steps are all still new.)
@@ -888,6 +911,11 @@ class SectionWriter:
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
         chosen = [c for c in chosen if raised(c, heard)]
+        if previous is not None and previous.said and why != "next" and not card.id.startswith("case-"):
+            # A step the last answer gave, in its words or nearly (「身近なところから始めて成功体験を重ねること」), is
+            # not the next one. (「次の段階に進むには？」「もっと詳しく」 get the stage above, then the owner's steps.)
+            given = compact(strip_markers(previous.said))
+            chosen = [c for c in chosen if not _said_in(c.sentence, given)]
         if (
             card.kind == "start"
             and card.steps

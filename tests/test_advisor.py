@@ -2354,7 +2354,9 @@ def test_what_to_tell_after_staff_resistance_is_not_a_visit_to_an_agency(advisor
         "トップが方針を示すのが大事なのは分かりました。具体的に何を伝えればよいでしょう。",
     )
     assert "持っていくもの" not in tell.answer
-    assert "DXの必要性を語る" in tell.answer
+    # What to say, not the step the last answer gave (「社長自らが社員に対してDXの必要性を語る」) again.
+    assert "DX実現のメッセージ" in tell.answer
+    assert "DXの必要性を語る" not in tell.answer
 
 
 def test_a_tax_office_asking_about_its_own_dx_is_an_owner() -> None:
@@ -3062,3 +3064,38 @@ def test_a_brokerage_business_is_not_asking_for_a_go_between(advisor: Advisor) -
         "取引銀行の担当者から『DX認定を取ってみては』と勧められたのですが、うちの規模で取る意味があるのか正直分かりません。",
     )
     assert r.topic != "agency-consultant"
+
+
+def test_where_to_start_answers_first_then_says_where_the_firm_stands(advisor: Advisor) -> None:
+    bakery = ask(
+        advisor,
+        "札幌で夫婦とパート3人でパン屋をやっています。カフェからの卸の注文がFAXで届いて、手書きで仕込み表に"
+        "写しています。うちみたいな小さい店だと何から手をつければいいんでしょうか。",
+    )
+    body = bakery.answer.split("### 参考資料")[0]
+    assert body.startswith("### 回答\n")
+    assert body.index("### 回答") < body.index("### 現在地") < body.index("### 最初の一歩")
+    # The share of stage-1 firms tells an owner asking where to start nothing to do…
+    assert "30.8%" not in body
+    # …but where the stage is what was asked, that comes first.
+    which = ask(advisor, "受注はFAXと電話、出勤簿はハンコです。うちはどの段階？何から始めれば？")
+    assert which.answer.startswith("### 現在地")
+
+
+def test_asking_the_cost_with_little_to_spend_gets_the_low_budget_answer_without_repeating_steps(
+    advisor: Advisor,
+) -> None:
+    first, cost = converse(
+        advisor,
+        "札幌で夫婦とパート3人でパン屋をやっています。カフェからの卸の注文がFAXで届いて、手書きで仕込み表に"
+        "写しています。うちみたいな小さい店だと何から手をつければいいんでしょうか。",
+        "なるほど。それをやるのにお金ってどれくらいかかるものですか？正直あまり余裕がなくて…",
+    )
+    assert cost.topic == "low-budget"
+    assert cost.answer.startswith(
+        "無料や安価なツールの製品名・価格や、相談にかかる費用は、資料には書かれていません。"
+    )
+    # 「身近なところから始めて成功体験を重ねる」 was said in the first answer: not the next step now.
+    assert "身近なところから始め" in first.answer
+    steps = cost.answer.split("### 次の一歩")[1].split("###")[0]
+    assert "成功体験を重ねる" not in steps and "DX推進指標による自己診断" in steps
