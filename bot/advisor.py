@@ -1034,6 +1034,11 @@ class Advisor:
                     if h.score >= CARD_MIN_SCORE - CUE_MARGIN
                     and cued(h.card, text)
                     and not declines(h.card, text)  # (「公庫じゃなくて」 names the loan it sets aside)
+                    # (「『地域DX推進ラボ』に…選ばれたら何の支援が？」 names the lab in full: not DXセレクション's
+                    # 「選ばれたら」)
+                    and not (
+                        card is not None and names_all(card, question) and not names_all(h.card, question)
+                    )
                 ),
                 None,
             )

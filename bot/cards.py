@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.catalog import DATA_DIR
 from bot.grounding import is_verbatim, support
 from ground.yamlfile import read_yaml
-from ingest.normalize import compact
+from ingest.normalize import compact, nfkc
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,13 @@ class Claim(BaseModel):
     # 「いいえ。」 then the sentence, which says why (「一度やれば終わり？」→ いいえ。毎年診断を…).
     yes_if: str | None = None
     no_if: str | None = None
+    # Said only where what the user said matches (a regular expression over the NFKC text), and then first:
+    # an agency's reason for a need the owner named (「甥っ子が継いでくれそう」 → the bank and 事業承継).
+    when: str | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> Claim:
-        for pattern in (self.yes_if, self.no_if):
+        for pattern in (self.yes_if, self.no_if, self.when):
             if pattern is not None:
                 re.compile(pattern)
         if (self.text is None) == (self.quote is None):
@@ -55,6 +58,10 @@ class Claim(BaseModel):
         if self.text is not None and not self.cites:
             raise ValueError(f"`text` needs `cites`: {self.text}")
         return self
+
+    def applies(self, said: str) -> bool:
+        """Is the sentence for this conversation (`said`: what the user said)? Only a `when` sentence may not be."""
+        return self.when is None or re.search(self.when, nfkc(said), re.IGNORECASE) is not None
 
     @property
     def sentence(self) -> str:

@@ -534,7 +534,13 @@ class SectionWriter:
                     ]
                     or card.answer[:REASON_CHOICES]
                 )
-                reason_claim = self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
+                named = [c for c in card.answer if c.when is not None and c.applies(heard or question)]
+                choices = [c for c in choices if c.when is None] or choices
+                reason_claim = (
+                    named[0]
+                    if named
+                    else self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
+                )
                 first = self._cite_claim(book, reason_claim, hits, english)
                 if first:
                     # (An English sentence ends in its Japanese and markers, with no 「。」 to split it from the
@@ -683,7 +689,9 @@ class SectionWriter:
                 # answer has not given first).
                 given = compact(strip_markers(previous.said)) if previous is not None else ""
                 why_support = self.cards.by_id("staff-why-support")
-                reasons = [c for c in card.answer if compact(c.sentence) not in given] or [
+                reasons = [
+                    c for c in card.answer if c.applies(heard) and compact(c.sentence) not in given
+                ] or [
                     # (all said already: why agencies take up DX support at all — a new business for them)
                     c
                     for c in (why_support.answer if why_support is not None else card.answer)
@@ -784,6 +792,7 @@ class SectionWriter:
                 parts.insert(0, "\n".join(f"{label['gap']}{gap}" for gap in dict.fromkeys(open_points)))
         else:
             claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
+            claims = [c for c in claims if c.applies(heard)]
             verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]

@@ -3099,3 +3099,17 @@ def test_asking_the_cost_with_little_to_spend_gets_the_low_budget_answer_without
     assert "身近なところから始め" in first.answer
     steps = cost.answer.split("### 次の一歩")[1].split("###")[0]
     assert "成功体験を重ねる" not in steps and "DX推進指標による自己診断" in steps
+
+
+def test_a_reason_for_a_need_the_owner_named_is_given_only_to_that_owner(advisor: Advisor) -> None:
+    succession = "事業承継できずに廃業してしまう"
+    tailor = ask(
+        advisor,
+        "京都で三代続く仕立て屋です。顧客台帳は全部紙です。もう70過ぎましたし、甥っ子が継いでくれそうなんやけど、"
+        "今のうちにデジタルにしといた方がええんやろか。どこに相談したらよろしい？",
+    )
+    bank = next(a for a in tailor.agencies if a.id == "regional_bank")
+    assert succession in bank.reason
+    # Nobody else hears it: not as the bank's reason, nor in the bank's own answer.
+    plain = ask(advisor, "取引のある銀行にDXの相談をしてもいいんですか？")
+    assert succession not in plain.answer
