@@ -331,6 +331,7 @@ def reads_alone(text: str) -> bool:
 
 
 SAID_SHARE = 0.8
+SHARE = re.compile(r"\d+(\.\d+)?\s*[%％]")  # 「30.8%を占めています」: a figure, not 「段階3」
 
 
 def _said_in(sentence: str, given: str) -> bool:
@@ -878,7 +879,7 @@ class SectionWriter:
             ):
                 # 「段階1の企業は中小企業全体の30.8%」 tells an owner asking where to start nothing to do: only
                 # for 「うちみたいな会社はどのくらいある？」.
-                claims = [c for c in claims if not re.search(r"\d", c.sentence)] or claims
+                claims = [c for c in claims if not SHARE.search(c.sentence)] or claims
             sentences = [
                 _in_prose(c, line, english)
                 for c in claims

@@ -3080,6 +3080,12 @@ def test_where_to_start_answers_first_then_says_where_the_firm_stands(advisor: A
     # …but where the stage is what was asked, that comes first.
     which = ask(advisor, "受注はFAXと電話、出勤簿はハンコです。うちはどの段階？何から始めれば？")
     assert which.answer.startswith("### 現在地")
+    # (a stage is no figure: the stage above is still named)
+    shop = ask(
+        advisor,
+        "焼き鳥屋を2店舗やってます。予約は電話とネット予約サイト、売上はエクセルで管理しています。次に何をすればいいですか？",
+    )
+    assert shop.answer.startswith("### 回答\n次の段階3（デジタライゼーション）では")
 
 
 def test_asking_the_cost_with_little_to_spend_gets_the_low_budget_answer_without_repeating_steps(
