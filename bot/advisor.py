@@ -1170,7 +1170,13 @@ class Advisor:
                 None,
             )
             card = naming.card if naming is not None else card
-        relevance = general and fresh and bool(RELEVANCE.search(text))
+        # (a start card drawn by the description — or by the votes of owners who described theirs — answers
+        # where to start, not whether DX concerns them: 「ウチみたいな店でも関係あるん？何から…？」 gets both)
+        relevance = (
+            (general or (card is not None and card.kind == "start"))
+            and fresh
+            and bool(RELEVANCE.search(text))
+        )
         if relevance and (not (described or starting) or PERSUADING.search(text)):
             # 「小さな店でもDXに取り組む意味はある？」; 「…親父は今のやり方で回ってるって。DXやる意味ってどう説明
             # したら？」 asks for the case for DX, not where the firm stands.

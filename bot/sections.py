@@ -841,9 +841,10 @@ class SectionWriter:
             if found:
                 parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
             lead = self.cards.by_id("why-dx") if why == "relevance" else None
-            if lead is not None:
-                # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
-                parts.append(_full_stop(self._cite_claim(book, lead.answer[0], hits, english)))
+            # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
+            leading = (
+                _full_stop(self._cite_claim(book, lead.answer[0], hits, english)) if lead is not None else ""
+            )
             named = NAMED_STAGE.search(nfkc(question))
             level = int(next(g for g in named.groups() if g)) if named else None
             stages_card = card.kind == "start" or card.id == "stages-overview"
@@ -886,6 +887,8 @@ class SectionWriter:
                 if (line := self._cite_claim(book, c, hits, english))
             ]
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
+            if leading:
+                body = (f"- {leading}\n" if english else leading) + body
             if verdict is not None and sentences:
                 body = label[verdict[1]] + ("\n" if english else "") + body  # 「はい。」 then why
             # Two parts asked, two answers: each under its subject (「### DX推進指標とは何か」).
