@@ -330,15 +330,19 @@ def reads_alone(text: str) -> bool:
     )
 
 
-SAID_SHARE = 0.8
+SAID_SHARE = 0.75
 SHARE = re.compile(r"\d+(\.\d+)?\s*[%％]")  # 「30.8%を占めています」: a figure, not 「段階3」
 
 
-def _said_in(sentence: str, given: str) -> bool:
-    """Is the sentence (nearly) in the compacted text: SAID_SHARE of its character pairs found there?"""
-    text = compact(strip_markers(sentence))
-    pairs = {text[i : i + 2] for i in range(len(text) - 1)}
-    return bool(pairs) and sum(p in given for p in pairs) / len(pairs) >= SAID_SHARE
+def _said_in(sentence: str, text: str) -> bool:
+    """Does one sentence of the text say this one nearly: SAID_SHARE of its character pairs in it?"""
+    said = compact(strip_markers(sentence))
+    pairs = {said[i : i + 2] for i in range(len(said) - 1)}
+    return bool(pairs) and any(
+        sum(p in other for p in pairs) / len(pairs) >= SAID_SHARE
+        for other in (compact(s) for s in re.split(r"(?<=[。！？])|\n", strip_markers(text)))
+        if other
+    )
 
 
 def raised(claim: Claim, context: str) -> bool:
@@ -912,8 +916,10 @@ class SectionWriter:
             else:
                 parts.append(answer)
             # The answer first (結論), then where the firm stands — unless that is what was asked
-            # (「うちはどの段階？何から始めれば？」).
-            parts.insert(len(parts) - 1 if STAGE_ASKED.search(nfkc(question)) else len(parts), stage_block)
+            # (「うちはどの段階？何から始めれば？」), or the answer goes on from it (「次の段階3では…」 reads
+            # well only after 「段階2と考えられます」).
+            first = STAGE_ASKED.search(nfkc(question)) or (stage is not None and stage.level >= 2)
+            parts.insert(len(parts) - 1 if first else len(parts), stage_block)
             if found or also:
                 parts.append(also or found)  # (the passages for the whole message would be about `also`)
         if stage is not None and card.kind == "clause":
@@ -925,10 +931,14 @@ class SectionWriter:
         chosen = fresh_steps or card.steps[:1]
         chosen = [c for c in chosen if raised(c, heard)]
         if previous is not None and previous.said and why != "next" and not card.id.startswith("case-"):
-            # A step the last answer gave, in its words or nearly (「身近なところから始めて成功体験を重ねること」), is
-            # not the next one. (「次の段階に進むには？」「もっと詳しく」 get the stage above, then the owner's steps.)
-            given = compact(strip_markers(previous.said))
-            chosen = [c for c in chosen if not _said_in(c.sentence, given)]
+            # A step the last answer's prose said, in its words or nearly (「身近なところから始めて成功体験を重ねる
+            # こと」), is not the next one. (A step it listed still is, for a follow-up on it: 「社長として具体的に
+            # 何を？」 wants 「社長自らが社員に対してDXの必要性を語る」 again. 「次の段階に進むには？」「もっと詳しく」
+            # get the stage above, then the owner's steps.)
+            prose = "\n".join(
+                line for line in previous.said.splitlines() if not line.lstrip().startswith("- ")
+            )
+            chosen = [c for c in chosen if not _said_in(c.sentence, prose)]
         if (
             card.kind == "start"
             and card.steps
