@@ -37,7 +37,7 @@ CUE_BONUS = 0.1
 # from owners' stories moved six of the public set's answers), and support staff ask precise questions
 # (「CISOの記載はどの柱？」) that votes from similar askers pull toward the overview. Two-fold
 # cross-validation over the labelled owner sets (`python -m evals.cards --folds`): an acceptable card for
-# 0.767 → 0.775 (sets 16–19) and 0.782 → 0.800 (20–23) of opening messages, follow-ups 0.804 → 0.800 and
+# 0.775 → 0.783 (sets 16–19) and 0.791 → 0.809 (20–23) of opening messages, follow-ups 0.800 → 0.796 and
 # 0.824 → 0.831. Without those limits it was 0.825 / 0.827, at the public set's cost. Weights 0.1–0.5 and
 # 3 or 8 neighbours did less well.
 NEIGHBOURS = 5
@@ -231,7 +231,7 @@ class CardIndex:
     ) -> None:
         """`focus`: a message's asking sentence and its vector, None for a message that is one question;
         `asked`: labelled messages (default: bot/data/asked.jsonl) that vote for their cards; `supporter`:
-        whether a message is a support organisation's (only messages from the same side vote: a tax
+        whether a message is a support organisation's (only owners' messages vote, and only for owners: a tax
         accountant asking how to support clients says nothing about a small office digitising itself)."""
         self.cards = list(deck if deck is not None else cards())
         self.focus = focus
@@ -267,12 +267,11 @@ class CardIndex:
         self.asked_by_supporters = np.array([self._supporter(a.text) for a in asked], dtype=bool)
 
     def _neighbours(self, message: str, vector: np.ndarray) -> np.ndarray:
-        """Per card: the votes of the labelled messages closest to this one (from the same side: owner or
-        supporter), weighted by their cosine."""
-        side = self.asked_by_supporters == self._supporter(message)
-        if self.asked_vectors is None or not side.any() or self._supporter(message):
+        """Per card: the votes of the owners' labelled messages closest to an owner's message, weighted by
+        their cosine (a supporter's message gets none)."""
+        rows = np.flatnonzero(~self.asked_by_supporters)
+        if self.asked_vectors is None or not rows.size or self._supporter(message):
             return np.zeros(len(self.cards), dtype=np.float32)
-        rows = np.flatnonzero(side)
         sims = self.asked_vectors[rows] @ vector
         nearest = np.argsort(-sims)[:NEIGHBOURS]
         return (sims[nearest] @ self.votes[rows[nearest]]) / NEIGHBOURS
