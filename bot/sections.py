@@ -796,7 +796,11 @@ class SectionWriter:
             if open_points:
                 parts.insert(0, "\n".join(f"{label['gap']}{gap}" for gap in dict.fromkeys(open_points)))
         else:
-            claims = self._answer_first(card, question) if card.kind in ("topic", "staff") else card.answer
+            claims = (
+                self._answer_first(card, question)
+                if card.kind in ("topic", "staff", "agency")
+                else card.answer
+            )
             claims = [c for c in claims if c.applies(heard)]
             verdict = self.verdict(card, question)
             if verdict is not None:

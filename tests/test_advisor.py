@@ -3122,3 +3122,16 @@ def test_a_reason_for_a_need_the_owner_named_is_given_only_to_that_owner(advisor
     # Nobody else hears it: not as the bank's reason, nor in the bank's own answer.
     plain = ask(advisor, "取引のある銀行にDXの相談をしてもいいんですか？")
     assert succession not in plain.answer
+
+
+def test_a_city_asking_the_labs_criteria_gets_them_first(advisor: Advisor) -> None:
+    criteria = ask(
+        advisor,
+        "市役所で産業振興を担当しています。うちの市も地域DX推進ラボに応募したいのですが、どんな基準を満たせばいいですか？",
+    )
+    assert criteria.topic == "regional-dx-lab"
+    # The sentence that answers it leads the lab's answer (not the list of the 43 places).
+    assert criteria.answer.startswith(
+        "選定基準の概要は、DXの推進に向けたビジョン、実施計画、進捗状況を測るための指標が明確"
+    )
+    assert "札幌市・函館市" not in criteria.answer
