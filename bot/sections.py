@@ -61,7 +61,7 @@ from bot.route import find_regions
 from bot.schemas import AgencyRecommendation, Citation, Intent, Message, StageEstimate
 from bot.stage import StageMatch, planned_stage
 from bot.verify import parse_markers, strip_markers
-from ingest.normalize import compact, nfkc
+from ingest.normalize import compact, nfkc, sentences
 
 if TYPE_CHECKING:
     from ground.config import Settings
@@ -335,13 +335,13 @@ SHARE = re.compile(r"\d+(\.\d+)?\s*[%％]")  # 「30.8%を占めています」:
 
 
 def _said_in(sentence: str, text: str) -> bool:
-    """Does one sentence of the text say this one nearly: SAID_SHARE of its character pairs in it?"""
+    """Does one sentence of the text say this one nearly: SAID_SHARE of its character pairs in it? (Not
+    `near_duplicate`, which compares two sentences both ways: a short step inside a longer sentence is said.)"""
     said = compact(strip_markers(sentence))
     pairs = {said[i : i + 2] for i in range(len(said) - 1)}
     return bool(pairs) and any(
         sum(p in other for p in pairs) / len(pairs) >= SAID_SHARE
-        for other in (compact(s) for s in re.split(r"(?<=[。！？])|\n", strip_markers(text)))
-        if other
+        for other in (compact(s) for s in sentences(strip_markers(text)))
     )
 
 
@@ -539,11 +539,11 @@ class SectionWriter:
                     ]
                     or card.answer[:REASON_CHOICES]
                 )
-                named = [c for c in card.answer if c.when is not None and c.applies(heard or question)]
+                for_need = [c for c in card.answer if c.when is not None and c.applies(heard or question)]
                 choices = [c for c in choices if c.when is None] or choices
                 reason_claim = (
-                    named[0]
-                    if named
+                    for_need[0]
+                    if for_need
                     else self._fitting(choices, context_weights, 1, vary=question, near=REASON_NEAR)[0]
                 )
                 first = self._cite_claim(book, reason_claim, hits, english)
