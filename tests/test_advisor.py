@@ -3135,3 +3135,14 @@ def test_a_city_asking_the_labs_criteria_gets_them_first(advisor: Advisor) -> No
         "選定基準の概要は、DXの推進に向けたビジョン、実施計画、進捗状況を測るための指標が明確"
     )
     assert "札幌市・函館市" not in criteria.answer
+
+
+def test_whether_one_must_use_the_banks_vendor_gets_no_yes(advisor: Advisor) -> None:
+    *_, must = converse(
+        advisor,
+        "京都で塗装屋やってるもんです。メインバンクの担当さんから「DXの相談乗りますよ」言われたんやけど、銀行にそんなこと相談してええもんなん？",
+        "銀行に頼んだら、結局その銀行の紹介する業者使わなあかんの？",
+    )
+    # 「相談していい？」 is a yes; whether one must use the bank's vendor is nothing the guides say yes to.
+    assert not must.answer.startswith("はい。")
+    assert ask(advisor, "取引のある銀行にDXの相談をしてもいいんですか？").answer.startswith("はい。")
