@@ -154,7 +154,7 @@ BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取り|取得|取れ|取っ|申請|受け)")
 WHAT_FOR_US = re.compile(
-    r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何か(して|やって)もら|メリット"
+    r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何の支援|支援(が|を)(もらえ|受けられ)|何か(して|やって)もら|メリット"
 )
 # 「対策にお金をかけるのがもったいないと言う役員に、どう説明したら？」 asks how to argue for spending, not
 # about support money.

@@ -3146,3 +3146,14 @@ def test_whether_one_must_use_the_banks_vendor_gets_no_yes(advisor: Advisor) -> 
     # 「相談していい？」 is a yes; whether one must use the bank's vendor is nothing the guides say yes to.
     assert not must.answer.startswith("はい。")
     assert ask(advisor, "取引のある銀行にDXの相談をしてもいいんですか？").answer.startswith("はい。")
+
+
+def test_what_support_a_selected_lab_gets_is_its_support_menu_even_when_said_before(advisor: Advisor) -> None:
+    *_, support = converse(
+        advisor,
+        "町役場で商工担当をしています。うちの町も地域DX推進ラボに応募したいのですが、どんな基準がありますか？",
+        "選ばれたら国から何の支援がもらえるんですか？",
+    )
+    # The sentence that answers it (the first answer gave it too), not loose passages.
+    assert support.answer.startswith("選定地域の支援メニューには、「地域DX推進ラボ」マークの利用")
+    assert "資料の関連する記述" not in support.answer
