@@ -919,8 +919,13 @@ class Advisor:
             question, qvec, previous, passages, own[0] if own else None, is_supporter(situation)
         )
         # A clear match is the message's own, not one that similar labelled messages' votes made clear
-        # (「美容室…うちくらいの規模でもDXって関係ありますか？」 still gets where the salon stands).
-        alone = self.cards.rank(question, qvec, n=2, passages=passages) if previous is None else own[:2]
+        # (「美容室…うちくらいの規模でもDXって関係ありますか？」 still gets where the salon stands): the ranking
+        # again, without the votes.
+        alone = sorted(
+            (replace(h, score=h.score - h.votes, votes=0.0) for h in ranked),
+            key=lambda h: (round(h.score, 3), h.dense),
+            reverse=True,
+        )[:2]
         clear = (
             alone[0]
             if len(alone) > 1

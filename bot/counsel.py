@@ -215,6 +215,7 @@ class CardHit:
     score: float
     dense: float
     lexical: float
+    votes: float = 0.0  # the part of the score the labelled messages' votes gave
 
 
 class CardIndex:
@@ -253,9 +254,10 @@ class CardIndex:
         self.learn(asked_before() if asked is None else asked)
 
     def learn(self, asked: Sequence[AskedBefore]) -> None:
-        """Take these labelled messages as the ones that vote (those for cards not in the deck are left out)."""
+        """Take these labelled messages as the ones that vote: the owners' (those for cards not in the deck
+        are left out)."""
         where = {c.id: i for i, c in enumerate(self.cards)}
-        asked = [a for a in asked if a.card in where or a.card == NO_CARD]
+        asked = [a for a in asked if (a.card in where or a.card == NO_CARD) and not self._supporter(a.text)]
         self.votes = np.zeros((len(asked), len(self.cards)), dtype=np.float32)
         for row, a in enumerate(asked):
             for other in a.also:
@@ -264,17 +266,15 @@ class CardIndex:
             if a.card in where:
                 self.votes[row, where[a.card]] = 1.0
         self.asked_vectors = self._vectors_of([nfkc(a.text) for a in asked]) if asked else None
-        self.asked_by_supporters = np.array([self._supporter(a.text) for a in asked], dtype=bool)
 
     def _neighbours(self, message: str, vector: np.ndarray) -> np.ndarray:
         """Per card: the votes of the owners' labelled messages closest to an owner's message, weighted by
         their cosine (a supporter's message gets none)."""
-        rows = np.flatnonzero(~self.asked_by_supporters)
-        if self.asked_vectors is None or not rows.size or self._supporter(message):
+        if self.asked_vectors is None or self._supporter(message):
             return np.zeros(len(self.cards), dtype=np.float32)
-        sims = self.asked_vectors[rows] @ vector
+        sims = self.asked_vectors @ vector
         nearest = np.argsort(-sims)[:NEIGHBOURS]
-        return (sims[nearest] @ self.votes[rows[nearest]]) / NEIGHBOURS
+        return (sims[nearest] @ self.votes[nearest]) / NEIGHBOURS
 
     def locate(self, find_chunk: Callable[[str], str | None]) -> None:
         """Learn which indexed passages each card's answer quotes (chunk ids), for `rank(passages=…)`."""
@@ -324,7 +324,7 @@ class CardIndex:
             echo = ECHO_BONUS if dense[i] >= ECHO_DENSE else 0.0
             cue = CUE_BONUS if cued(card, question) else 0.0
             score = float(blended[i] + neighbours[i]) + PASSAGE_WEIGHT * support + echo + cue
-            hits.append(CardHit(card, score, float(dense[i]), float(lexical[i])))
+            hits.append(CardHit(card, score, float(dense[i]), float(lexical[i]), float(neighbours[i])))
         # A tie goes to the card with the closer example question.
         hits.sort(key=lambda h: (round(h.score, 3), h.dense), reverse=True)
         return hits[:n]

@@ -59,6 +59,17 @@ class Tally:
         return (self.best / self.turns, self.acceptable / self.turns) if self.turns else (0.0, 0.0)
 
 
+def _advisor() -> Advisor:
+    """The advisor over the configured index (built first if missing), as the UI answers."""
+    from bot.advisor import Advisor as Built
+    from evals.runner import ensure_index
+    from ground.config import load_settings
+
+    settings = load_settings()
+    ensure_index(settings, progress=False)
+    return Built.from_settings(settings)
+
+
 def load_labels(path: Path = DEFAULT_LABELS) -> dict[tuple[str, int], Label]:
     labels = {}
     for raw in path.read_text(encoding="utf-8").splitlines():
@@ -77,13 +88,7 @@ def score(
     from bot.schemas import Message
 
     if advisor is None:
-        from bot.advisor import Advisor as Built
-        from evals.runner import ensure_index
-        from ground.config import load_settings
-
-        settings = load_settings()
-        ensure_index(settings, progress=False)
-        advisor = Built.from_settings(settings)
+        advisor = _advisor()
     first, follow = Tally(), Tally()
     for path in sets:
         for raw in path.read_text(encoding="utf-8").splitlines():
@@ -130,13 +135,7 @@ def export(labels: dict[tuple[str, int], Label], path: Path = ASKED_FILE) -> int
 
 def folds(labels: dict[tuple[str, int], Label]) -> list[tuple[str, Tally, Tally]]:
     """Two-fold cross-validation: sets 16–19 answered with 20–23's messages voting, and the other way."""
-    from bot.advisor import Advisor as Built
-    from evals.runner import ensure_index
-    from ground.config import load_settings
-
-    settings = load_settings()
-    ensure_index(settings, progress=False)
-    advisor = Built.from_settings(settings)
+    advisor = _advisor()
     halves = (DEFAULT_SETS[:4], DEFAULT_SETS[4:])
     out = []
     for test, train in (halves, halves[::-1]):
