@@ -127,6 +127,7 @@ GENERAL_CARDS = frozenset(
 )
 SCOPE_MARGIN = 0.05
 SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
+FEASIBLE = "small-firm-can-do"  # 「こんな小さい会社でもやれる？」: leads a where-to-start answer when the firm is described
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
@@ -361,8 +362,10 @@ class Advisor:
             # 「freeeとマネーフォワードどっちがいい？あと、DXの認定で何か得する？」: the part the guides cover is
             # answered, and the answer says first which part they do not.
             response = self._answer([*messages[:-1], Message(role="user", content=part)])
-            if not response.refused:
-                aside = "".join(s for s in sentences_of(last) if is_off_topic(s))
+            # Only what is asked is set aside: 「2024年問題で残業規制も厳しくなって正直きつい。」 tells the
+            # business's situation, and the answer does not claim to refuse it.
+            aside = "".join(s for s in sentences_of(last) if is_off_topic(s) and asks_anything(s))
+            if not response.refused and aside:
                 response.answer = (
                     f"ご質問のうち「{aside}」は、参照している資料には書かれていないため、お答えできません。"
                     f"ほかの点についてお答えします。\n\n{response.answer}"
@@ -778,6 +781,17 @@ class Advisor:
                 better = max(fitting, key=lambda h: named_words.get(h.card.id, -1))
                 if named_words.get(better.card.id, -1) > named_words.get(chosen.card.id, 0):
                     chosen = better
+                # 「ラボへの応募を検討しています。選定の要件と…」: a card the question names the way askers speak
+                # of its subject (its cues), when it fits nearly as well, over the list of selected regions.
+                spoken = [
+                    h
+                    for h in fitting
+                    if h.score >= fitting[0].score - STAFF_MARGIN
+                    and h.card.kind != "topic"  # (an owner's topic does not take a supporter's question)
+                    and cued(h.card, part)
+                ]
+                if spoken and not cued(chosen.card, part):
+                    chosen = spoken[0]
                 return chosen.card, "supporter"
         terms = english_terms(question) if is_mostly_ascii(question) else []
         card, why = choose_card(
@@ -1203,6 +1217,16 @@ class Advisor:
             # Where to start, or an owner describing the business: the start card of their stage. Asked
             # whether DX concerns them at all, the answer says so first (why-dx leads it).
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
+        elif (
+            card is not None
+            and card.id == FEASIBLE
+            and cued(card, text)
+            and (described or starting)
+            and previous is None
+        ):
+            # 「…修理の受付は電話とメモ…IT担当を雇う余裕なんてない。こんなんでもやれるもんかい？」: where this
+            # firm stands and starts, led by whether a firm like it can do DX at all.
+            card, why = self.cards.by_id("start-general"), "feasible"
         elif (
             # (a follow-up with no card too: 「うちって、国の言う段階でいうとどのへん？」 after describing the shop)
             (fresh or card is None)

@@ -501,6 +501,8 @@ _PROCEDURES = {
     r"有効期間|有効期限|更新": r"有効期間",
     r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
     r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    # 「次の公募はいつ頃？」: a call for applications still to come.
+    r"次の?(公募|募集|応募|選定)|(公募|募集)[^。？?]{0,6}(いつ|時期|予定)|いつ[^。？?]{0,6}(公募|募集)": r"公募",
     # The same in English (the cards' not_covered is Japanese; its English rendering is shown).
     r"(?i)how long|processing time|take to (get|be)": r"期間",
     r"(?i)deadline": r"締切|期限",

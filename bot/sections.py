@@ -124,6 +124,12 @@ def _share(claim: Claim, weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in words) / (sum(weights.values()) or 1.0)
 
 
+def _restates(claim: Claim, others: list[Claim]) -> bool:
+    """Is every quote of `claim` inside a quote of another of `others` (it says nothing they do not)?"""
+    quoted = [compact(q) for o in others if o is not claim for q in o.cites]
+    return all(any(compact(q) in k for k in quoted) for q in claim.cites)
+
+
 def _lists_places(text: str) -> bool:
     """「札幌市・函館市・…」: the guides' list of lab regions (or any list of five and more)."""
     return text.count("・") >= 5
@@ -166,6 +172,9 @@ def _clause_part(claim: Claim) -> str:
 # Case-study slides (後藤組, the support cases): quoted only when the question asks for an example.
 CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
+# A where-to-start answer that first answers what else the opening asked: whether DX concerns a firm like
+# theirs (why: relevance), whether such a firm can do it at all (why: feasible) — that card's first sentences.
+LEADS = {"relevance": ("why-dx", 1), "feasible": ("small-firm-can-do", 2)}
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
 REASON_CHOICES = 5  # an agency's reason is one of its card's first sentences …
 EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任せ|システム|ツール")
@@ -711,7 +720,16 @@ class SectionWriter:
             if card.id.startswith("case-") and WHAT_TO_DO.search(nfkc(question)):
                 # 「旅館業のうちが参考にするとしたら、どのあたりを真似すれば？」: what the case did that others can
                 # do (its steps), even when its answer gave them.
-                detail = self.to_do(card, english, book, hits, lead=False, heard=heard) or detail
+                # (led by how the case went about it, where the card says so for one who asks to copy it)
+                copied = "".join(
+                    _full_stop(line)
+                    for c in card.answer
+                    if c.when is not None
+                    and c.applies(question)
+                    and (line := self._cite_claim(book, c, hits, english))
+                )
+                case_steps = self.to_do(card, english, book, hits, lead=False, heard=heard)
+                detail = (copied + "\n\n" + case_steps if copied and case_steps else case_steps) or detail
             detail = self.verdict_first(card, question, english, book, hits, detail)
             if (
                 stage is not None
@@ -796,12 +814,15 @@ class SectionWriter:
             if open_points:
                 parts.insert(0, "\n".join(f"{label['gap']}{gap}" for gap in dict.fromkeys(open_points)))
         else:
+            # (a `when` sentence that only restates sentences the answer gives in full is not said with them)
+            sayable = [
+                c for c in card.answer if c.applies(heard) and not (c.when and _restates(c, card.answer))
+            ]
             claims = (
-                self._answer_first(card, question)
+                self._answer_first(card, question, sayable)
                 if card.kind in ("topic", "staff", "agency")
-                else card.answer
+                else sayable
             )
-            claims = [c for c in claims if c.applies(heard)]
             verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
@@ -848,11 +869,19 @@ class SectionWriter:
             found = self._selected_in(home, book) if home else ""
             if found:
                 parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
-            lead = self.cards.by_id("why-dx") if why == "relevance" else None
-            # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage.
-            leading = (
-                _full_stop(self._cite_claim(book, lead.answer[0], hits, english)) if lead is not None else ""
+            # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage; so is
+            # 「こんなんでもやれるもんかい？」 (cheap tools, the success points: start small, grow people on the way).
+            lead, said_first = LEADS.get(why, ("", 0))
+            lead_card = self.cards.by_id(lead)
+            lead_claims = lead_card.answer[:said_first] if lead_card is not None else []
+            leading = "".join(
+                _full_stop(line)
+                for claim in lead_claims
+                if (line := self._cite_claim(book, claim, hits, english))
             )
+            if leading:  # (the card's sentence quoting what the lead quoted is not said twice)
+                quoted = {q for claim in lead_claims for q in claim.cites}
+                claims = [c for c in claims if not set(c.cites) & quoted] or claims
             named = NAMED_STAGE.search(nfkc(question))
             level = int(next(g for g in named.groups() if g)) if named else None
             stages_card = card.kind == "start" or card.id == "stages-overview"
@@ -992,7 +1021,9 @@ class SectionWriter:
             # (「利率はなんぼくらいね？」: the loan's card gives the rate, so that leads)
             and not re.search(r"利率|金利|利息|\brates?\b", nfkc(question), re.IGNORECASE)
         )
-        if gap and (priced or (uncovered(card, question) and why != "detail")):
+        # (A follow-up asking when — 「次の公募はいつ頃？」 — is answered by the date the guides do not give.)
+        timed = bool(ASKS_WHEN.search(nfkc(question)))
+        if gap and (priced or (uncovered(card, question) and (why != "detail" or timed))):
             # 「いくらかかる？」: the honest answer comes first — the guides give no prices — then what they do say
             # (the part of it on what was asked: 「選ばれたら得することは？」 → no perks, not also the deadlines).
             parts.insert(1 if english else 0, uncovered_part(card, question, english) or gap)
@@ -1092,11 +1123,13 @@ class SectionWriter:
                     return claim, word
         return None
 
-    def _answer_first(self, card: Card, question: str) -> list[Claim]:
+    def _answer_first(self, card: Card, question: str, answer: list[Claim] | None = None) -> list[Claim]:
         """The card's answer with the sentence that answers this very question first (「DX認定がないと応募
-        できない？」 → the sentence on 他薦, not the definition), when one fits clearly better than the first."""
+        できない？」 → the sentence on 他薦, not the definition), when one fits clearly better than the first.
+        `answer`: the sentences to say (the card's by default)."""
+        answer = card.answer if answer is None else answer
         if WANTS_FIGURE.search(nfkc(question)):
-            return card.answer  # a number is answered by the passages' figure sentences (_passages_section)
+            return answer  # a number is answered by the passages' figure sentences (_passages_section)
         weights = self.pool.weights(question, expansions_for(question))
         name = re.split(r"[（(]", card.title)[
             0
@@ -1104,24 +1137,20 @@ class SectionWriter:
         subject = set(tokens_of(name + " " + " ".join(expansions_for(name))))
         # What is asked beyond the topic, in words the card uses at all (「最近」「聞いた」 tell its sentences
         # nothing apart; 「変わった」 read as 改訂・見直し does).
-        said = {t for c in card.answer for t in _claim_tokens(c)}
+        said = {t for c in answer for t in _claim_tokens(c)}
         asked = {
             t: w for t, w in weights.items() if t not in subject and t in said and len(t) > 1
         }  # not 「人」
         if not asked:
-            return card.answer
+            return answer
 
         def fit(claim: Claim) -> float:
             return _share(claim, asked)
 
-        best = max(card.answer, key=fit)
-        if (
-            best is card.answer[0]
-            or fit(best) < LEAD_MIN
-            or fit(best) < LEAD_MARGIN * max(fit(card.answer[0]), 1e-9)
-        ):
-            return card.answer
-        return [best, *(c for c in card.answer if c is not best)]
+        best = max(answer, key=fit)
+        if best is answer[0] or fit(best) < LEAD_MIN or fit(best) < LEAD_MARGIN * max(fit(answer[0]), 1e-9):
+            return answer
+        return [best, *(c for c in answer if c is not best)]
 
     def detail(
         self,
@@ -1165,11 +1194,13 @@ class SectionWriter:
             return cost + figure + dated + name + term + offer + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
+        # (a `when` sentence only for a question in its words: 「真似できる？」 gets how the case went about it)
+        candidates = [c for c in card.claims() if c.applies(question)]
         claims = sorted(
-            (c for c in card.claims() if everything or overlap(c) >= min_overlap),
+            (c for c in candidates if everything or overlap(c) >= min_overlap),
             key=overlap,
             reverse=True,
-        )[: len(card.claims()) if everything else most]
+        )[: len(candidates) if everything else most]
         heard = compact(strip_markers(said))
         if OTHERS_ASKED.search(nfkc(question)):
             # 「ほかに工夫の例があれば」: what the last answer has not said yet, however well it fits.
@@ -1188,7 +1219,7 @@ class SectionWriter:
                 or compact(c.sentence) not in heard
                 or (tokens_of(c.sentence) & asked) - tokens_of(best.sentence)
             ]
-        claims = [c for c in card.claims() if c in claims]  # in the card's order
+        claims = [c for c in candidates if c in claims]  # in the card's order
         # A step that only restates a sentence kept (「CISO等の責任者を任命し…」 after the direction that says it).
         steps = {id(c) for c in card.steps}
         claims = [

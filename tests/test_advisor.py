@@ -3157,3 +3157,89 @@ def test_what_support_a_selected_lab_gets_is_its_support_menu_even_when_said_bef
     # The sentence that answers it (the first answer gave it too), not loose passages.
     assert support.answer.startswith("選定地域の支援メニューには、「地域DX推進ラボ」マークの利用")
     assert "資料の関連する記述" not in support.answer
+
+
+def test_a_described_hardship_with_an_off_topic_word_is_no_question_refused(advisor: Advisor) -> None:
+    answer = ask(
+        advisor,
+        "千葉で運送業をしています。配車は電話とホワイトボードで、2024年問題で残業規制も厳しくなり正直きついです。"
+        "配車をシステムにすればDXと言えるんでしょうか？",
+    ).answer
+    # 「2024年問題」 tells the situation; only a sentence that asks something is set aside as outside the guides.
+    assert "お答えできません" not in answer
+    assert "DXはデジタルを活用して企業や組織の変革を通じた成長を目指すもの" in answer
+
+
+def test_whether_the_firm_runs_on_its_own_in_the_end_gets_yes_not_no(advisor: Advisor) -> None:
+    *_, own = converse(
+        advisor,
+        "社内にITのわかる人が一人もいません。こういう会社はDXをどう進めればいいですか？",
+        "コンサルに頼りきりになるのが心配です。最後は自分たちでやれるようになるんですか？",
+    )
+    assert own.answer.startswith("はい。")
+    assert "最終的には企業が自走することを目指します" in own.answer.split("。")[1]
+
+
+def test_a_city_applying_for_a_lab_gets_its_criteria_and_support_not_the_region_list(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "町役場の企画課です。地域DX推進ラボに応募するか検討中です。選定の要件と、選ばれたら受けられる支援を教えてください。",
+    )
+    assert response.topic == "regional-dx-lab"
+    assert "選定基準の概要は" in response.answer
+    assert "メンターの派遣" in response.answer
+    assert "札幌市・函館市" not in response.answer
+
+
+def test_when_the_next_call_for_labs_comes_says_first_that_the_guides_do_not_give_it(
+    advisor: Advisor,
+) -> None:
+    *_, when = converse(
+        advisor,
+        "県の産業政策課です。地域DX推進ラボにはこれまでどこが選ばれていますか？",
+        "次の公募はいつごろありそうですか？",
+    )
+    assert when.answer.startswith("次の公募の時期は、資料には載っていません。")
+
+
+def test_whether_an_owner_lost_with_computers_can_do_dx_gets_the_guides_answer_to_that(
+    advisor: Advisor,
+) -> None:
+    *_, can = converse(
+        advisor,
+        "福井で小さな酒屋をやってます。配達の注文は電話で受けて、帳簿はノートです。DXって何から始めれば？",
+        "娘はスマホに強いけど、わしはパソコンがさっぱりや。それでもやれるもんかね？",
+    )
+    assert can.topic == "small-firm-can-do"
+    assert "DX推進過程の中で人材を育成する" in can.answer
+    assert "直接の記述が見当たりません" not in can.answer
+
+
+def test_a_described_firm_asking_whether_it_can_do_it_gets_its_stage_led_by_that_answer(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "釧路で建具屋をしています。職人8人。注文は電話とFAX、見積もりは手書きです。"
+        "わしはパソコンが苦手です。こんなうちでもやれるもんでしょうか？",
+    )
+    assert response.topic == "start-stage1"
+    conclusion = response.answer.split("### 回答\n")[1]
+    assert conclusion.startswith("今日では、簡単に安く使えるデジタルツールが増えているとされています。")
+    assert "### 現在地" in response.answer
+    # The stage card's sentence quoting what the lead quoted (start small, build successes) is not said twice.
+    assert "身近なところから始めて成功体験を重ねることが" not in response.answer
+
+
+def test_what_to_copy_from_a_case_is_led_by_how_the_case_went_about_it(advisor: Advisor) -> None:
+    case, copy = converse(
+        advisor,
+        "後藤組っていう建設会社のDXの事例を教えてください。",
+        "うちは社員12人の工務店なんですが、真似できるところはありますか？",
+    )
+    told = "後藤組では、社長自らが社員に対してDXの必要性を語り"
+    assert told not in case.answer  # (the full case says it in its own sentences)
+    assert copy.answer.startswith(told)
+    assert "現場単位でのIT説明会" in copy.answer
