@@ -3243,3 +3243,14 @@ def test_what_to_copy_from_a_case_is_led_by_how_the_case_went_about_it(advisor: 
     assert told not in case.answer  # (the full case says it in its own sentences)
     assert copy.answer.startswith(told)
     assert "現場単位でのIT説明会" in copy.answer
+
+
+def test_a_follow_up_in_everyday_words_gets_the_sentence_sharing_the_guides_words(advisor: Advisor) -> None:
+    *_, pillars = converse(
+        advisor,
+        "デジタルガバナンス・コード3.0の概要を教えてください。",
+        "で、柱が5つあるって聞いたんですけど、ざっくりでええので教えてもらえます？",
+    )
+    # 「ざっくり」「ええ」 are no words of the guides: they do not keep the pillars' sentence from answering.
+    assert pillars.answer.startswith("５つの柱は、1. 経営ビジョン・ビジネスモデルの策定")
+    assert "直接の記述が見当たりません" not in pillars.answer
