@@ -127,7 +127,9 @@ GENERAL_CARDS = frozenset(
 )
 SCOPE_MARGIN = 0.05
 SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
-FEASIBLE = "small-firm-can-do"  # 「こんな小さい会社でもやれる？」: leads a where-to-start answer when the firm is described
+# Cards whose first sentences lead a where-to-start answer when the firm is described and the cues name them:
+# 「こんな小さい会社でもやれる？」, 「人が足りなくて、DXで何とかならないか」 (the why that says which, sections.LEADS)
+LEADING = {"small-firm-can-do": "feasible", "staff-shortage": "shortage"}
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
@@ -1219,14 +1221,15 @@ class Advisor:
             card, why = self.cards.by_id("start-general"), "relevance" if relevance else "match"
         elif (
             card is not None
-            and card.id == FEASIBLE
+            and card.id in LEADING
             and cued(card, text)
             and (described or starting)
             and previous is None
         ):
             # 「…修理の受付は電話とメモ…IT担当を雇う余裕なんてない。こんなんでもやれるもんかい？」: where this
             # firm stands and starts, led by whether a firm like it can do DX at all.
-            card, why = self.cards.by_id("start-general"), "feasible"
+            why = LEADING[card.id]
+            card = self.cards.by_id("start-general")
         elif (
             # (a follow-up with no card too: 「うちって、国の言う段階でいうとどのへん？」 after describing the shop)
             (fresh or card is None)

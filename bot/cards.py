@@ -92,6 +92,9 @@ class Card(BaseModel):
     # How askers name the subject besides the title's words (a regular expression): 「総スカン」「紙でええやん」
     # name staff resistance as surely as 「抵抗」 does.
     cues: str | None = None
+    # Reached only when the cues name its subject (「若い人も来るもんだべか」), never by resemblance alone: its
+    # examples sound like many an owner's story (人手不足) that asks something else.
+    cued_only: bool = False
 
     def claims(self) -> list[Claim]:
         return [*self.answer, *self.steps]

@@ -30,6 +30,7 @@ ECHO_BONUS = 0.05  # … and outweighs the passage boost of a sibling card
 # did worse).
 ASKED_WEIGHT = 0.5
 CUE_BONUS = 0.1
+UNCUED = 10.0  # a card reached only by its cues, when they do not name it: out of the running
 # Opening messages labelled with their card (bot/data/asked.jsonl) vote for it: the NEIGHBOURS closest to an
 # owner's opening message each add their cosine (ALSO_VOTE of it for a card that would also do), averaged,
 # times NEIGHBOUR_WEIGHT. Only for an owner's message that first describes the business, as the labelled ones
@@ -324,6 +325,8 @@ class CardIndex:
             echo = ECHO_BONUS if dense[i] >= ECHO_DENSE else 0.0
             cue = CUE_BONUS if cued(card, question) else 0.0
             score = float(blended[i] + neighbours[i]) + PASSAGE_WEIGHT * support + echo + cue
+            if card.cued_only and not cue:
+                score -= UNCUED  # (still ranked: every card has a score)
             hits.append(CardHit(card, score, float(dense[i]), float(lexical[i]), float(neighbours[i])))
         # A tie goes to the card with the closer example question.
         hits.sort(key=lambda h: (round(h.score, 3), h.dense), reverse=True)

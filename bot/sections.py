@@ -173,8 +173,9 @@ def _clause_part(claim: Claim) -> str:
 CASE = re.compile(r"事例|後藤組|選定企業|DXセレクション2025")
 PASSAGE_CHUNKS = 3  # a specific question may add verbatim sentences from the top passages …
 # A where-to-start answer that first answers what else the opening asked: whether DX concerns a firm like
-# theirs (why: relevance), whether such a firm can do it at all (why: feasible) — that card's first sentences.
-LEADS = {"relevance": ("why-dx", 1), "feasible": ("small-firm-can-do", 2)}
+# theirs (why: relevance), whether such a firm can do it at all (feasible), whether DX helps with too few
+# people (shortage) — that card's first sentences.
+LEADS = {"relevance": ("why-dx", 1), "feasible": ("small-firm-can-do", 2), "shortage": ("staff-shortage", 2)}
 PASSAGE_MIN_OVERLAP = 0.3  # … that share at least this much of its (IDF-weighted) words
 REASON_CHOICES = 5  # an agency's reason is one of its card's first sentences …
 EXAMPLE_ASKED = re.compile(r"PMO|連携|開発|運用|調達|導入|外注|任せ|システム|ツール")

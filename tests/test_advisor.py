@@ -3254,3 +3254,27 @@ def test_a_follow_up_in_everyday_words_gets_the_sentence_sharing_the_guides_word
     # 「ざっくり」「ええ」 are no words of the guides: they do not keep the pillars' sentence from answering.
     assert pillars.answer.startswith("５つの柱は、1. 経営ビジョン・ビジネスモデルの策定")
     assert "直接の記述が見当たりません" not in pillars.answer
+
+
+def test_whether_dx_helps_keep_staff_gets_what_the_guides_show_and_what_they_do_not(advisor: Advisor) -> None:
+    *_, keep = converse(
+        advisor,
+        "金沢で美容室を3店舗やってます。予約はアプリ、会計はPOSレジです。次に何をすればDXと言えますか？",
+        "一番困ってるのは、スタッフがすぐ辞めてしまうことなんです。DXでそこはなんとかなりますか？",
+    )
+    assert keep.topic == "staff-shortage"
+    assert "新卒者3年後定着率が83.3%" in keep.answer
+    assert "直接の記述が見当たりません" not in keep.answer
+
+
+def test_a_card_reached_only_by_its_cues_takes_no_question_that_only_sounds_like_it(advisor: Advisor) -> None:
+    # (人手不足 stories: the staff-shortage card answers only one that asks whether DX helps with it)
+    card = next(c for c in advisor.cards.cards if c.id == "staff-shortage")
+    assert card.cued_only
+    response = ask(
+        advisor, "社員10人の設計事務所です。図面の管理をクラウドに移したいんですが、これってDXですか？"
+    )
+    assert response.topic != "staff-shortage"
+    question = "人が辞めていく。どうしたら？"
+    ranked = advisor.cards.rank(question, advisor.index.embed_query(question), n=len(advisor.cards.cards))
+    assert next(h for h in ranked if h.card.id == "staff-shortage").score < 0
