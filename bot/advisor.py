@@ -746,6 +746,9 @@ class Advisor:
                     or (h.card.kind in ("region", "agency") and names_all(h.card, question))
                 )
                 and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
+                # (a card reached only by its cues, by the whole message's: 「…ハードルが高くない？何を勧めれば」
+                # asks what to recommend to clients, not whether one's own small firm can do it)
+                and (not h.card.cued_only or cued(h.card, question))
             ]
             # 「士業もDXの支援役として期待されていると聞いたのですが、本当ですか？」: what the guides say of that
             # kind of agency (the asked sentence names it and asks about its role).
@@ -1373,6 +1376,10 @@ class Advisor:
             lab = self.cards.by_id("regional-dx-lab") if previous.card.kind == "region" else None
             card = lab or previous.card
             why = "detail" if card.id in previous.seen else "match"
+        if card is not None and card.cued_only and not cued(card, question) and previous is not None:
+            # Named by one part of the message only: 「…ハードルが高くない？最初の目標として何を勧めれば」 asks
+            # what to recommend to clients, not whether one's own small firm can do it — the topic before.
+            card, why = previous.card, "detail"
         return card, why, own[0] if own else None
 
     def _search(

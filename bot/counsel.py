@@ -510,7 +510,8 @@ _PROCEDURES = {
     r"(?i)how long|processing time|take to (get|be)": r"期間",
     r"(?i)deadline": r"締切|期限",
     r"(?i)valid for|validity|renew": r"有効期間",
-    r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form": r"申請先|手続|方法|様式",
+    r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form"
+    r"|(english|japanese) (version of the )?(application|form)|apply in (english|japanese)": r"申請先|手続|方法|様式",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.

@@ -186,8 +186,6 @@ EXAMPLES_MIN_OVERLAP = 0.05  # asked for examples after the topic: its sentences
 DETAIL_RETRY_OVERLAP = 0.15  # … and when none shares that much, the one closest if it shares at least this
 WHY_REASONS = 3  # 「なんで銀行が？」 about an agency: at most this many of its reasons
 WHY_ASKED = re.compile(r"なんで|なぜ|何故|どうして|\bwhy\b", re.IGNORECASE)
-RESCUE_OVERLAP = 0.5  # a follow-up's words the guides use: a card sentence sharing this much of them …
-RESCUE_WORDS = 2  # … and at least this many of them answers it when none shares enough of all its words
 DETAIL_CLAIMS = 2  # a follow-up on a detail gets at most this many of the card's sentences
 FIGURE_BONUS = 0.5  # a card sentence with a number, for a follow-up that asks for one
 COUNTED = re.compile(
@@ -674,14 +672,7 @@ class SectionWriter:
                     detail = self.to_do(card, english, book, hits, lead=False, heard=heard)
                 return "\n\n".join(p for p in (gap, detail) if p)
             detail = self.detail(
-                card,
-                question,
-                english,
-                book,
-                hits,
-                said=previous.said if previous is not None else "",
-                rescue=not english
-                and not WHY_ASKED.search(nfkc(question)),  # (「なんで？」: its reasons, below)
+                card, question, english, book, hits, said=previous.said if previous is not None else ""
             )
             if not detail and self.verdict(card, question) is None:
                 # Nothing clearly on the point: the topic's own sentence that comes closest, when it rests on
@@ -1174,16 +1165,10 @@ class SectionWriter:
         most: int = DETAIL_CLAIMS,
         agreeing: list[str] | None = None,
         said: str = "",
-        rescue: bool = False,
     ) -> str:
         """A follow-up on a topic already answered (「研修してる間の給料も出るの？」): only the card's sentences
-        and (with `passages`) the passage sentences that speak to this question, not the whole answer again.
-        `rescue`: when none speaks to it, one that shares most of the words the guides use at all."""
+        and (with `passages`) the passage sentences that speak to this question, not the whole answer again."""
         weights = self.pool.weights(question, expansions_for(question))
-        # Words the guides never use (「入れ替える」「気をつける」) no card sentence can share: when no sentence
-        # speaks to the question, they no longer thin out the share of those it can (「ブラックボックス」).
-        known = {t: w for t, w in weights.items() if t in self.pool.idf}
-        basis = weights
         money = bool(MONEY.search(nfkc(question)))
         wants_figure = bool(WANTS_FIGURE.search(nfkc(question)))
 
@@ -1207,28 +1192,16 @@ class SectionWriter:
                 if served and re.search(r"支援メニュー|支援(します|する|を行)", claim.sentence)
                 else 0.0
             )
-            return cost + figure + dated + name + term + offer + _share(claim, basis)
+            return cost + figure + dated + name + term + offer + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         # (a `when` sentence only for a question in its words: 「真似できる？」 gets how the case went about it)
         candidates = [c for c in card.claims() if c.applies(question)]
-
-        def fitting(least: float = min_overlap, words: int = 0) -> list[Claim]:
-            return sorted(
-                (
-                    c
-                    for c in candidates
-                    if everything or (overlap(c) >= least and len(set(basis) & _claim_tokens(c)) >= words)
-                ),
-                key=overlap,
-                reverse=True,
-            )[: len(candidates) if everything else most]
-
-        claims = fitting()
-        if rescue and not claims and known and len(known) < len(weights):
-            # (then a sentence must share most of them, and more than one word: 「辞める」 alone is no answer)
-            basis = known
-            claims = fitting(RESCUE_OVERLAP, RESCUE_WORDS)
+        claims = sorted(
+            (c for c in candidates if everything or overlap(c) >= min_overlap),
+            key=overlap,
+            reverse=True,
+        )[: len(candidates) if everything else most]
         heard = compact(strip_markers(said))
         if OTHERS_ASKED.search(nfkc(question)):
             # 「ほかに工夫の例があれば」: what the last answer has not said yet, however well it fits.
