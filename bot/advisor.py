@@ -85,7 +85,15 @@ from bot.question import (
 from bot.retrieve import Hit, SearchIndex, check_query
 from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
-from bot.sections import AGENCY_CARDS, LABELS, OTHERS_ASKED, OWN_STAGE_ASKED, SectionWriter, unsaid_steps
+from bot.sections import (
+    AGENCY_CARDS,
+    LABELS,
+    LEADS,
+    OTHERS_ASKED,
+    OWN_STAGE_ASKED,
+    SectionWriter,
+    unsaid_steps,
+)
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
 from bot.verify import strip_markers
@@ -127,9 +135,9 @@ GENERAL_CARDS = frozenset(
 )
 SCOPE_MARGIN = 0.05
 SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning (not only a shared word)
-# Cards whose first sentences lead a where-to-start answer when the firm is described and the cues name them:
-# 「こんな小さい会社でもやれる？」, 「人が足りなくて、DXで何とかならないか」 (the why that says which, sections.LEADS)
-LEADING = {"small-firm-can-do": "feasible", "staff-shortage": "shortage"}
+# Cards whose first sentences lead a where-to-start answer when the firm is described and the cues name them
+# (「こんな小さい会社でもやれる？」, 「人が足りなくて、DXで何とかならないか」), by the why that says which.
+LEADING = {card_id: why for why, (card_id, _) in LEADS.items() if why != "relevance"}
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
