@@ -754,9 +754,6 @@ class Advisor:
                     or (h.card.kind in ("region", "agency") and names_all(h.card, question))
                 )
                 and h.score >= CARD_MIN_SCORE - STAFF_MARGIN
-                # (a card reached only by its cues, by the whole message's: 「…ハードルが高くない？何を勧めれば」
-                # asks what to recommend to clients, not whether one's own small firm can do it)
-                and (not h.card.cued_only or cued(h.card, question))
             ]
             # 「士業もDXの支援役として期待されていると聞いたのですが、本当ですか？」: what the guides say of that
             # kind of agency (the asked sentence names it and asks about its role).
