@@ -249,7 +249,10 @@ OWN_FIRM = re.compile(r"うち|弊社|当社|自社|我が社|わが社")
 LENDING = re.compile(BORROWING.pattern + r"|保証")
 # A local programme asked about (「東京にそういう仕組みはある？」「any DX support program in Tokyo?」), not just
 # someone to talk to (「近くに相談先がなければ？」).
-PROGRAMME = re.compile(r"ラボ|プログラム|制度|仕組み|\blabs?\b|program", re.IGNORECASE)
+# A support programme asked about (「県にそういう仕組みある？」), not the owner's own set-up (「楽な仕組みにしたい」).
+PROGRAMME = re.compile(
+    r"ラボ|プログラム|(?<![楽な])(制度|仕組み)(?!に(し|す))|\blabs?\b|program", re.IGNORECASE
+)
 # The owner asks where their own firm stands (not which stage a tool they consider belongs to).
 MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
@@ -686,11 +689,15 @@ class Advisor:
         matches = match_agencies(question, limit=11)
         # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
         lowered = nfkc(question).lower()
-        naming = [m.agency.id for m in matches if any(n in lowered for n in m.agency.names)]
+        naming = [m.agency.id for m in matches if _names_agency(lowered, m.agency.names)]
         named = naming[0] if naming else None
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
+        # (「銀行以外にも…支援してくれる仕組み」 sets the bank aside: it asks about others)
+        besides = re.sub(r"[^、。？?\s]{1,12}以外(にも|に|の|で)?", "", nfkc(question))
         if (
-            not _names_other_agency(matches)
+            not _names_other_agency(
+                match_agencies(besides, limit=11) if besides != nfkc(question) else matches
+            )
             # 「東大阪です。DX推進指標ってお金かかる？どこかに頼む？」 names its subject: not the labs.
             and not (top is not None and top.card.kind != "region" and names_all(top.card, question))
             # 「埼玉です。人を育てるのに使える国の支援は？」 asks for one kind of support, which a topic answers.
@@ -722,7 +729,13 @@ class Advisor:
                 )
             )
             # 「燕市って地域で何かやってる？近くで相談できるところは？」 after another topic asks about the place.
-            and (not is_follow_up(question, previous) or LOCAL.search(nfkc(question)))
+            # (「茨城だと、いろんな機関がまとまって支援してくれる仕組みがあるって聞いた」 names the place and asks
+            # about a programme there.)
+            and (
+                not is_follow_up(question, previous)
+                or LOCAL.search(nfkc(question))
+                or (find_regions(question, self.regions) and PROGRAMME.search(asked_part(question)))
+            )
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
             # 「燕市のラボに関わるとどんなメリットが？」 asks what a lab does, not where the labs are.
@@ -762,7 +775,7 @@ class Advisor:
                 (
                     card
                     for m in (match_agencies(part, limit=11) if _SUPPORT_ROLE.search(part) else [])
-                    if any(n in part.lower() for n in m.agency.names)
+                    if _names_agency(part.lower(), m.agency.names)
                     and m.agency.id
                     not in SHUJII  # (their role is the guidance's 「主治医」: the staff cards)
                     and (card := self.cards.by_id(AGENCY_CARDS.get(m.agency.id, ""))) is not None
@@ -779,7 +792,8 @@ class Advisor:
                 chosen = (staff or fitting)[0]
                 # …unless another names more of what is asked (「3つの視点をどう伝える？」: the code's viewpoints,
                 # not the list of policy tools that also names the code).
-                asked = set(content_words(asked_sentence(question) or question))  # not 「経営指導員です」
+                # (not 「経営指導員です」; nor 「支援」, which every supporter's question says: 「支援先に勧めるとき」)
+                asked = set(content_words(asked_sentence(question) or question)) - {"支援"}
                 near = {
                     h.card.id: asked & title_words(h.card)
                     for h in fitting
@@ -793,15 +807,24 @@ class Advisor:
                     chosen = better
                 # 「ラボへの応募を検討しています。選定の要件と…」: a card the question names the way askers speak
                 # of its subject (its cues), when it fits nearly as well, over the list of selected regions.
-                spoken = [
-                    h
-                    for h in fitting
-                    if h.score >= fitting[0].score - STAFF_MARGIN
-                    and h.card.kind != "topic"  # (an owner's topic does not take a supporter's question)
-                    and cued(h.card, part)
-                ]
-                if spoken and not cued(chosen.card, part):
-                    chosen = spoken[0]
+                # (The asking sentence first; else the whole message: 「ラボへの応募を検討しています。選定の要件、
+                # 特に構成員の条件と…を確認させてください。」 names the lab in the sentence before.)
+                for said in (part, nfkc(question)):
+                    spoken = [
+                        h
+                        for h in fitting
+                        if h.score >= fitting[0].score - STAFF_MARGIN
+                        and h.card.kind != "topic"  # (an owner's topic does not take a supporter's question)
+                        and cued(h.card, said)
+                    ]
+                    if spoken and not cued(chosen.card, said):
+                        chosen = spoken[0]
+                    if spoken:
+                        break
+                if previous is not None and previous.card is chosen.card:
+                    # (「当所の職員がITCアソシエイトになったら、どんな役割を？」 after what it is: what speaks to
+                    # this question, not the same answer again)
+                    return chosen.card, "detail"
                 return chosen.card, "supporter"
         terms = english_terms(question) if is_mostly_ascii(question) else []
         card, why = choose_card(
@@ -1205,6 +1228,8 @@ class Advisor:
             (general or (card is not None and card.kind == "start"))
             and fresh
             and bool(RELEVANCE.search(text))
+            # (「…mentioned "DX certification". Is it worth it for a company this small?」: whether that is)
+            and not (card is not None and card.kind == "topic" and names_subject(card, named))
         )
         if relevance and (not (described or starting) or PERSUADING.search(text)):
             # 「小さな店でもDXに取り組む意味はある？」; 「…親父は今のやり方で回ってるって。DXやる意味ってどう説明
@@ -1609,7 +1634,8 @@ class Advisor:
             brief=why != "bring",
             english=is_mostly_ascii(question),
             question=question,
-            avoid=tuple(c.sentence for c in card.answer) if card is not None else (),
+            # (not a `when` sentence the answer leaves unsaid)
+            avoid=tuple(c.sentence for c in card.answer if c.applies(situation)) if card is not None else (),
             # Under an answer on another topic the agency is a pointer; what to discuss with it belongs to
             # answers about where to start, whom to ask, or that agency.
             items=card is None or card.kind in ("start", "agency", "region") or asks_who or named,
@@ -1818,6 +1844,11 @@ def _said_any(card: Card, said: str) -> bool:
     return any(compact(c.sentence.rstrip("。")) in heard for c in card.answer)
 
 
+def _names_agency(lowered: str, names: list[str]) -> bool:
+    """Does the text name the agency by one of its names (「大学に相談」), not a person (「バイトの大学生」)?"""
+    return any(re.search(re.escape(n) + "(?!生)", lowered) for n in names)
+
+
 def sentences_of(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
 
@@ -1826,9 +1857,23 @@ def in_scope_part(text: str) -> str | None:
     """The sentences of a message that the off-topic rules leave (「…どっちがいい？」 set aside), when one of
     them still asks something; None when nothing (or everything) is left."""
     sentences = sentences_of(text)
-    kept = [s for s in sentences if not is_off_topic(s)]
-    if not kept or len(kept) == len(sentences) or not any(asks_anything(s) for s in kept):
+    kept: list[str] = []
+    for sentence in sentences:
+        if not is_off_topic(sentence):
+            kept.append(sentence)
+        elif not asks_anything(sentence):
+            # A description that names an off-topic word (「2024年問題で残業もうるさいし、なんかせないかんとは思う
+            # けど、見積もりは数百万…」) tells the business's situation: only its off-topic clauses go.
+            rest = "".join(c for c in re.split(r"(?<=[、,])", sentence) if not is_off_topic(c))
+            if rest.strip("、, 。"):
+                kept.append(rest)
+    if not kept or kept == sentences:
         return None
+    set_aside = any(is_off_topic(s) and asks_anything(s) for s in sentences)
+    if set_aside and not any(asks_anything(s) for s in kept):
+        return None  # what is asked is off-topic; the rest only describes
+    if not set_aside and len("".join(kept)) < len(text) / 2:
+        return None  # mostly off-topic talk (「確定申告が面倒で、インボイスも…。うちは八百屋です。」)
     return "".join(kept)
 
 

@@ -280,7 +280,13 @@ class CardIndex:
     def locate(self, find_chunk: Callable[[str], str | None]) -> None:
         """Learn which indexed passages each card's answer quotes (chunk ids), for `rank(passages=…)`."""
         self.passages = [
-            {cid for claim in card.answer for q in claim.cites if (cid := find_chunk(q)) is not None}
+            {
+                cid
+                for claim in card.answer
+                if claim.when is None  # (a sentence said only to some questions does not draw the card)
+                for q in claim.cites
+                if (cid := find_chunk(q)) is not None
+            }
             for card in self.cards
         ]
 
@@ -530,6 +536,11 @@ _PROCEDURES = {
     r"(ベンチマーク|比べ|比較)[^。？?]{0,20}(どう|方法|やり方|受け取|もらえ|もらう|入手)|(どう|どうやって)[^。？?]{0,6}(比べ|比較)": (
         r"ベンチマーク"
     ),
+    # 「そのものづくり補助金ってやつ、農業でも使えるの？」: which industries qualify.
+    r"(業種|業界|農業|漁業|林業|医療|介護|建設業|飲食|小売)[^。？?]{0,8}(でも|も|は)[^。？?]{0,6}(使え|対象|もらえ|申請|受けられ)": r"業種",
+    # 「選ばれた会社に、うちみたいな小さいとこもある？」「ほかにどんな業種が？」: the other selected companies.
+    r"(選ばれ|選定され)[^。？?]{0,12}(会社|企業|ところ|とこ)[^。？?]{0,30}(業種|規模|小さ|うちみたい|同じ|ほかに|他に)"
+    r"|(ほかに|他に)[^。？?]{0,6}(どんな|どこの)(会社|企業|業種)": r"選定企業の一覧",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }

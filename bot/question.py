@@ -65,7 +65,7 @@ def asked_term(question: str) -> str | None:
 
 # A question that a plain はい or いいえ answers (「小さな会社でもできますか？」「一度やれば終わり？」).
 YES_NO = re.compile(
-    r"^(?!.*(何|なに|なん(で(?!す|しょ)|の)|どう|どこ|どちら|どっち|誰|だれ|いつ|どれ|どの|なぜ|何故|どんな|いくら|どれくらい|どのくらい)(?!でも|も)"
+    r"^(?!.*(何|なに|(?<![そこあ]ん)なん(で(?!す|しょ)|の)|どう|どこ|どちら|どっち|誰|だれ|いつ|どれ|どの|なぜ|何故|どんな|いくら|どれくらい|どのくらい)(?!でも|も)"
     r"|.*\b(what|how|which|where|who|why|when)\b)"
     r"(.*([?？]|か[。.]?)\s*$|\s*(is|are|can|could|do|does|did|should|must|will|would|may|have|has)\b)",
     re.IGNORECASE | re.DOTALL,
@@ -95,7 +95,7 @@ ASKS_SUPPORT = re.compile(
 # Asking where or how to begin (the general start card answers it when nothing fits better).
 STARTING = re.compile(
     r"何から|なにから|着手|始め|はじめ|第一歩|最初|取り掛か|取りかか|手[をぇえ]?(つけ|付け)|where to start|get started"
-    r"|(where|how) (should|do|can) (i|we) (start|begin)",
+    r"|(where|how) (should|do|can) (i|we) (start|begin)|\bwhere\b[^.?!]{0,30}\b(start|begin)\b",
     re.IGNORECASE,
 )
 # An owner speaking about their own business (not a supporter asking how to support).
@@ -126,6 +126,8 @@ RELEVANCE = re.compile(
     # 「結局大きい会社の話でないの？うちらがやって何か得あるのかい？」
     r"|(大きい|大きな)(会社|企業)の話|大企業の話|(何か|なんか)得(が|は)?(ある|あり)"
     r"|(DX|デジタル)[^。？?]{0,10}当てはま"  # 「障害福祉みたいな業種でもDXの話って当てはまる？」
+    r"|説得(できる|する|の)?(材料|根拠|データ|数字)"  # 「親世代を説得できる材料ってありますか？」
+    r"|(手引き|ガイド|資料|DX)[^。？?]{0,8}(参考になる|当てはまる)"  # 「医療機関でも、…手引きは参考になる？」
     r"|(小さ(い|な)|小規模(な|の)?)(会社|店|工場|事業所|事務所|企業)(でも|にも)(DX|デジタル)"
     r"|does (dx|it) (matter|apply)|is (dx|it) (relevant|worth)",
     re.IGNORECASE,
@@ -135,6 +137,7 @@ ABOUT_SUPPORT = re.compile(r"支援|伴走|主治医|PMO|連携|事例")
 # Asking what a named agency does or whether to consult it.
 ROLE = re.compile(
     r"役割|メリット|何をしてくれ|何をしてもら|どんな支援|何が頼め|頼める|協力(して)?(もら|いただ|くれ)|相談しても|相談して(も)?いい|どう[？?]|はどう"
+    r"|相談(する|した)と[^。？?]{0,6}(どんな感じ|どう進|どういう流れ|どんな流れ)"  # 「銀行に相談するとどんな感じで進む？」
     r"|(これ|それ|って)[、,]?\s*(何|なん)(ですか|なの|なん|[？?])"  # 「『地域DX推進ラボ』の案内が来た。これ、何ですか？」
     r"|(なんで|なぜ|どうして)[^。？?]{0,6}が(DX|ＤＸ)"  # 「なんで銀行がDXの話？」: what that agency is there for
 )
@@ -424,6 +427,41 @@ TOWNS_IN = {
     "埼玉": ["入間市"],
     "愛媛": ["新居浜市"],
 }
+
+
+# The lab regions in each METI bureau's area, as the guides list them (「四国ではどこが入っていますか」).
+BUREAU_AREAS = {
+    "東北": ["山形県", "仙北市", "仙台市", "青森県"],
+    "関東": [
+        "茨城県",
+        "群馬県",
+        "埼玉県",
+        "静岡県",
+        "大田区",
+        "長岡市",
+        "長野県",
+        "柏崎市",
+        "燕市",
+        "入間市",
+        "湘南地域",
+        "新潟県",
+        "藤枝市",
+    ],
+    "中部": ["岐阜県", "幸田町", "加賀市", "三重県", "白山市", "かほく市"],
+    "近畿": ["大阪市", "堺市", "大阪府"],
+    "中国": ["鳥取県", "津山市"],
+    "四国": ["愛媛県", "新居浜市"],
+    "九州": ["北九州市", "佐賀県", "大分県", "延岡市", "福岡市", "南島原市", "直方市"],
+}
+_AREA = re.compile(
+    r"(東北|関東|中部|近畿|関西|中国|四国|九州)(地方|地域|エリア|管内)?(では|で|の|に|は|って|だと|だったら)"
+)
+
+
+def named_area(text: str) -> str | None:
+    """The bureau area a message names (「四国では」「関西だと」→「近畿」)."""
+    found = _AREA.search(nfkc(text))
+    return None if found is None else {"関西": "近畿"}.get(found.group(1), found.group(1))
 
 
 def prefecture_suffix(stem: str) -> str:

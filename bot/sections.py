@@ -41,6 +41,7 @@ from bot.grounding import check_answer, content_words, tokens_of
 from bot.question import (
     ASKS_CASE,
     ASKS_WHO,
+    BUREAU_AREAS,
     HOW_MUCH,
     LISTED_IN,
     PLACE,
@@ -49,10 +50,12 @@ from bot.question import (
     WHAT_TO_DO,
     YES_NO,
     asked_part,
+    asking_parts,
     asks_fact,
     expansions_for,
     is_mostly_ascii,
     is_supporter,
+    named_area,
     named_prefecture,
     prefecture_suffix,
 )
@@ -238,6 +241,10 @@ SURVEY_ASKED = re.compile(
 )
 SOURCE_LINE = re.compile(r"^[（(]?(?:出典|出所)[）)]?[:：]?[^\n]+", re.MULTILINE)
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
+_NAMES_CASE = re.compile(r"後藤組|常陽銀行|長野県ITコーディネータ協議会")  # the cases the guides tell in full
+AREA_EN = {"東北": "Tohoku", "関東": "Kanto", "中部": "Chubu", "近畿": "Kinki (Kansai)", "中国": "Chugoku"}
+AREA_EN |= {"四国": "Shikoku", "九州": "Kyushu"}
+
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
         "notice": "",
@@ -824,6 +831,16 @@ class SectionWriter:
                 if card.kind in ("topic", "staff", "agency")
                 else sayable
             )
+            # A sentence said only to a question in its words answers this one first (「10人の会社が行っても
+            # 相手にしてもらえる？」 → what the 「主治医」 are there for).
+            # So does a case's sentence to 「工夫している例はありますか」.
+            meant = [
+                c
+                for c in claims
+                if (c.when is not None and c.applies(question))
+                or (ASKS_CASE.search(nfkc(question)) and _NAMES_CASE.search(c.sentence))
+            ]
+            claims = meant + [c for c in claims if c not in meant]
             verdict = self.verdict(card, question)
             if verdict is not None:
                 claims = [verdict[0], *(c for c in claims if c is not verdict[0])]
@@ -856,6 +873,15 @@ class SectionWriter:
                 )
                 # The flat list goes; the list by METI bureau stays, so the owner sees the labs nearby.
                 claims = [c for c in claims if not _lists_places(c.sentence) or "管内" in c.sentence]
+            area = named_area(question) if card.kind == "region" and not regions and place is None else None
+            if area is not None:
+                # 「四国ではどこが入っていますか」: the places in that bureau's area first.
+                parts.append(
+                    f"In the {AREA_EN.get(area, area)} area, these are selected:"
+                    if english
+                    else f"{area}で選定されているのは次の地域です。"
+                )
+                regions = BUREAU_AREAS[area]
             selected = self._region_selected(regions, book, hits, english) if regions else ""
             if selected:
                 # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
@@ -959,7 +985,13 @@ class SectionWriter:
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         # (「次の段階は？」 shows the stage above instead of the card's answer: its steps are all still new.)
-        said = [q for c in card.answer for q in c.cites] if card.kind != "clause" and why != "next" else []
+        said = (
+            [
+                q for c in card.answer if c.applies(heard) for q in c.cites
+            ]  # (not a `when` sentence left unsaid)
+            if card.kind != "clause" and why != "next"
+            else []
+        )
         # A step whose every quote the answer above already cites would only say it again.
         fresh_steps = [c for c in card.steps if not all(any(q in s for s in said) for q in c.cites)]
         chosen = fresh_steps or card.steps[:1]
@@ -1116,11 +1148,14 @@ class SectionWriter:
         if not YES_NO.search(text) or NEGATIVE_QUESTION.search(must):
             # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
             return None
-        # A condition that makes it いいえ (「誰でも」「認定を取ってなくても」) outweighs the topic's はい.
+        # A condition that makes it いいえ (「誰でも」「認定を取ってなくても」) outweighs the topic's はい, which
+        # the asking sentence must earn by itself (「研修に助成金が出るという話もありましたよね。3D CADの研修でも
+        # 対象に？」 recalls the grant and asks about one kind of training, which the guides do not name).
+        asked = " ".join(asking_parts(question)) or asked_part(question)
         for word in ("no", "yes"):
             for claim in card.claims():
                 pattern = claim.no_if if word == "no" else claim.yes_if
-                if pattern and re.search(pattern, text, re.IGNORECASE):
+                if pattern and re.search(pattern, text if word == "no" else asked, re.IGNORECASE):
                     return claim, word
         return None
 
@@ -1192,7 +1227,9 @@ class SectionWriter:
                 if served and re.search(r"支援メニュー|支援(します|する|を行)", claim.sentence)
                 else 0.0
             )
-            return cost + figure + dated + name + term + offer + _share(claim, weights)
+            # A sentence said only to a question in its words (its `when`: 「どうやって巻き込んだ？」) answers it.
+            meant = FIGURE_BONUS if claim.when is not None else 0.0
+            return cost + figure + dated + name + term + offer + meant + _share(claim, weights)
 
         everything = bool(ALL_OF_IT.search(nfkc(question)))  # 「全部教えて」: the whole card, not a detail
         # (a `when` sentence only for a question in its words: 「真似できる？」 gets how the case went about it)
@@ -1220,7 +1257,8 @@ class SectionWriter:
                 or compact(c.sentence) not in heard
                 or (tokens_of(c.sentence) & asked) - tokens_of(best.sentence)
             ]
-        claims = [c for c in candidates if c in claims]  # in the card's order
+        # The best first (「その利率はいつ時点の数字？」 → 「令和7年8月時点」), the rest in the card's order.
+        claims = claims[:1] + [c for c in candidates if c in claims[1:]]
         # A step that only restates a sentence kept (「CISO等の責任者を任命し…」 after the direction that says it).
         steps = {id(c) for c in card.steps}
         claims = [

@@ -19,7 +19,8 @@ _SITUATION = re.compile(
     r"|\d+\s*(店舗|台|室|床)|経営[。、]|家族経営"
     # 「予約は電話と紙の台帳」「運行記録は紙」: a task and how it is done today.
     r"|(は|も)(今でも|いまだに|未だに|全部|全て|すべて|ほぼ|ほとんど|まだ)?(紙|電話|fax|手書き|ノート|excel|エクセル|line)"
-    r"|\bi (run|own|have|manage)\b|\bmy (company|business|shop|firm|restaurant|store)\b"
+    r"|\bi (run|own|have|manage)\b|\bmy (company|business|shop|firm|restaurant|store)\b|\btook over\b"
+    r"|\bmy\b[^.?!]{0,30}\b(company|business|shop|firm|farm|restaurant|store|factory)\b"
 )
 _ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")
 _NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
@@ -35,6 +36,7 @@ _NOT_NOW = re.compile(
 # Something that happened once, not how the business runs: 「営業の電話が来た」「メールをもらった」.
 _AN_EVENT = re.compile(
     r"^(が|を|で)?(来た|きた|かかってきた|掛かってきた|あった|もらった|貰った|受けた|届いた)"
+    r"(?!もの|分|のを|ら)"  # (「メールで来たものを印刷して」: how the work is done, every time)
 )
 
 

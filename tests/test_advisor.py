@@ -3291,3 +3291,246 @@ def test_an_english_question_on_an_english_application_says_the_guides_give_no_p
         "Is there an English version of the application form?",
     )
     assert form.answer.startswith("The guides do not give the application procedures")
+
+
+def test_a_description_naming_an_off_topic_word_in_passing_is_answered_not_refused(advisor: Advisor) -> None:
+    # 「2024年問題で残業もうるさいし、」 is one clause of how the business stands, not a labour-law question.
+    response = ask(
+        advisor,
+        "熊本で運送業をしています。トラック20台。配車は係の人がExcelと電話で回していて、その人が休むと誰も分かりません。"
+        "2024年問題で残業もうるさいし、何かせんといかんとは思うけど、見積もりを取ったら数百万と言われて腰が引けてます。",
+    )
+    assert not response.refused
+    assert response.stage is not None and response.stage.level == 2
+    assert "お答えできません" not in response.answer
+
+
+def test_an_owners_own_set_up_is_no_support_programme_of_the_place_named(advisor: Advisor) -> None:
+    # 「楽な仕組みにしておきたい」 is the owner's own set-up: not 静岡's labs.
+    response = ask(
+        advisor,
+        "静岡で板金屋をやってる。職人8人。見積もりは家内がWordで作ってる。息子に継ぐ前に楽な仕組みにしておきたいんだけど、"
+        "今から始めて間に合うかね。",
+    )
+    assert response.topic != "lab-regions"
+    assert response.stage is not None and response.stage.level == 2
+
+
+def test_an_english_beginner_naming_a_lab_prefecture_gets_where_to_start(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "I recently took over my family's small pottery shop in Shizuoka. Everything is on paper and fax. "
+        "Where should a total beginner start?",
+    )
+    assert response.topic != "lab-regions"
+    assert response.stage is not None and response.stage.level == 1
+
+
+def test_a_yes_needs_the_asking_sentence_not_a_recalled_one(advisor: Advisor) -> None:
+    # The first sentence recalls the grant (and would earn its 「はい」); the question is whether one kind of
+    # training counts, which the guides do not say.
+    *_, cad = converse(
+        advisor,
+        "DX認定を取ると何がいいんですか？",
+        "研修に助成金が出るという話もありましたよね。溶接工にタブレットの使い方を覚えさせる研修でも対象になりますか？",
+    )
+    assert cad.topic == "money-training-grant"
+    assert not cad.answer.startswith("はい。")
+
+
+def test_a_part_timer_who_is_a_university_student_is_no_university_to_consult(advisor: Advisor) -> None:
+    *_, whom = converse(
+        advisor,
+        "パン屋を2店舗やってます。注文は電話、売上はExcel。何から始めれば？",
+        "詳しいバイトの大学生に全部任せてもいいですか？",
+    )
+    assert whom.topic != "agency-others"
+    assert "大学・教育機関" not in whom.answer
+
+
+def test_what_other_small_firms_struggle_with_gets_the_surveyed_challenges(advisor: Advisor) -> None:
+    *_, struggles = converse(
+        advisor,
+        "社長の父がDXはコストだと言って動きません。国はDXへのお金の出し方について何か言ってますか？",
+        "ちなみに、DXに取り組もうとしている中小企業が一番困っていることって何なんですか。",
+    )
+    assert struggles.topic == "dx-challenges"
+
+
+def test_material_to_persuade_the_older_generation_gets_the_figures(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "醤油蔵の跡取りです。従業員7人。受注は電話とFAX、仕込みの記録はノート。親父はデジタルなんかいらんの一点張り。"
+        "親世代を説得できる材料ってありますか？",
+    )
+    assert response.topic == "why-dx"
+    assert "+13.8%" in response.answer
+
+
+def test_how_it_goes_when_you_consult_the_bank_gets_the_bank_not_the_lab_of_the_place(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "茨城で警備会社をやっています。勤怠は紙のタイムカードです。地元の銀行がDX支援をやっていると聞いたんですが、"
+        "銀行に相談するとどんな感じで進むんですか？",
+    )
+    assert response.topic == "agency-bank"
+    assert response.agencies[0].id == "regional_bank"
+
+
+def test_support_besides_the_bank_in_a_lab_prefecture_gets_its_lab(advisor: Advisor) -> None:
+    *_, besides = converse(
+        advisor,
+        "茨城で警備会社をやっています。銀行に相談するとどんな感じで進むんですか？",
+        "茨城だと、銀行以外にもいろんな機関がまとまって支援してくれる仕組みがあるって聞いたんですが。",
+    )
+    assert besides.topic in ("lab-regions", "regional-dx-lab")
+    assert "茨城県は地域DX推進ラボ選定地域です" in besides.answer
+
+
+def test_a_supporters_second_question_on_the_same_card_is_no_copy_of_the_first(advisor: Advisor) -> None:
+    first, role = converse(
+        advisor,
+        "商工会議所の職員です。ITCアソシエイトとITコーディネータの違いと、登録の要件を教えてください。",
+        "当所の職員がITCアソシエイトになった場合、どういう役割を期待されているんでしょうか。",
+    )
+    assert role.answer != first.answer
+    assert "ITコーディネータと連携し" in role.answer
+
+
+def test_an_english_question_on_whether_a_named_programme_is_worth_it_gets_that_programme(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "I run a small trading company in Kobe with 5 staff; we use Excel and email. A friend mentioned "
+        '"DX certification". Is it worth it for a company this small?',
+    )
+    assert response.topic == "dx-cert-merits"
+
+
+def test_the_three_viewpoints_asked_by_a_supporter_get_the_codes_overview(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "ITコーディネータです。3.0で追加された3つの視点を、支援先の社長に一言ずつで説明するとしたらどう言えばいいですか。",
+    )
+    assert response.topic == "dgc-overview"
+    assert "視点①経営ビジョンとDX戦略の連動" in response.answer
+
+
+def test_how_the_grand_prix_won_over_older_partners_gets_its_site_briefings(advisor: Advisor) -> None:
+    *_, how = converse(
+        advisor,
+        "山形の後藤組さんがDXで表彰されたって聞いたんですけど、何をやった会社なんですか？",
+        "うちの職人は70近い人も多くてスマホもやっとなんだけど、後藤組さんはどうやって巻き込んだの？",
+    )
+    assert how.topic == "case-gotogumi"
+    assert "現場単位でのIT説明会" in how.answer
+    assert "### 資料の関連する記述" not in how.answer
+
+
+def test_a_city_asking_the_labs_membership_conditions_gets_the_lab_not_the_region_list(
+    advisor: Advisor,
+) -> None:
+    response = ask(
+        advisor,
+        "町役場の企画課です。地域DX推進ラボへの応募を検討しています。選定の要件、特に構成員の条件を確認させてください。",
+    )
+    assert response.topic == "regional-dx-lab"
+    assert "自治体の関与は必須" in response.answer
+    assert "札幌市・函館市・釧路市" not in response.answer
+
+
+def test_the_labs_of_one_bureau_area_come_first(advisor: Advisor) -> None:
+    response = ask(advisor, "地域DX推進ラボは、四国ではどこが選ばれていますか。")
+    assert response.answer.startswith("四国で選定されているのは次の地域です。")
+    assert "愛媛県・新居浜市は地域DX推進ラボ選定地域です" in response.answer
+
+
+def test_whether_a_small_firm_is_taken_seriously_gets_what_the_family_doctors_are_for_first(
+    advisor: Advisor,
+) -> None:
+    *_, small = converse(
+        advisor,
+        "どこに相談したらいいのかわからない。銀行？商工会議所？",
+        "うちみたいな6人の会社が行っても相手にしてもらえるもんかね？",
+    )
+    assert small.answer.startswith("「主治医」として期待される支援機関は、中堅・中小企業等と日常的に対話し")
+
+
+def test_a_supporter_on_using_the_index_more_than_once_gets_how_to_use_it(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "商工会の経営指導員です。DX推進指標を会員に勧めるとき、一回回答して終わりにならないように使い方を説明したいのですが、"
+        "どんな活用の仕方が示されていますか。",
+    )
+    assert response.topic == "dx-index-how"
+    assert "毎年診断" in response.answer
+
+
+def test_whether_the_benchmark_costs_anything_is_answered_no_first(advisor: Advisor) -> None:
+    response = ask(advisor, "DX推進指標のベンチマークは有料ですか？")
+    assert response.answer.startswith("いいえ。")
+    assert "無償" in response.answer.split("[")[0]
+
+
+def test_whether_a_subsidy_covers_ones_industry_says_the_guides_do_not_say(advisor: Advisor) -> None:
+    *_, farming = converse(
+        advisor,
+        "DX認定を取ると補助金で有利になるって本当？",
+        "そのものづくり補助金って、漁業でも使えるの？",
+    )
+    assert farming.answer.startswith("どの業種が対象になるかは、資料には書かれていません。")
+
+
+def test_sonnan_de_is_no_why_question_and_starting_small_gets_yes(advisor: Advisor) -> None:
+    # 「そんなんで」 holds 「なんで」 but asks no why: the yes/no question gets its はい.
+    response = ask(
+        advisor, "紙の日報をタブレットにする、くらいのとこからでもええの？そんなんでDXって言えるんか？"
+    )
+    assert response.topic == "dx-vs-it"
+    assert response.answer.startswith("はい。身近なデジタル化からの成功体験の繰り返しは")
+
+
+def test_asking_for_an_example_gets_the_cases_sentence_first(advisor: Advisor) -> None:
+    *_, example = converse(
+        advisor,
+        "整骨院をやってます。予約は電話と紙の予約帳です。",
+        "スタッフの年齢層が高めで、新しい仕組みを入れると反発が出そうで心配です。現場を巻き込むうえで工夫している例はありますか。",
+    )
+    assert example.topic == "culture-resistance"
+    assert example.answer.startswith("後藤組は")
+
+
+def test_partners_who_may_resist_dropping_fax_get_the_case_of_digitising_partner_paperwork(
+    advisor: Advisor,
+) -> None:
+    *_, partners = converse(
+        advisor,
+        "製麺所です。取引先から毎日FAXで注文が来て、事務員がExcelに打ち込んでいます。",
+        "取引先に「FAXやめてくれ」言うたら嫌がられると思うんやけど、どないしたらええ？",
+    )
+    assert partners.answer.startswith("後藤組では、取引先との契約・発注・請求などの事務手続きをデジタル化し")
+
+
+def test_whether_small_firms_are_among_the_selected_says_the_list_gives_names_only(advisor: Advisor) -> None:
+    response = ask(advisor, "DXセレクションに選ばれてる会社に、うちみたいな小さい豆腐屋とかもあるんですか？")
+    assert "選定企業の一覧にあるのは企業名と所在地だけ" in response.answer
+
+
+def test_orders_that_come_by_email_every_day_are_how_the_work_is_done() -> None:
+    # 「メールで来たものを印刷して」 is how orders arrive every day, not one event (「営業の電話が来た」).
+    found = estimate_stage("和菓子屋です。ネットの注文はメールで来たものを印刷して厨房に回してます。")
+    assert found is not None and found.stage.level == 2
+    word = estimate_stage("造園業です。見積もりと請求書は女房が夜にWordで作ってる。")
+    assert word is not None and word.stage.level == 2
+
+
+def test_a_detail_gives_the_sentence_that_answers_it_first(advisor: Advisor) -> None:
+    *_, when = converse(
+        advisor,
+        "DX認定を取ると、公庫の融資の金利はどれくらい下がるんですか？",
+        "その利率はいつ時点の数字ですか？",
+    )
+    assert when.answer.startswith("この利率は、いずれも令和7年8月時点のものです。")
