@@ -83,7 +83,7 @@ from bot.question import (
     unknown_programmes,
 )
 from bot.retrieve import Hit, SearchIndex, check_query
-from bot.route import IntentRouter, find_regions, is_injection, is_off_topic, route_intent
+from bot.route import OFF_TOPIC, IntentRouter, find_regions, is_injection, is_off_topic, route_intent
 from bot.schemas import AgencyRecommendation, ChatResponse, Intent, Message, RetrievedChunk
 from bot.sections import (
     AGENCY_CARDS,
@@ -377,7 +377,7 @@ class Advisor:
             response = self._answer([*messages[:-1], Message(role="user", content=part)])
             # Only what is asked is set aside: 「2024年問題で残業規制も厳しくなって正直きつい。」 tells the
             # business's situation, and the answer does not claim to refuse it.
-            aside = "".join(s for s in sentences_of(last) if is_off_topic(s) and asks_anything(s))
+            aside = off_topic_asked(last)
             if not response.refused and aside:
                 response.answer = (
                     f"ご質問のうち「{aside}」は、参照している資料には書かれていないため、お答えできません。"
@@ -691,6 +691,10 @@ class Advisor:
         lowered = nfkc(question).lower()
         naming = [m.agency.id for m in matches if _names_agency(lowered, m.agency.names)]
         named = naming[0] if naming else None
+        choosing = self.cards.by_id("agency-choose")
+        if len(set(naming)) >= 2 and _CHOICE.search(lowered) and choosing is not None:
+            # 「地元の銀行と商工会議所、どっちがいいですか？」: a choice between the kinds it names.
+            return choosing, "match"
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         # (「銀行以外にも…支援してくれる仕組み」 sets the bank aside: it asks about others)
         besides = re.sub(r"[^、。？?\s]{1,12}以外(にも|に|の|で)?", "", nfkc(question))
@@ -1075,6 +1079,11 @@ class Advisor:
                 or is_mostly_ascii(question)
                 or (fresh and not asks_anything(question))
             )
+            # (「うちみたいな15人でも真似できると？」 after 後藤組 is asked in the words of a sentence that card
+            # keeps for it: no other card's cues take it)
+            and not (
+                card is not None and any(c.when is not None and c.applies(question) for c in card.answer)
+            )
         ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in. (「親父は「機械はいらん」の
@@ -1410,6 +1419,17 @@ class Advisor:
             # Named by one part of the message only: 「…ハードルが高くない？最初の目標として何を勧めれば」 asks
             # what to recommend to clients, not whether one's own small firm can do it — the topic before.
             card, why = previous.card, "detail"
+        if (
+            card is not None
+            and previous is not None
+            and card is previous.card
+            and why == "match"
+            and card.kind in ("topic", "staff")
+            and _said_any(card, previous.said)
+        ):
+            # A different question never gets the same answer again (「回答したら何がわかるの？」 after what the
+            # index is): only what speaks to it.
+            why = "detail"
         return card, why, own[0] if own else None
 
     def _search(
@@ -1487,6 +1507,8 @@ class Advisor:
     def _stage_match(self, question: str, situation: str, card: Card | None) -> StageMatch | None:
         """The stage, from what the owner says they do now: only under answers about where they stand or
         what to do first, or when this very message describes the business and no topic card answers it."""
+        if is_supporter(situation) and not OWNER_VOICE.search(nfkc(question)):
+            return None  # (support staff describe their clients' cases, not a business of their own)
         starting = card is not None and card.kind == "start"
         described = card is None and not asks_anything(question)
         asks = bool(ASKS_STAGE.search(nfkc(question)))
@@ -1844,6 +1866,9 @@ def _said_any(card: Card, said: str) -> bool:
     return any(compact(c.sentence.rstrip("。")) in heard for c in card.answer)
 
 
+_CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re.IGNORECASE)
+
+
 def _names_agency(lowered: str, names: list[str]) -> bool:
     """Does the text name the agency by one of its names (「大学に相談」), not a person (「バイトの大学生」)?"""
     return any(re.search(re.escape(n) + "(?!生)", lowered) for n in names)
@@ -1856,25 +1881,71 @@ def sentences_of(text: str) -> list[str]:
 def in_scope_part(text: str) -> str | None:
     """The sentences of a message that the off-topic rules leave (「…どっちがいい？」 set aside), when one of
     them still asks something; None when nothing (or everything) is left."""
-    sentences = sentences_of(text)
+    kept, aside = _off_topic_split(text)
+    if not kept or kept == sentences_of(text):
+        return None
+    if not any(asks_anything(s) for s in kept) and (aside or len("".join(kept)) < len(text) / 2):
+        # What is asked is off-topic and the rest only describes; or, with nothing asked at all, the message
+        # is mostly off-topic talk (「確定申告が面倒で、インボイスも…。うちは八百屋です。」).
+        return None
+    return "".join(kept)
+
+
+def off_topic_asked(text: str) -> str:
+    """The sentences of a message that ask only about what the guides never cover (said to be set aside)."""
+    return "".join(_off_topic_split(text)[1])
+
+
+def _off_topic_split(text: str) -> tuple[list[str], list[str]]:
+    """A message's sentences the guides can speak to, and those that ask only about an off-topic matter.
+
+    An off-topic word in one clause of a sentence takes only that clause: 「2024年問題で残業もうるさいし、なんか
+    せないかんとは思うけど、見積もりは数百万…」 tells the business's situation, and 「インボイス対応で会計ソフトを
+    入れたんですが、これってDXをやったことになりますか？」 still asks whether that is DX. A match across clauses
+    (「…ExcelとLINE公式」) takes the whole sentence."""
     kept: list[str] = []
-    for sentence in sentences:
+    aside: list[str] = []
+    for sentence in sentences_of(text):
         if not is_off_topic(sentence):
             kept.append(sentence)
-        elif not asks_anything(sentence):
-            # A description that names an off-topic word (「2024年問題で残業もうるさいし、なんかせないかんとは思う
-            # けど、見積もりは数百万…」) tells the business's situation: only its off-topic clauses go.
-            rest = "".join(c for c in re.split(r"(?<=[、,])", sentence) if not is_off_topic(c))
-            if rest.strip("、, 。"):
-                kept.append(rest)
-    if not kept or kept == sentences:
-        return None
-    set_aside = any(is_off_topic(s) and asks_anything(s) for s in sentences)
-    if set_aside and not any(asks_anything(s) for s in kept):
-        return None  # what is asked is off-topic; the rest only describes
-    if not set_aside and len("".join(kept)) < len(text) / 2:
-        return None  # mostly off-topic talk (「確定申告が面倒で、インボイスも…。うちは八百屋です。」)
-    return "".join(kept)
+            continue
+        clauses = re.split(r"(?<=[、,])", sentence)
+        rest = "".join(c for c in clauses if not is_off_topic(c))
+        asks = asks_anything(sentence) or bool(_POLITE_ASK.search(sentence))
+        if (
+            rest.strip("、, 。")
+            and rest != sentence
+            # (an asking rest must name DX itself: 「これってDXをやったことになりますか？」, not 「車の経費って
+            # どこまで落とせる？」 after 「確定申告、」, which still asks about the tax return)
+            and (
+                not asks
+                or (asks_anything(rest) and _NAMES_DX.search(rest) and not _spans_kept(sentence, clauses))
+            )
+        ):
+            kept.append(rest)
+        elif asks:
+            aside.append(sentence)
+    return kept, aside
+
+
+# 「…月額いくらくらいかかるのか教えてほしいです。」 asks (for the off-topic split; a description of the business
+# that ends so is still answered as one: 「…整理の仕方を教えてほしいです。」)
+_POLITE_ASK = re.compile(r"教えて(ほしい|欲しい|もらいたい|いただきたい)(です|んです)?[。.]?$")
+_NAMES_DX = re.compile(r"DX|ＤＸ|デジタル化|デジタル|IT化|digital", re.IGNORECASE)
+
+
+def _spans_kept(sentence: str, clauses: list[str]) -> bool:
+    """Does an off-topic match run into a clause that is not itself off-topic (「…会計ソフトで、おすすめの製品は
+    どれですか？」: the product choice is what the kept clause asks)?"""
+    kept: list[tuple[int, int]] = []
+    at = 0
+    for clause in clauses:
+        if not is_off_topic(clause):
+            kept.append((at, at + len(clause)))
+        at += len(clause)
+    return any(
+        start < m.end() and m.start() < end for m in OFF_TOPIC.finditer(sentence) for start, end in kept
+    )
 
 
 def _begins(routed: Intent, question: str) -> bool:

@@ -80,7 +80,8 @@ class Card(BaseModel):
     questions: list[str] = Field(min_length=3)  # example questions: owner Japanese and English
     stages: list[int] = Field(default_factory=list)  # the stages it applies to (start cards)
     needs: list[str] = Field(default_factory=list)  # vocabulary of agencies.yaml `needs`
-    answer: list[Claim] = Field(min_length=1, max_length=8)
+    # (2–5 said to everyone — tests/test_cards.py — plus the `when` sentences kept for particular questions)
+    answer: list[Claim] = Field(min_length=1, max_length=10)
     steps: list[Claim] = Field(default_factory=list)  # concrete next steps, each an action
     not_covered: str | None = None  # what the guides do not say on this topic, said plainly
     not_covered_en: str | None = None

@@ -156,6 +156,7 @@ BORROWING = re.compile(r"借り|借入|融資|ローン")
 GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取り|取得|取れ|取っ|申請|受け)")
 WHAT_FOR_US = re.compile(
     r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何の支援|支援(が|を)(もらえ|受けられ)|何か(して|やって)もら|メリット"
+    r"|(何を|何が|何か|どんなこと)[^。？?]{0,4}(手伝って|助けて)(もら|くれ)"  # 「具体的に何を手伝ってもらえるの？」
 )
 # 「対策にお金をかけるのがもったいないと言う役員に、どう説明したら？」 asks how to argue for spending, not
 # about support money.
@@ -475,7 +476,8 @@ def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     if cued(card, text):
         return True
-    subject = set(content_words(card.title)) - _UNSPECIFIC
+    # (「As is-To beギャップ」's English words name nothing: 「What is it?」 is no question about the gap)
+    subject = set(content_words(card.title)) - _UNSPECIFIC - {"as", "is", "to", "be"}
     words = set(content_words(text))
     if not re.search(r"\bIT\b", nfkc(text)):
         words.discard("it")  # the English pronoun (「What is it?」) is no 「IT」
@@ -509,7 +511,7 @@ _PROCEDURES = {
     ),
     r"有効期間|有効期限|更新": r"有効期間",
     r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
-    r"窓口|連絡先|電話番号": r"窓口|連絡先",
+    r"窓口|連絡先|電話番号|申し込(む|み|め)|申込(む|み)": r"窓口|連絡先",
     # 「次の公募はいつ頃？」: a call for applications still to come.
     r"次の?(公募|募集|応募|選定)|(公募|募集)[^。？?]{0,6}(いつ|時期|予定)|いつ[^。？?]{0,6}(公募|募集)": r"公募",
     # The same in English (the cards' not_covered is Japanese; its English rendering is shown).
@@ -518,6 +520,8 @@ _PROCEDURES = {
     r"(?i)valid for|validity|renew": r"有効期間",
     r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form"
     r"|(english|japanese) (version of the )?(application|form)|apply in (english|japanese)": r"申請先|手続|方法|様式",
+    # 「国のガイドでおすすめの製品とかは載ってないの？」: the guides name no product.
+    r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,6}(製品|ツール|ソフト|サービス|メーカー)|製品名": r"製品",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.
@@ -764,6 +768,18 @@ def choose_card(
         card = index.by_id(f"start-stage{previous.stage}")
         if card is not None:
             return card, "next"
+    if previous and previous.card and previous.card.id.startswith("case-") and _THAT_FIRM.search(text):
+        # 「その会社、最初はなにから始めたんだべ？」 right after the case: the company is that case.
+        return previous.card, "detail"
+    if (
+        previous
+        and previous.card
+        and previous.card.kind in ("topic", "staff")
+        and any(c.when is not None and c.applies(question) for c in previous.card.answer)
+    ):
+        # 「うちみたいな15人でも真似できると？」 after 後藤組: the question is in the words of a sentence the last
+        # topic keeps for it (its `when`).
+        return previous.card, "detail"
     if follow and previous and previous.card:
         return _follow_up_card(index, question, query_vector, previous, context_vector, passages, terms)
     # 「公庫じゃなくて地銀で借りたら？」: not the card about what is set aside — and the alternative, close to

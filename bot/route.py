@@ -41,7 +41,8 @@ OFF_TOPIC = re.compile(
     r"|ごはん|ご飯|夕飯|夕食|晩飯|昼飯|朝食|ランチ|おやつ|what (should|to) (i )?(eat|cook)|dinner|lunch"
     # Choosing a product or brand: the guides compare none (「freeeとマネーフォワード、どっちがいい？」).
     r"|(windows|mac|iphone|android|freee|マネーフォワード|弥生|kintone|サイボウズ|スマレジ|エアレジ|ソフト|アプリ|機種|メーカー|製品)"
-    r".{0,30}(どっち|どちら|どれ)(が|を|の方が)?.{0,6}(いい|良い|おすすめ|オススメ|買|選|使)",
+    r".{0,30}(どっち|どちら|どれ)(が|を|の方が)?.{0,6}(いい|良い|おすすめ|オススメ|買|選|使)"
+    r"|(おすすめ|オススメ|お勧め)の?(製品|ソフト|アプリ|ツール|メーカー|機種|サービス)(は|って)?(どれ|何|なに)",
     re.IGNORECASE,
 )
 REGION_WORDS = re.compile(r"[都道府県市区町村]|地域|地元|県内|市内")

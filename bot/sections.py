@@ -839,6 +839,8 @@ class SectionWriter:
                 for c in claims
                 if (c.when is not None and c.applies(question))
                 or (ASKS_CASE.search(nfkc(question)) and _NAMES_CASE.search(c.sentence))
+                # …and what a programme offers to 「具体的に何を手伝ってもらえるの？」
+                or (WHAT_FOR_US.search(nfkc(question)) and re.search(r"支援メニュー", c.sentence))
             ]
             claims = meant + [c for c in claims if c not in meant]
             verdict = self.verdict(card, question)
@@ -1299,7 +1301,8 @@ class SectionWriter:
             ]
         # The card's sentences read as the answer itself; the passages' sentences (fragments of slides, as
         # written) are shown as quotes under a line that says so.
-        answer = (" " if english else "").join(lines)
+        # (in English, one rendering per line, as the full answer lists them: each with its own Japanese)
+        answer = "\n".join(f"- {line}" for line in lines) if english else "".join(lines)
         if not quoted:
             return answer
         intro = (
@@ -1617,6 +1620,8 @@ class SectionWriter:
                 weights,
                 SENTENCES["agency"],
                 exclude=[q for a in agencies for q in [c.quote for c in a.citations]],
+                # (only sentences that speak to the question: 「生コン車の配車状況を…」 is no help on whom to ask)
+                min_overlap=PASSAGE_MIN_OVERLAP,
                 query_vector=qvec,
             )
             if picked:

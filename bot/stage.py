@@ -46,6 +46,10 @@ class StageMatch:
     cues: list[str]
 
 
+# A cue the owner asks about, not one they do (「データ活用って、居酒屋でもできるんですかね？」).
+_ASKED_ABOUT = re.compile(r"^(って|とは|というのは|ってのは|ってやつは)[^。！!]{0,40}[?？]")
+
+
 # Generic words that name a thing, not its use: they count only with a verb of present use after them
 # (「クラウドのシステムを使ってます」), never alone (「大きなシステムに投資するのは怖い」).
 # A business function (「生産管理は全部Excel」) is no system either until something is said to run it.
@@ -74,17 +78,23 @@ _IN_USE = re.compile(
 )
 
 
+# What before a cue makes it another word: 「…と記憶しています」 (I recall), not 「在庫は社長の記憶」.
+_NOT_AFTER = {"記憶": "と"}
+
+
 def _matches(text: str, cue: str) -> bool:
     # An English word is a whole word; either kind takes the same checks on what follows it
     # (「kintoneを入れた場合」).
     found = re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])" if cue.isascii() else re.escape(cue), text)
     if found is None:
         return False
+    if text[: found.start()].endswith(_NOT_AFTER.get(cue, "\0")):
+        return False  # 「…があったと記憶しています」 remembers; it keeps nothing in the head
     after = text[found.end() :]
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False
-    if _NOT_NOW.match(after) or _AN_EVENT.match(after):
+    if _NOT_NOW.match(after) or _AN_EVENT.match(after) or _ASKED_ABOUT.match(after):
         return False
     return cue not in _WEAK_CUES or bool(_IN_USE.match(after))
 

@@ -3534,3 +3534,156 @@ def test_a_detail_gives_the_sentence_that_answers_it_first(advisor: Advisor) -> 
         "その利率はいつ時点の数字ですか？",
     )
     assert when.answer.startswith("この利率は、いずれも令和7年8月時点のものです。")
+
+
+def test_a_loan_officer_asking_the_loan_and_the_guarantee_gets_both(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "信金の融資担当です。DX認定を取った取引先が使える日本政策金融公庫の融資と、信用保証の特例について教えてください。",
+    )
+    assert response.topic == "money-financing"
+    assert "1.30%" in response.answer and "別枠での追加保証" in response.answer
+
+
+def test_an_english_detail_keeps_each_rendering_as_its_own_grounded_line(advisor: Advisor) -> None:
+    # Run together, two renderings read as one sentence that neither quote supports: both were dropped.
+    *_, perks = converse(
+        advisor,
+        'My accountant mentioned "DX certification" from METI. What is it exactly?',
+        "Does it cost anything to apply, and what do I get if I'm certified?",
+    )
+    assert "They can borrow from the Japan Finance Corporation" in perks.answer
+    assert "- They can nominate themselves for DX Selection" in perks.answer
+
+
+def test_support_staff_recalling_a_case_get_no_stage_of_their_own(advisor: Advisor) -> None:
+    # 「…があったと記憶しています」 remembers: no 「頭の中」 business at stage 1, and no stage for a supporter.
+    *_, levels = converse(
+        advisor,
+        "信用金庫で取引先支援を担当しています。地域金融機関が「主治医」とされる理由を整理してください。",
+        "常陽銀行の事例では、行内の人材育成をどう設計していましたか？レベル分けがあったと記憶しています。",
+    )
+    assert levels.stage is None
+    assert "### 現在地" not in levels.answer
+    assert "DXアドバイザー制度" in levels.answer
+
+
+def test_a_supporter_naming_the_itc_associate_gets_its_card(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "ITコーディネータです。2025年に新設されたITCアソシエイトについて、登録要件とITコーディネータとの役割の違いを教えてください。",
+    )
+    assert response.topic == "itc-associate"
+
+
+def test_a_choice_between_two_named_agencies_gets_how_to_choose(advisor: Advisor) -> None:
+    *_, choice = converse(
+        advisor,
+        "石材店です。顧客台帳が全部紙です。何から整理すべきですか？",
+        "相談先として、地元の銀行と商工会議所、どっちがいいですか？",
+    )
+    assert choice.topic == "agency-choose"
+
+
+def test_a_practice_the_owner_asks_about_is_not_one_they_do() -> None:
+    # 「データ活用って、…できるんですかね？」 asks about data use; it is no stage-4 practice.
+    found = estimate_stage(
+        "居酒屋を3軒やっとります。仕入れはLINE。データ活用って、居酒屋でもできるんですかね？"
+    )
+    assert found is not None and found.stage.level == 2
+
+
+def test_how_to_explain_it_to_the_staff_gets_how_to_win_them_over(advisor: Advisor) -> None:
+    *_, explain = converse(
+        advisor,
+        "居酒屋を3軒やっとります。売上はレジから出るけど何も活かせとらん。データ活用って、居酒屋でもできるんですかね？",
+        "ほいじゃあ店長らにどう説明したらええ？",
+    )
+    assert explain.topic == "culture-resistance"
+
+
+def test_what_a_lab_helps_with_gets_its_support_menu_first(advisor: Advisor) -> None:
+    *_, menu = converse(
+        advisor,
+        "恩納村でダイビングショップやってます。村がDXのなんとかラボに選ばれたって聞いたんだけど、うちにも何かあるの？",
+        "具体的に何を手伝ってもらえるの？",
+    )
+    assert menu.answer.startswith("選定地域の支援メニューには")
+
+
+def test_how_to_apply_to_a_lab_as_a_shop_says_the_guides_give_no_contact(advisor: Advisor) -> None:
+    *_, apply = converse(
+        advisor,
+        "恩納村でダイビングショップやってます。村がDXのなんとかラボに選ばれたって聞いたんだけど、うちにも何かあるの？",
+        "申し込むのは店から直接？",
+    )
+    assert "窓口・連絡先" in apply.answer.split("[")[0]
+    assert "札幌市・函館市" not in apply.answer
+
+
+def test_a_follow_up_in_the_words_of_a_when_sentence_stays_with_its_topic(advisor: Advisor) -> None:
+    *_, copy = converse(
+        advisor,
+        "設備工事の会社です。後藤組ってところがすごいって聞いたっちゃけど、何したと？",
+        "130人の会社やろ？うちみたいな15人でも真似できると？",
+    )
+    assert copy.topic == "case-gotogumi"
+    assert copy.answer.startswith("後藤組（従業員数130名）では")
+
+
+def test_what_answering_the_index_tells_you_is_no_copy_of_what_it_is(advisor: Advisor) -> None:
+    first, learn = converse(
+        advisor,
+        "動物病院です。DX推進指標というものを聞いたのですが、小さな事業所でも使えるものですか？",
+        "回答したら何がわかるんですか？点数が出るだけ？",
+    )
+    assert learn.topic == "dx-index-what" and learn.answer != first.answer
+    assert learn.answer.startswith("回答すると、関係者の間で自社の現状や課題の認識を共有でき")
+
+
+def test_a_lab_without_the_local_government_is_answered_no(advisor: Advisor) -> None:
+    *_, private = converse(
+        advisor,
+        "市役所の産業振興課の者です。地域DX推進ラボの選定基準と、選ばれた場合の支援を教えてください。",
+        "自治体が関与していない民間主導の協議会だけで応募することはできますか？",
+    )
+    assert private.answer.startswith("いいえ。")
+    assert "自治体の関与は必須" in private.answer
+
+
+def test_an_english_what_is_it_names_no_as_is_to_be_viewpoint(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "I run two small restaurants in Saitama. Everything is on paper and LINE. A friend said the government has "
+        "guidelines for 'DX' for small companies. What is it and where do I start?",
+    )
+    assert not response.topic.startswith("dgc-viewpoint")
+
+
+def test_an_off_topic_clause_in_a_question_leaves_the_rest_of_it_asked(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "内装の会社です。インボイス対応で会計ソフトを入れたんですが、これってDXをやったことになりますか？"
+        "あと、電子帳簿保存法で紙の領収書は何年保存すればいいんでしたっけ。",
+    )
+    assert not response.refused
+    assert response.topic == "dx-vs-it"
+    assert response.answer.startswith("ご質問のうち「あと、電子帳簿保存法")
+
+
+def test_a_recommended_product_asked_for_is_said_to_be_absent_first(advisor: Advisor) -> None:
+    *_, product = converse(
+        advisor,
+        "勤怠と請求をデジタルにしたい。システム会社の選び方は？",
+        "国のガイドでおすすめの製品とかは載ってないの？",
+    )
+    assert product.answer.startswith("おすすめの製品名")
+
+
+def test_an_old_owner_asking_whether_they_can_keep_up_gets_the_small_firm_answer(advisor: Advisor) -> None:
+    *_, old = converse(
+        advisor,
+        "秋田で漬物作ってる小さい会社だす。伝票も在庫も全部紙だども、息子がDXやれってうるさくてな。何から始めればいい？",
+        "おらみてぇな年寄りの社長でもついていけるもんだべか",
+    )
+    assert old.topic == "small-firm-can-do"
