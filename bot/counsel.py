@@ -139,7 +139,8 @@ _NO_SLACK = re.compile(
     r"余裕(が|は|も)?(あまり|ほとんど|全然|そんなに)?(ない|なく|無い|無く|あらへん|ありません|ねえ|ねぇ)"
 )
 MONEY = re.compile(
-    r"お金|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|高い|安く|資金|how much|cost|price|budget|\bfree\b",
+    r"お金|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
+    r"|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
 )
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).

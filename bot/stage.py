@@ -22,7 +22,7 @@ _SITUATION = re.compile(
     r"|\bi (run|own|have|manage)\b|\bmy (company|business|shop|firm|restaurant|store)\b|\btook over\b"
     r"|\bmy\b[^.?!]{0,30}\b(company|business|shop|firm|farm|restaurant|store|factory)\b"
 )
-_ONLY = re.compile(r"だけ|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")
+_ONLY = re.compile(r"だけ(?!ど|れど)|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")  # (not 「…んだけど」)
 _NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
 # What follows a cue in the same clause when it is a wish, a plan or an absence, not what the owner does
 # now: 「システムを入れたい」「クラウドは検討中」「まだ顧客管理システムはない」「クラウドを入れたら…？」.
@@ -47,7 +47,9 @@ class StageMatch:
 
 
 # A cue the owner asks about, not one they do (「データ活用って、居酒屋でもできるんですかね？」).
-_ASKED_ABOUT = re.compile(r"^(って|とは|というのは|ってのは|ってやつは)[^。！!]{0,40}[?？]")
+_ASKED_ABOUT = re.compile(
+    r"^(って|とは|というのは|ってのは|ってやつは)[^。！!]{0,40}[?？]|^って(言われ|いわれ|言うても|いうても|言っても)"
+)
 
 
 # Generic words that name a thing, not its use: they count only with a verb of present use after them

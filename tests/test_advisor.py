@@ -3687,3 +3687,65 @@ def test_an_old_owner_asking_whether_they_can_keep_up_gets_the_small_firm_answer
         "おらみてぇな年寄りの社長でもついていけるもんだべか",
     )
     assert old.topic == "small-firm-can-do"
+
+
+def test_whether_dx_concerns_a_tiny_clinic_gets_where_it_stands(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "整体院をしております。スタッフは3人です。予約は電話と紙の予約台帳、会計はレジだけです。"
+        "うちのような小さな治療院でも関係のある話なのでしょうか。",
+    )
+    assert response.topic.startswith("start-")
+    assert response.stage is not None and response.stage.level == 1
+
+
+def test_a_risk_called_high_is_no_question_about_money(advisor: Advisor) -> None:
+    *_, risk = converse(
+        advisor,
+        "金型の会社です。15年前に作ってもらった生産管理システムの中身が誰もわからん。どないしたらええ？",
+        "いきなり全部入れ替えるんはリスク高いやろ？段階的にやる方法ってあるん？",
+    )
+    assert not risk.topic.startswith("money-")
+
+
+def test_a_subsidy_believed_to_come_with_certification_is_corrected(advisor: Advisor) -> None:
+    response = ask(advisor, "DX認定を取れば補助金がもらえるって聞いたけど、ほんと？")
+    assert response.answer.startswith("いいえ。DX認定を取得した事業者は、ものづくり")
+
+
+def test_data_use_that_the_owner_was_told_of_is_no_stage_four(advisor: Advisor) -> None:
+    *_, data = converse(
+        advisor,
+        "民泊を5棟運営しています。予約はAirbnb、連絡はLINEグループ、売上はスプレッドシート。これってもうDXできてる？",
+        "データ活用って言われても、何を見ればいいのかピンとこないです",
+    )
+    assert data.topic == "data-use"
+    assert data.stage is None or data.stage.level != 4
+
+
+def test_whether_the_training_grant_pays_in_full_is_answered_no(advisor: Advisor) -> None:
+    response = ask(advisor, "社員研修に国の助成金が使えるって聞いたけど、全額出るの？")
+    assert response.topic == "money-training-grant"
+    assert response.answer.startswith("いいえ。") and "最大75%" in response.answer
+
+
+def test_a_yearly_check_tool_gets_the_index_not_money(advisor: Advisor) -> None:
+    *_, tool = converse(
+        advisor,
+        "醤油の醸造元です。受発注をクラウドに移しました。DXの成果はどうやって測ればよいのでしょうか。",
+        "毎年チェックするのに使える道具のようなものはありますか",
+    )
+    assert tool.topic in ("dx-index-how", "dx-index-what")
+
+
+def test_a_firm_that_rewards_staff_who_learn_gets_the_grand_prixs_bonus(advisor: Advisor) -> None:
+    response = ask(advisor, "デジタルを覚えた社員に手当出すとか、そういうのやってる会社あるの？")
+    assert response.topic == "case-gotogumi"
+    assert "奨励金" in response.answer.split("[")[0]
+
+
+def test_but_at_the_end_of_a_sentence_is_no_only() -> None:
+    # 「…選べないんだけど」 holds 「だけ」 but says no 「only」: the stage stays what the description showed.
+    first = "豆腐屋です。発注がA社はEDI、B社はFAX、C社はメールとバラバラ。なんとかならんもんですか"
+    again = estimate_stage(first + " スーパーの発注システムはこっちじゃ選べないんだけど")
+    assert again is not None and again.stage.level == 2
