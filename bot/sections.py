@@ -242,8 +242,15 @@ SURVEY_ASKED = re.compile(
 SOURCE_LINE = re.compile(r"^[（(]?(?:出典|出所)[）)]?[:：]?[^\n]+", re.MULTILINE)
 BRING_ITEMS = 1  # what to bring, under an answer (the whole list when asked for it)
 _NAMES_CASE = re.compile(r"後藤組|常陽銀行|長野県ITコーディネータ協議会")  # the cases the guides tell in full
-AREA_EN = {"東北": "Tohoku", "関東": "Kanto", "中部": "Chubu", "近畿": "Kinki (Kansai)", "中国": "Chugoku"}
-AREA_EN |= {"四国": "Shikoku", "九州": "Kyushu"}
+AREA_EN = {
+    "東北": "Tohoku",
+    "関東": "Kanto",
+    "中部": "Chubu",
+    "近畿": "Kinki (Kansai)",
+    "中国": "Chugoku",
+    "四国": "Shikoku",
+    "九州": "Kyushu",
+}
 
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
@@ -987,10 +994,9 @@ class SectionWriter:
         if stage is not None and card.kind == "clause":
             parts.append(f"{label['stage']}\n{stage.reason}")
         # (「次の段階は？」 shows the stage above instead of the card's answer: its steps are all still new.)
+        # (not a `when` sentence the answer left unsaid)
         said = (
-            [
-                q for c in card.answer if c.applies(heard) for q in c.cites
-            ]  # (not a `when` sentence left unsaid)
+            [q for c in card.answer if c.applies(heard) for q in c.cites]
             if card.kind != "clause" and why != "next"
             else []
         )
