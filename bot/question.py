@@ -173,7 +173,8 @@ WHAT_TO_DO = re.compile(
 ASKS_STAGE = re.compile(
     STARTING.pattern
     + r"|段階|(どの辺|どのあたり)(?![をがにから])|どのくらい進|レベル|現在地|デジタル化(でき|して|が進)|遅れ|関係(ある|あり)"
-    r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand",
+    r"|意味(ある|あり|って)|stage|where (do|does) (we|i|my company) stand"
+    r"|(DX|ＤＸ)(は|が)?(でき|済|完了|終わ)(て|で|た|ん)",  # 「これってもうDXできてるってこと？」: where it stands
     re.IGNORECASE,
 )
 LOCAL = re.compile(

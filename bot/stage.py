@@ -23,7 +23,9 @@ _SITUATION = re.compile(
     r"|\bmy\b[^.?!]{0,30}\b(company|business|shop|firm|farm|restaurant|store|factory)\b"
 )
 _ONLY = re.compile(r"だけ(?!ど|れど)|のみ|しか|まだ|中心|ばかり|全部|すべて|全て|未だ")  # (not 「…んだけど」)
-_NEGATED_AFTER = r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)"
+_NEGATED_AFTER = (
+    r"(は|が|も)?(ない|無い|ありません|なし|使っていない|入れていない|導入していない)|(では|じゃ)(なく|無く)"
+)
 # What follows a cue in the same clause when it is a wish, a plan or an absence, not what the owner does
 # now: 「システムを入れたい」「クラウドは検討中」「まだ顧客管理システムはない」「クラウドを入れたら…？」.
 _NOT_NOW = re.compile(

@@ -3749,3 +3749,14 @@ def test_but_at_the_end_of_a_sentence_is_no_only() -> None:
     first = "豆腐屋です。発注がA社はEDI、B社はFAX、C社はメールとバラバラ。なんとかならんもんですか"
     again = estimate_stage(first + " スーパーの発注システムはこっちじゃ選べないんだけど")
     assert again is not None and again.stage.level == 2
+
+
+def test_whether_a_digitised_business_has_done_dx_gets_its_stage_and_no(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "民泊を3棟運営しています。予約は予約サイト、清掃さんとの連絡はLINEグループ、売上はスプレッドシート。"
+        "これってもうDXできてるってことですか？",
+    )
+    assert response.topic == "dx-vs-it"
+    assert response.stage is not None and response.stage.level == 2
+    assert "いいえ。デジタル化による業務効率化はDXと同義" in response.answer
