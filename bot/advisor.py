@@ -1884,7 +1884,13 @@ def in_scope_part(text: str) -> str | None:
     kept, aside = _off_topic_split(text)
     if not kept or kept == sentences_of(text):
         return None
-    if not any(asks_anything(s) for s in kept) and (aside or len("".join(kept)) < len(text) / 2):
+    if (
+        not any(asks_anything(s) for s in kept)
+        and (aside or len("".join(kept)) < len(text) / 2)
+        # (「勤怠を紙のタイムカードからアプリに変えたいんだけど、ついでに聞きたい。打刻を15分単位で切り捨てて
+        # …法律的にOK？」: the wish to digitise is answered, the labour-law question set aside)
+        and not any(_WISH.search(s) for s in kept)
+    ):
         # What is asked is off-topic and the rest only describes; or, with nothing asked at all, the message
         # is mostly off-topic talk (「確定申告が面倒で、インボイスも…。うちは八百屋です。」).
         return None
@@ -1931,6 +1937,7 @@ def _off_topic_split(text: str) -> tuple[list[str], list[str]]:
 # 「…月額いくらくらいかかるのか教えてほしいです。」 asks (for the off-topic split; a description of the business
 # that ends so is still answered as one: 「…整理の仕方を教えてほしいです。」)
 _POLITE_ASK = re.compile(r"教えて(ほしい|欲しい|もらいたい|いただきたい)(です|んです)?[。.]?$")
+_WISH = re.compile(r"(変え|替え|入れ|導入し|デジタル化し|電子化し)(たい|たく)")
 _NAMES_DX = re.compile(r"DX|ＤＸ|デジタル化|デジタル|IT化|digital", re.IGNORECASE)
 
 

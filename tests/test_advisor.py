@@ -3760,3 +3760,18 @@ def test_whether_a_digitised_business_has_done_dx_gets_its_stage_and_no(advisor:
     assert response.topic == "dx-vs-it"
     assert response.stage is not None and response.stage.level == 2
     assert "いいえ。デジタル化による業務効率化はDXと同義" in response.answer
+
+
+def test_a_labour_law_question_beside_a_wish_to_digitise_is_set_aside_not_answered(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "そば屋をやってます。バイトの勤怠を紙のタイムカードからアプリに変えたいんだけど、ついでに聞きたい。"
+        "打刻を15分単位で切り捨てて計算するのって法律的にOK？",
+    )
+    assert not response.refused
+    assert response.answer.startswith("ご質問のうち「打刻を15分単位で切り捨てて")
+
+
+def test_whether_an_app_becomes_dx_gets_what_dx_is(advisor: Advisor) -> None:
+    response = ask(advisor, "勤怠アプリ入れるのってDXになるの？")
+    assert response.topic == "dx-vs-it"
