@@ -370,14 +370,13 @@ class Advisor:
     # ----------------------------------------------------------------------------------------
     def _answer(self, messages: list[Message]) -> ChatResponse:
         last = messages[-1].content
-        part = in_scope_part(last) if is_off_topic(last) and not is_injection(last) else None
+        part, aside = set_aside(last) if is_off_topic(last) and not is_injection(last) else (None, "")
         if part is not None:
             # 「freeeとマネーフォワードどっちがいい？あと、DXの認定で何か得する？」: the part the guides cover is
             # answered, and the answer says first which part they do not.
             response = self._answer([*messages[:-1], Message(role="user", content=part)])
             # Only what is asked is set aside: 「2024年問題で残業規制も厳しくなって正直きつい。」 tells the
             # business's situation, and the answer does not claim to refuse it.
-            aside = off_topic_asked(last)
             if not response.refused and aside:
                 response.answer = (
                     f"ご質問のうち「{aside}」は、参照している資料には書かれていないため、お答えできません。"
@@ -391,7 +390,7 @@ class Advisor:
             for i, m in enumerate(messages[:-1])
             if m.role == "user"
             and not is_injection(m.content)
-            and (text := m.content if not is_off_topic(m.content) else in_scope_part(m.content) or "")
+            and (text := m.content if not is_off_topic(m.content) else set_aside(m.content)[0] or "")
         ]
         user_turns = [text for _, text in asked] + [last]
         # What was answered to each of them (the next assistant message), so that the replay sees what the
@@ -1081,9 +1080,7 @@ class Advisor:
             )
             # (「うちみたいな15人でも真似できると？」 after 後藤組 is asked in the words of a sentence that card
             # keeps for it: no other card's cues take it)
-            and not (
-                card is not None and any(c.when is not None and c.applies(question) for c in card.answer)
-            )
+            and not (card is not None and card.keeps_for(question))
         ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in. (「親父は「機械はいらん」の
@@ -1878,28 +1875,25 @@ def sentences_of(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
 
 
-def in_scope_part(text: str) -> str | None:
-    """The sentences of a message that the off-topic rules leave (「…どっちがいい？」 set aside), when one of
-    them still asks something; None when nothing (or everything) is left."""
-    kept, aside = _off_topic_split(text)
+def set_aside(text: str) -> tuple[str | None, str]:
+    """The part of a message that the off-topic rules leave (「…どっちがいい？」 set aside), when something in it
+    still asks (None when nothing, or everything, is left), and the sentences that ask only about what the
+    guides never cover (said to be set aside)."""
+    kept, asked_aside = _off_topic_split(text)
+    aside = "".join(asked_aside)
     if not kept or kept == sentences_of(text):
-        return None
+        return None, aside
     if (
         not any(asks_anything(s) for s in kept)
-        and (aside or len("".join(kept)) < len(text) / 2)
+        and (asked_aside or len("".join(kept)) < len(text) / 2)
         # (「勤怠を紙のタイムカードからアプリに変えたいんだけど、ついでに聞きたい。打刻を15分単位で切り捨てて
         # …法律的にOK？」: the wish to digitise is answered, the labour-law question set aside)
         and not any(_WISH.search(s) for s in kept)
     ):
         # What is asked is off-topic and the rest only describes; or, with nothing asked at all, the message
         # is mostly off-topic talk (「確定申告が面倒で、インボイスも…。うちは八百屋です。」).
-        return None
-    return "".join(kept)
-
-
-def off_topic_asked(text: str) -> str:
-    """The sentences of a message that ask only about what the guides never cover (said to be set aside)."""
-    return "".join(_off_topic_split(text)[1])
+        return None, aside
+    return "".join(kept), aside
 
 
 def _off_topic_split(text: str) -> tuple[list[str], list[str]]:
@@ -1916,7 +1910,8 @@ def _off_topic_split(text: str) -> tuple[list[str], list[str]]:
             kept.append(sentence)
             continue
         clauses = re.split(r"(?<=[、,])", sentence)
-        rest = "".join(c for c in clauses if not is_off_topic(c))
+        off = [is_off_topic(c) for c in clauses]
+        rest = "".join(c for c, o in zip(clauses, off, strict=True) if not o)
         asks = asks_anything(sentence) or bool(_POLITE_ASK.search(sentence))
         if (
             rest.strip("、, 。")
@@ -1925,7 +1920,9 @@ def _off_topic_split(text: str) -> tuple[list[str], list[str]]:
             # どこまで落とせる？」 after 「確定申告、」, which still asks about the tax return)
             and (
                 not asks
-                or (asks_anything(rest) and _NAMES_DX.search(rest) and not _spans_kept(sentence, clauses))
+                or (
+                    asks_anything(rest) and _NAMES_DX.search(rest) and not _spans_kept(sentence, clauses, off)
+                )
             )
         ):
             kept.append(rest)
@@ -1941,13 +1938,13 @@ _WISH = re.compile(r"(変え|替え|入れ|導入し|デジタル化し|電子�
 _NAMES_DX = re.compile(r"DX|ＤＸ|デジタル化|デジタル|IT化|digital", re.IGNORECASE)
 
 
-def _spans_kept(sentence: str, clauses: list[str]) -> bool:
-    """Does an off-topic match run into a clause that is not itself off-topic (「…会計ソフトで、おすすめの製品は
-    どれですか？」: the product choice is what the kept clause asks)?"""
+def _spans_kept(sentence: str, clauses: list[str], off: list[bool]) -> bool:
+    """Does an off-topic match run into a clause that is not itself off-topic (`off`) (「…会計ソフトで、おすすめの
+    製品はどれですか？」: the product choice is what the kept clause asks)?"""
     kept: list[tuple[int, int]] = []
     at = 0
-    for clause in clauses:
-        if not is_off_topic(clause):
+    for clause, off_topic in zip(clauses, off, strict=True):
+        if not off_topic:
             kept.append((at, at + len(clause)))
         at += len(clause)
     return any(

@@ -100,6 +100,11 @@ class Card(BaseModel):
     def claims(self) -> list[Claim]:
         return [*self.answer, *self.steps]
 
+    def keeps_for(self, question: str) -> bool:
+        """Is the question in the words of a sentence the card keeps for such questions (its `when`:
+        「真似できる？」 after 後藤組)?"""
+        return any(c.when is not None and c.applies(question) for c in self.answer)
+
     def gap(self, english: bool = False) -> str:
         """What the guides do not say on this topic, in English where the card has it (else Japanese)."""
         return (self.not_covered_en if english and self.not_covered_en else self.not_covered) or ""

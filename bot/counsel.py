@@ -776,7 +776,7 @@ def choose_card(
         previous
         and previous.card
         and previous.card.kind in ("topic", "staff")
-        and any(c.when is not None and c.applies(question) for c in previous.card.answer)
+        and previous.card.keeps_for(question)
     ):
         # 「うちみたいな15人でも真似できると？」 after 後藤組: the question is in the words of a sentence the last
         # topic keeps for it (its `when`).

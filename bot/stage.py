@@ -93,7 +93,8 @@ def _matches(text: str, cue: str) -> bool:
     found = re.search(rf"(?<![a-z]){re.escape(cue)}(?![a-z])" if cue.isascii() else re.escape(cue), text)
     if found is None:
         return False
-    if text[: found.start()].endswith(_NOT_AFTER.get(cue, "\0")):
+    before = _NOT_AFTER.get(cue)
+    if before is not None and text[: found.start()].endswith(before):
         return False  # 「…があったと記憶しています」 remembers; it keeps nothing in the head
     after = text[found.end() :]
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
