@@ -75,6 +75,7 @@ from bot.question import (
     asking_text,
     asks_anything,
     asks_fact,
+    description,
     english_terms,
     expansions_for,
     is_mostly_ascii,
@@ -1204,7 +1205,13 @@ class Advisor:
             why == "match"
             # (a clear match drawn by the description alone does not answer where to start: 「ラーメン屋です。
             # …なにから手ぇつけたらええのか」 is no question about staff resistance)
-            and (clear is None or card is not clear.card or (starting and described and not cued(card, text)))
+            # (nor whether DX concerns them: 「仕立て屋…こんな小さい店でもDXって関係ある？」 is no question about
+            # having no budget)
+            and (
+                clear is None
+                or card is not clear.card
+                or ((starting or RELEVANCE.search(text)) and described and not cued(card, text))
+            )
             and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
         )
         if (
@@ -1230,6 +1237,24 @@ class Advisor:
             card = naming.card if naming is not None else card
         # (a start card drawn by the description — or by the votes of owners who described theirs — answers
         # where to start, not whether DX concerns them: 「ウチみたいな店でも関係あるん？何から…？」 gets both)
+        # (「DX推進指標っていうのがあると聞きました。うちみたいな30人の会社が使っても意味はありますか？」: whether
+        # the thing named is worth it — the card that names all of it, not whether DX itself concerns the firm)
+        worth = (
+            next(
+                (
+                    h.card
+                    for h in ranked
+                    if h.card.kind == "topic"
+                    and h.card.id not in GENERAL_CARDS
+                    and names_all(h.card, question)
+                ),
+                None,
+            )
+            if RELEVANCE.search(text) and (general or (card is not None and card.kind == "start"))
+            else None
+        )
+        if worth is not None:
+            card, why = worth, "match"
         relevance = (
             (general or (card is not None and card.kind == "start"))
             and fresh
@@ -1508,7 +1533,11 @@ class Advisor:
             return None  # (support staff describe their clients' cases, not a business of their own)
         starting = card is not None and card.kind == "start"
         described = card is None and not asks_anything(question)
-        asks = bool(ASKS_STAGE.search(nfkc(question)))
+        asks = bool(ASKS_STAGE.search(nfkc(question))) or (
+            # 「花屋です。LINEで注文もらって、紙のメモ帳に書いてます。これってもうDXしてることになります？」:
+            # whether what the owner does is DX is answered with where that puts the firm.
+            card is not None and card.id == "dx-vs-it" and estimate_stage(description(question)) is not None
+        )
         if (
             asks
             and card is not None

@@ -532,7 +532,8 @@ _PROCEDURES = {
     # 「選ばれると、会社にとってどんな良いことがある？」: what being selected brings, where the guides name none.
     r"特典|(どんな|何か|なんか)(良い|いい|得な|得する)こと|得(する|すん)(こと|の|か)|メリット": r"特典",
     # 「兼任でもいいの？」: whether a role may be combined with another.
-    r"兼任|兼務|専任|兼ね": r"兼任",
+    # (「ITわかるの塾長の私しかおらんのですけど、責任者を置くとかどうしたら？」: the one person would combine it)
+    r"兼任|兼務|専任|兼ね|(私|自分|社長)(しか|だけ|一人|ひとり)[^。？?]{0,30}責任者": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
@@ -559,6 +560,44 @@ def uncovered(card: Card, question: str, literally: bool = False) -> bool:
         re.search(q, text) and re.search(g, card.not_covered or "") and (not literally or re.search(g, text))
         for q, g in _PROCEDURES.items()
     )
+
+
+_COST_GAP = re.compile(r"費用|料金|価格")
+_MONEY_WORDS = frozenset(
+    [
+        "お金",
+        "費用",
+        "料金",
+        "値段",
+        "コスト",
+        "金額",
+        "なんぼ",
+        "いくら",
+        "円",
+        "かかる",
+        "払う",
+        "必要",
+        "有料",
+        "無料",
+        "くる",
+        "来る",
+        "もらう",
+    ]
+)
+
+
+def cost_uncovered(card: Card, question: str) -> bool:
+    """「メンターさ来てもらうとしたら、お金はなんぼかかるんだべ？」 after the labs: the cost of something that
+    card speaks of (a word of its answer beyond the money asked about), which its `not_covered` says the guides
+    do not give."""
+    text = nfkc(question)
+    if not (MONEY.search(text) and _COST_GAP.search(card.not_covered or "")):
+        return False
+    said = {w for c in card.answer for w in content_words(c.sentence)}
+    asked = {
+        w for w in specific_words(text) - _MONEY_WORDS if re.fullmatch(r"[ァ-ヶー一-龥]{2,}", w)
+    }  # its nouns
+    return bool(asked) and asked <= said
 
 
 def uncovered_part(card: Card, question: str, english: bool = False) -> str:
@@ -656,6 +695,61 @@ SOURCE_ASKED = re.compile(
 )
 
 
+# 「もっと短う言うてくれんかえ」「三行くらいで言うと？」: the last answer again, shorter — and nothing else asked.
+_SHORTER = re.compile(
+    r"短く|短う|手短|簡潔|[0-9一二三]行(くらい|ぐらい|程度|で|に)|一言で|ひとことで|要点だけ"
+    r"|\b(shorter|briefly|in short|in a nutshell)\b",
+    re.IGNORECASE,
+)
+_SHORTER_WORDS = frozenset(
+    [
+        "もっと",
+        "もう",
+        "少し",
+        "ちょっと",
+        "短い",
+        "手短",
+        "簡潔",
+        "簡単",
+        "一言",
+        "三",
+        "二",
+        "一",
+        "行",
+        "要点",
+        "まとめる",
+        "くれる",
+        "もらえる",
+        "言う",
+        "いう",
+        "教える",
+        "言い換える",
+        "お願い",
+        "can",
+        "could",
+        "you",
+        "say",
+        "put",
+        "it",
+        "that",
+        "this",
+        "more",
+        "briefly",
+        "shorter",
+        "in",
+        "short",
+        "nutshell",
+        "please",
+    ]
+)
+
+
+def asks_shorter(question: str) -> bool:
+    """Does the follow-up only ask to say the last answer more briefly?"""
+    text = nfkc(question)
+    return bool(_SHORTER.search(text)) and set(content_words(text)) <= _SHORTER_WORDS
+
+
 def is_follow_up(question: str, previous: TurnState | None) -> bool:
     """A message that leans on the earlier turns: a pronoun, a request for more, or too short to stand alone."""
     if previous is None:
@@ -737,6 +831,8 @@ def choose_card(
         and not re.search(r"柱|視点|pillar|viewpoint", text, re.IGNORECASE)
     ):
         return previous.card, "clause"
+    if follow and previous and previous.card and previous.card.kind != "clause" and asks_shorter(text):
+        return previous.card, "short"
     if follow and previous and previous.card and previous.card.kind != "clause" and SOURCE_ASKED.search(text):
         # 「それ、どの資料に書いてあるんか教えて」: where the last answer comes from — or 「社長が先頭に立たんと
         # いけんって…どこに書いてある？」: where the thing it names (by its cues) comes from.
@@ -976,6 +1072,8 @@ def _follow_up_card(
     # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
     # how to argue for spending: neither is about money)
     about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not PERSUADING.search(text)
+    if about_money and cost_uncovered(previous.card, text):
+        return previous.card, "detail"  # (the cost of what it spoke of: the guides do not give it)
     choosing = index.by_id("agency-choose")
     if about_money and _WHOM_ASKED.search(text) and choosing is not None and choosing.id not in shown:
         # 「Is there anyone I can talk to for free…?」 asks whom to ask (the guides give no fees): how to choose.

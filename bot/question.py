@@ -196,7 +196,9 @@ SUPPORTER = re.compile(
     r"|(県|市|町|村|区|都|府|道|自治体|市役所|区役所|県庁|役場)の?[^。、]{0,12}(課|室|局|係)(で|の|に)[^。、]{0,16}"
     r"(担当して|の者です|者です|職員|勤め|勤務)"
     # 「地域のITベンダーで中小企業向けの提案営業をしています」: selling to SMEs from a vendor or a consultancy
-    r"|(ITベンダー|ベンダー|システム会社|SaaS(事業者|企業|会社)?|コンサル(会社|ティング会社)?)(で|に)[^。？?]{0,20}"
+    # (not an owner served by one: 「ベンダーに作ってもろたもんで、中身わかっとった担当が辞めて」)
+    r"|(ITベンダー|ベンダー|システム会社|SaaS(事業者|企業|会社)?|コンサル(会社|ティング会社)?)(で|に)"
+    r"(?![^。？?]{0,20}(作って|作っても|作ら|頼|依頼|任せ|入れ|もろ|もら|言われ))[^。？?]{0,20}"
     r"(営業|提案|支援|担当|勤め|働い|勤務)"
     # 「信用金庫で…相談を担当している者です」「地銀の法人営業です」: staff saying what they do (not 「担当者が…」)
     r"|(銀行|地銀|信用金庫|信金|信組|信用組合|商工会議所|商工会|中央会)(で|の)[^。？?]{0,24}"
@@ -483,6 +485,13 @@ _PARTS = re.compile(r"(?<=[?？。])|(?:また|あと|それと|あわせて|併
 _ASKS = re.compile(
     r"[?？]$|(教えて|知りたい|ください|下さい|ある|あります|いい|ですか|ますか|でしょうか|の|したい)(です|ます)?[。]?$"
 )
+
+
+def description(text: str) -> str:
+    """The sentences that do not ask (「花屋です。LINEで注文もらって、紙のメモ帳に書いてます。」 before 「これって
+    もうDXしてることになります？」); empty for a message of one sentence."""
+    asked = asking_text(text)
+    return "" if asked is None else "".join(s for s in sentences(text) if s not in asked)
 
 
 def asking_parts(text: str) -> list[str]:

@@ -32,6 +32,7 @@ from bot.counsel import (
     TurnState,
     acronyms,
     claim_text,
+    cost_uncovered,
     uncovered,
     uncovered_part,
     wants_verbatim,
@@ -652,6 +653,8 @@ class SectionWriter:
         listed = find_regions(question, self.regions) if card.kind == "region" else []  # lab places named
         if english:
             parts.append(label["notice"])
+        if why == "short":
+            return self._shorter(card, question, english, book, hits, stage, previous)
         if listed and ASKS_WHEN.search(nfkc(question)):
             parts.append(self._selected_when(listed, book, hits, english))  # 「札幌はいつ選ばれた？」
         if card.kind == "clause":
@@ -677,7 +680,7 @@ class SectionWriter:
         ):
             # (「選ばれてる地域って、沖縄だとどこ？」: the places named, as a first question on them gets)
             gap = uncovered_part(card, question, english)
-            if gap and uncovered(card, question):
+            if gap and (uncovered(card, question) or cost_uncovered(card, question)):
                 # 「締め切りはある？」: the plain answer first — the guides do not say — then what they do say
                 # about the question's subject (not about the missing procedure: 「期間」 is no 「訓練期間」).
                 detail = self.detail(card, without_procedure(question), english, book, hits, passages=False)
@@ -909,25 +912,46 @@ class SectionWriter:
             # 「こんなんでもやれるもんかい？」 (cheap tools, the success points: start small, grow people on the way).
             lead, said_first = LEADS.get(why, ("", 0))
             lead_card = self.cards.by_id(lead)
-            lead_claims = lead_card.answer[:said_first] if lead_card is not None else []
+            # (with its sentence for such a question: 「うちみたいな小さな店でも関係ある？」 → cheap tools, start small)
+            lead_claims = (
+                [
+                    *lead_card.answer[:said_first],
+                    *(c for c in lead_card.answer[said_first:] if c.when and c.applies(question)),
+                ]
+                if lead_card is not None
+                else []
+            )
             leading = "".join(
                 _full_stop(line)
                 for claim in lead_claims
                 if (line := self._cite_claim(book, claim, hits, english))
             )
+            lead_verdict = self.verdict(lead_card, question) if lead_card is not None and leading else None
+            if lead_verdict is not None and lead_verdict[0] in lead_claims and not english:
+                leading = (
+                    label[lead_verdict[1]] + leading
+                )  # 「うちのような小さな治療院でも関係ある？」: はい, and why
             if leading:  # (the card's sentence quoting what the lead quoted is not said twice)
                 quoted = {q for claim in lead_claims for q in claim.cites}
                 claims = [c for c in claims if not set(c.cites) & quoted] or claims
             named = NAMED_STAGE.search(nfkc(question))
             level = int(next(g for g in named.groups() if g)) if named else None
             stages_card = card.kind == "start" or card.id == "stages-overview"
-            planned = planned_stage(question) if card.id == "stages-overview" and level is None else None
+            # (「息子が注文をメールにして在庫をシステムに入れたい言うとる。それはDXなんですか」: the plan's stage too)
+            planned = (
+                planned_stage(question)
+                if card.id in ("stages-overview", "dx-vs-it") and level is None
+                else None
+            )
             if planned is not None and stage is not None and planned.stage.level <= stage.level:
                 planned = None  # 「出勤簿に判子押すのをやめて…したい」: what is left behind is no plan
+            plan_line = ""
             if planned is not None:
                 # 「顧客管理システムに移したい。どの段階の取組？」: the stage of that plan is the answer.
                 level = planned.stage.level
-                parts.append(self.likeness(planned, book, hits, english, planned=True))
+                plan_line = self.likeness(planned, book, hits, english, planned=True)
+                if card.id != "dx-vs-it":
+                    parts.append(plan_line)
             if stages_card and level is not None and (stage is None or stage.level != level):
                 # 「入れたら段階3ってこと？」: what the guides say stage 3 is, before what to do.
                 parts.append(self._stage_described(level, book, hits, english, following=False))
@@ -962,6 +986,17 @@ class SectionWriter:
             body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
             if leading:
                 body = (f"- {leading}\n" if english else leading) + body
+            if card.id == "dx-vs-it" and plan_line:
+                # 「…それはDXなんですか」: いいえ and why, then where the plan stands among the stages.
+                opening = re.match(r"[^。\n]*。(?:\[\d+\])*\n?" if not english else r"[^\n]*\n", body)
+                cut = opening.end() if opening else 0
+                body = (
+                    body[:cut]
+                    + ("\n" if english else "")
+                    + plan_line.strip()
+                    + ("\n" if english else "")
+                    + body[cut:]
+                )
             if verdict is not None and sentences:
                 body = label[verdict[1]] + ("\n" if english else "") + body  # 「はい。」 then why
             # Two parts asked, two answers: each under its subject (「### DX推進指標とは何か」).
@@ -1095,6 +1130,34 @@ class SectionWriter:
         if ask and usable and (previous is None or previous.stage is None) and not is_supporter(situation):
             parts.append(ask)
         return "\n\n".join(p for p in parts if p.strip())
+
+    def _shorter(
+        self,
+        card: Card,
+        question: str,
+        english: bool,
+        book: CitationBook,
+        hits: list[Hit],
+        stage: StageEstimate | None,
+        previous: TurnState | None,
+    ) -> str:
+        """「もっと短く」「三行で」: where the firm stands in one sentence, then the first sentences of what the
+        last answer said from this card (its answer's, in their order), two of them — three when asked for."""
+        said = compact(strip_markers(previous.said)) if previous is not None else ""
+        answer = [c for c in card.answer if c.applies(question) or compact(c.sentence) in said]
+        given = [c for c in answer if compact(c.sentence) in said] or answer
+        most = 3 if re.search(r"[3三]行|three", nfkc(question), re.IGNORECASE) else 2
+        lines = [
+            _in_prose(c, line, english) for c in given if (line := self._cite_claim(book, c, hits, english))
+        ]
+        if stage is not None and (card.kind == "start" or card.id in ("dx-vs-it", "stages-overview")):
+            lines = [_first_sentence(stage.reason, english), *lines]
+        lines = lines[:most]
+        return (
+            "\n".join(f"- {line}" for line in lines)
+            if english
+            else "".join(_full_stop(line) for line in lines)
+        )
 
     def _stage_described(
         self, level: int, book: CitationBook, hits: list[Hit], english: bool, following: bool = True

@@ -31,7 +31,8 @@ _NEGATED_AFTER = (
 _NOT_NOW = re.compile(
     r"^[^。！？!?、,]{0,14}?(たい|たく|欲しい|ほしい|検討|予定|つもり|計画|考えて|迷って|悩んで|相談したい"
     r"|ようと|ようか|入れれば|導入すれば|使えば|にしたら|入れたら|導入したら|使ったら|使い始めたら|替えたら|変えたら"
-    r"|場合|なら|ない|無い|ません|ず[、。]|ずに|なし|未導入|予定)"
+    r"|場合|なら|ない|無い|ません|ず[、。]|ずに|なし|未導入|予定"
+    r"|[^。！？!?、,]{0,8}(かなと|かなぁ|へんかな|れへんか|んかなと))"  # 「新しいサービスを作れへんかなと思ってる」
 )
 
 
@@ -100,7 +101,14 @@ def _matches(text: str, cue: str) -> bool:
     # 「システムはない」 describes the absence of the thing, not its use; 「入れたい」 a wish, not the present.
     if re.match(_NEGATED_AFTER, after):
         return False
-    if _NOT_NOW.match(after) or _AN_EVENT.match(after) or _ASKED_ABOUT.match(after):
+    # (asked about as part of a longer word too: 「POSレジって、3店舗分だといくら？」 names the 「pos」 of 「POSレジ」)
+    word = re.sub(r"^[ァ-ヶー]+", "", after)
+    if (
+        _NOT_NOW.match(after)
+        or _AN_EVENT.match(after)
+        or _ASKED_ABOUT.match(after)
+        or _ASKED_ABOUT.match(word)
+    ):
         return False
     return cue not in _WEAK_CUES or bool(_IN_USE.match(after))
 
@@ -108,7 +116,8 @@ def _matches(text: str, cue: str) -> bool:
 # What follows a cue when it is what the owner plans or considers (「顧客管理システムに移したい」).
 _PLANNED = re.compile(
     r"^[^。！？!?、,]{0,14}?(たい|たく|欲しい|ほしい|検討|予定|つもり|計画|考えて|ようと|ようか|入れれば|導入すれば"
-    r"|使えば|にしたら|入れたら|導入したら|使ったら|使い始めたら|替えたら|変えたら|移し|移す|移行)"
+    r"|使えば|にしたら|入れたら|導入したら|使ったら|使い始めたら|替えたら|変えたら|移し|移す|移行"
+    r"|[^。！？!?、,]{0,8}(かなと|かなぁ|へんかな|れへんか|んかなと))"  # 「…サービスを作れへんかなと思ってる」
 )
 
 

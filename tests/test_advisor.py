@@ -3775,3 +3775,108 @@ def test_a_labour_law_question_beside_a_wish_to_digitise_is_set_aside_not_answer
 def test_whether_an_app_becomes_dx_gets_what_dx_is(advisor: Advisor) -> None:
     response = ask(advisor, "勤怠アプリ入れるのってDXになるの？")
     assert response.topic == "dx-vs-it"
+
+
+def test_a_shop_asking_whether_what_it_does_is_dx_gets_its_stage_and_no(advisor: Advisor) -> None:
+    # 「DXしてることになる？」 after a description: where the shop stands, and いいえ (digitising is not DX).
+    response = ask(
+        advisor,
+        "八百屋です。注文はLINEでもらって、ノートに書き写してます。これってもうDXしてることになります？",
+    )
+    assert response.topic == "dx-vs-it"
+    assert response.stage is not None
+    assert "いいえ。デジタル化による業務効率化はDXと同義" in response.answer
+
+
+def test_a_question_about_dx_with_no_description_gets_no_stage(advisor: Advisor) -> None:
+    # 「業務効率化」 named in the question is what is asked about, not what the firm does.
+    response = ask(advisor, "DXとペーパーレス化や業務効率化って、同じことじゃないんですか？")
+    assert response.topic == "dx-vs-it"
+    assert response.stage is None
+
+
+def test_a_plan_asked_about_as_dx_is_placed_among_the_stages(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "酒屋です。注文はFAX、在庫は手書きの帳面です。娘が在庫をクラウドの在庫管理システムに入れたいと言ってます。"
+        "それってDXなんですか、ただのデジタル化なんですか？",
+    )
+    body = response.answer.split("### 参考資料")[0]
+    assert response.topic == "dx-vs-it"
+    assert (
+        "いいえ。" in body and "段階3の例「在庫情報システムによる在庫量・発注量の管理」にあたります" in body
+    )
+
+
+def test_a_plan_to_build_a_service_from_data_is_not_told_it_is_no_dx(advisor: Advisor) -> None:
+    # Growing a new service from the data is the guides' stage 4 (DX): no いいえ for it.
+    response = ask(
+        advisor,
+        "英会話教室です。出欠はExcel、連絡はLINE。たまった受講データを分析して、新しいサービスを作れへんかなと"
+        "思ってるんですけど、これってDXって言えます？",
+    )
+    assert response.topic in ("dx-vs-it", "data-use")
+    assert "いいえ。" not in response.answer
+
+
+def test_a_price_asked_about_a_product_is_no_product_in_use() -> None:
+    first = "弁当屋です。注文は紙の伝票で受けてます。"
+    described = estimate_stage(first + "ところでPOSレジって、1台だといくらくらいするものなんでしょう？")
+    assert described is not None and described.stage.level == 1
+
+
+def test_a_request_to_say_it_shorter_gets_the_same_topic_in_two_sentences(advisor: Advisor) -> None:
+    first, short = converse(
+        advisor, "DXをやった中小企業って、本当に儲かってるの？", "もうちょっと簡潔に言うてくれん？"
+    )
+    assert short.topic == first.topic
+    body = short.answer.split("### 参考資料")[0].strip()
+    assert "###" not in body
+    assert 1 <= body.count("。") <= 3 and body != first.answer.split("### 参考資料")[0].strip()
+
+
+def test_the_cost_of_what_the_last_answer_described_is_said_to_be_missing(advisor: Advisor) -> None:
+    *_, cost = converse(
+        advisor,
+        "地域DX推進ラボに選ばれると、どんな支援メニューがあるんですか？",
+        "そのメンターの派遣って、頼んだらお金はいくらかかるの？",
+    )
+    assert cost.topic == "regional-dx-lab"
+    assert cost.answer.startswith(
+        "各ラボの窓口・連絡先や、企業がラボの支援を受けるための具体的な手続き・費用は"
+    )
+
+
+def test_an_owner_whose_system_a_vendor_built_is_no_supporter() -> None:
+    assert not is_supporter(
+        "社員20人の工務店です。見積システムは地元のベンダーに作ってもらったもので、わかる担当が辞めてしまいました。"
+    )
+
+
+def test_an_owner_who_is_the_only_one_for_it_asks_whether_the_role_may_be_combined(advisor: Advisor) -> None:
+    *_, alone = converse(
+        advisor,
+        "セキュリティについて国の資料ではどう書かれてますか？",
+        "ITがわかるのは社長の私しかいないんですが、責任者を置くってどうすれば？",
+    )
+    assert alone.topic == "security"
+    assert alone.answer.startswith("責任者を専任にするか兼任でよいかは、資料には書かれていません。")
+
+
+def test_whether_a_named_tool_is_worth_it_for_a_small_firm_gets_that_tool(advisor: Advisor) -> None:
+    *_, worth = converse(
+        advisor,
+        "製材所です。社員20人、受注はFAXです。",
+        "DX推進指標っていうのを聞いたんですが、うちみたいな20人の会社がやっても意味ありますか？",
+    )
+    assert worth.topic in ("dx-index-what", "dx-index-how")
+
+
+def test_whether_dx_concerns_a_two_person_shop_is_yes_with_cheap_tools(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "夫婦二人で仕立て屋をやってます。注文は電話と紙の台帳です。こんな小さい店でもDXって関係あるんでしょうか。",
+    )
+    body = response.answer.split("### 現在地")[0]
+    assert body.startswith("### 回答\nはい。")
+    assert "簡単に安く使えるデジタルツールが増えている" in body
