@@ -173,6 +173,14 @@ NEXT_STAGE = re.compile(
 _NEXT_MOVE = re.compile(
     r"次(は|に)?(何|なに)(を)?(す|し|や)|何が(足りな|足らん|足らな|必要)|言える(よう)?に(なる|する)には|(まで|に)(行く|いく|進む)には"
 )
+# 「具体的には何をすればいいの？」「うちの場合はどうなる？」 after what DX is or why: where to start.
+_WHAT_NOW = re.compile(
+    r"(何|なに)(を|から)?(すれば|したら|しとけば|やれば|やったら|始め|はじめ)|どうすれば|どうしたら|どないしたら"
+    r"|うち(の場合|だと|なら|では)?(は|って)?(どう|何|なに)"
+)
+_WHAT_NOW_WORDS = frozenset(
+    ["始める", "はじめる", "じゃあ", "じゃ", "では", "ほな", "具体", "具体的", "最初", "まず"]
+)
 _THAT_FIRM = re.compile(r"^(その|あの)(会社|企業)|同社|(the|that) company", re.IGNORECASE)
 _BENEFIT = re.compile(
     r"(何|なに)が(もらえ|得られ|受けられ)|メリット|いいこと|良いこと|ええこと|得(する|な)|特典|what do (we|i) get|benefit",
@@ -522,7 +530,10 @@ _PROCEDURES = {
     r"(?i)where (do|can|should) (i|we) apply|how (do|can) (i|we) apply|application form"
     r"|(english|japanese) (version of the )?(application|form)|apply in (english|japanese)": r"申請先|手続|方法|様式",
     # 「国のガイドでおすすめの製品とかは載ってないの？」: the guides name no product.
-    r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,6}(製品|ツール|ソフト|サービス|メーカー)|製品名": r"製品",
+    # (「…管理できるアプリで、おすすめがあれば名前を教えてください」)
+    r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,6}(製品|ツール|ソフト|サービス|メーカー)|製品名"
+    r"|(アプリ|ツール|ソフト|システム|サービス)[^。？?]{0,12}(おすすめ|オススメ|お勧め)[^。？?]{0,12}(名前|教え)"
+    r"|(アプリ|ツール|ソフト|製品)の名前": r"製品",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.
@@ -546,7 +557,9 @@ _PROCEDURES = {
     r"(業種|業界|農業|漁業|林業|医療|介護|建設業|飲食|小売)[^。？?]{0,8}(でも|も|は)[^。？?]{0,6}(使え|対象|もらえ|申請|受けられ)": r"業種",
     # 「選ばれた会社に、うちみたいな小さいとこもある？」「ほかにどんな業種が？」: the other selected companies.
     r"(選ばれ|選定され)[^。？?]{0,12}(会社|企業|ところ|とこ)[^。？?]{0,30}(業種|規模|小さ|うちみたい|同じ|ほかに|他に)"
-    r"|(ほかに|他に)[^。？?]{0,6}(どんな|どこの)(会社|企業|業種)": r"選定企業の一覧",
+    r"|(ほかに|他に)[^。？?]{0,6}(どんな|どこの)(会社|企業|業種)"
+    # 「これまでに選ばれた会社に、不動産関係の会社はありますか？」: a kind of business among them.
+    r"|(選ばれ|選定され)[^。？?]{0,12}(会社|企業)[^。？?]{0,20}(関係|関連|系|業)の(会社|企業|ところ)": r"選定企業の一覧",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }
@@ -865,6 +878,19 @@ def choose_card(
         card = index.by_id(f"start-stage{previous.stage}")
         if card is not None:
             return card, "next"
+    if (
+        follow
+        and previous
+        and previous.card
+        and previous.card.id in _WHAT_DX_IS
+        and _WHAT_NOW.search(text)
+        and not specific_words(text) - _WHAT_NOW_WORDS
+    ):
+        # 「具体的には何をすればいいの？」 after why DX matters: where this owner starts (their stage's card,
+        # else the general one, which asks back how the work is done today).
+        start = index.by_id(f"start-stage{previous.stage}" if previous.stage else "start-general")
+        if start is not None:
+            return start, "match"
     if previous and previous.card and previous.card.id.startswith("case-") and _THAT_FIRM.search(text):
         # 「その会社、最初はなにから始めたんだべ？」 right after the case: the company is that case.
         return previous.card, "detail"

@@ -749,6 +749,13 @@ class SectionWriter:
                 case_steps = self.to_do(card, english, book, hits, lead=False, heard=heard)
                 detail = (copied + "\n\n" + case_steps if copied and case_steps else case_steps) or detail
             detail = self.verdict_first(card, question, english, book, hits, detail)
+            home = (
+                named_prefecture(asked_part(question)) if card.id == "dx-selection" and not english else None
+            )
+            found = self._selected_in(home, book) if home else ""
+            if found:
+                # 「過去に北海道の会社で選ばれたところってありますか？」 after DXセレクション: the table's rows first.
+                detail = found + ("\n\n" + detail if detail else "")
             if (
                 stage is not None
                 and STAGE_ASKED.search(nfkc(question))

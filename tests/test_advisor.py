@@ -3880,3 +3880,32 @@ def test_whether_dx_concerns_a_two_person_shop_is_yes_with_cheap_tools(advisor: 
     body = response.answer.split("### 現在地")[0]
     assert body.startswith("### 回答\nはい。")
     assert "簡単に安く使えるデジタルツールが増えている" in body
+
+
+def test_what_to_do_after_why_dx_gets_where_to_start(advisor: Advisor) -> None:
+    *_, then = converse(advisor, "豆腐屋です。DXなんてやる意味あるんですか？", "具体的には何をすればいいの？")
+    assert then.topic is not None and then.topic.startswith("start-")
+
+
+def test_a_product_name_asked_after_the_stage_is_said_to_be_missing_first(advisor: Advisor) -> None:
+    *_, product = converse(
+        advisor,
+        "花屋です。注文は電話とLINE、売上はExcelです。DXって何から始めれば？",
+        "注文と在庫をまとめて管理できるアプリで、おすすめがあれば名前を教えてください。",
+    )
+    assert "製品選びは、資料には書かれていません" in product.answer.split("\n")[0]
+
+
+def test_prefecture_named_after_dx_selection_gets_its_selected_companies(advisor: Advisor) -> None:
+    *_, where = converse(
+        advisor,
+        "DXセレクションってどういう制度ですか？",
+        "これまでに岐阜の会社で選ばれたところはありますか？",
+    )
+    assert where.topic in ("dx-selection", "case-gotogumi")
+    assert where.answer.startswith("「DXセレクション2025」企業一覧にある岐阜県の企業は")
+
+
+def test_the_list_of_labs_does_not_say_what_is_missing_unless_asked(advisor: Advisor) -> None:
+    response = ask(advisor, "地域DX推進ラボに選ばれた地域の一覧を見せてください")
+    assert "にない地域は、地域DX推進ラボの選定地域ではありません" not in response.answer
