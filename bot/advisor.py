@@ -1785,7 +1785,14 @@ class Advisor:
             body = self.writer.to_do(tried[0], english, book, hits, lead=True, heard=heard)
             if body:
                 return tried[0], body
-        for related in tried[:RELATED_TRIED]:
+        # …then the topics the follow-up by itself fits best (「段階的にやる方法ってあるん？」 after the legacy
+        # system: the plan 「DXによる課題解決を段階的に取り組む」), the same way.
+        fitting = [
+            h.card
+            for h in ranked[:RELATED_TRIED]
+            if h.card is not card and h.card not in tried and h.card.kind in ("topic", "staff", "agency")
+        ]
+        for related in [*tried[:RELATED_TRIED], *fitting]:
             # Its own sentences only: its passages' sentences would match on any common word. A はい/いいえ
             # it holds for the question (「人がいなくてもDXってできる？」) answers it too.
             body = self.writer.detail(

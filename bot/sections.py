@@ -169,6 +169,11 @@ def _full_stop(sentence: str) -> str:
     return text + markers
 
 
+_EITHER_OR = re.compile(
+    r"それとも|(なん|なの|の)ですか[、,][^。？?]{0,20}(なん|なの|の)ですか|or (is it|just)", re.IGNORECASE
+)
+
+
 def _clause_part(claim: Claim) -> str:
     return "principle" if re.match(r"(企業|経営者)は、", nfkc(claim.sentence)) else "direction"
 
@@ -843,6 +848,16 @@ class SectionWriter:
             sayable = [
                 c for c in card.answer if c.applies(heard) and not (c.when and _restates(c, card.answer))
             ]
+            # (…and a sentence whose quote holds the quote of a `when` sentence said for this question is not said
+            # beside it: 「今日は簡単に安く使えるデジタルツールが増えているので…」 says 「…増えているにもかかわらず」's point)
+            when_quotes = [q for c in sayable if c.when is not None for q in c.cites]
+            sayable = [
+                c
+                for c in sayable
+                if c.when is not None
+                or len(c.cites) > 1
+                or not any(t != q and t in q for t in when_quotes for q in c.cites)
+            ] or sayable
             claims = (
                 self._answer_first(card, question, sayable)
                 if card.kind in ("topic", "staff", "agency")
@@ -1223,7 +1238,8 @@ class SectionWriter:
         must = re.sub(
             r"(ないと|なければ|なきゃ|なくては|ねば)(いけ|なら|だめ|ダメ|あか)[^。？?]{0,6}", "必要", text
         )
-        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(must):
+        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(must) or _EITHER_OR.search(text):
+            # (「それはDXなんですか、それともただのデジタル化なんですか？」 asks which, not yes or no)
             # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
             return None
         # A condition that makes it いいえ (「誰でも」「認定を取ってなくても」) outweighs the topic's はい, which

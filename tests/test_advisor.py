@@ -3803,9 +3803,9 @@ def test_a_plan_asked_about_as_dx_is_placed_among_the_stages(advisor: Advisor) -
     )
     body = response.answer.split("### 参考資料")[0]
     assert response.topic == "dx-vs-it"
-    assert (
-        "いいえ。" in body and "段階3の例「在庫情報システムによる在庫量・発注量の管理」にあたります" in body
-    )
+    # (an either/or question gets no はい/いいえ: which of the two it is, and where the plan stands)
+    assert "いいえ。" not in body and "DXと同義" in body
+    assert "段階3の例「在庫情報システムによる在庫量・発注量の管理」にあたります" in body
 
 
 def test_a_plan_to_build_a_service_from_data_is_not_told_it_is_no_dx(advisor: Advisor) -> None:
@@ -3909,3 +3909,21 @@ def test_prefecture_named_after_dx_selection_gets_its_selected_companies(advisor
 def test_the_list_of_labs_does_not_say_what_is_missing_unless_asked(advisor: Advisor) -> None:
     response = ask(advisor, "地域DX推進ラボに選ばれた地域の一覧を見せてください")
     assert "にない地域は、地域DX推進ラボの選定地域ではありません" not in response.answer
+
+
+def test_a_yes_no_question_that_offers_two_answers_gets_no_yes_or_no(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "会計をクラウドにしたんですが、それってDXなんですか、それともただのIT化なんですか？"
+    )
+    assert not response.answer.startswith(("はい。", "いいえ。", "### 回答\nはい。", "### 回答\nいいえ。"))
+
+
+def test_a_when_sentence_is_not_said_beside_the_longer_quote_it_repeats(advisor: Advisor) -> None:
+    response = ask(advisor, "花屋です。夫婦二人の店ですけど、DXって必要なんですか？")
+    body = response.answer.split("### 参考資料")[0]
+    assert body.count("簡単に安く使えるデジタルツールが増えている") == 1
+
+
+def test_why_the_government_pushes_dx_gets_why_it_matters(advisor: Advisor) -> None:
+    response = ask(advisor, "最近どこに行ってもDXって言われる。国はなんでそこまでDXを推すの？")
+    assert response.topic == "why-dx"
