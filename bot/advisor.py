@@ -1212,7 +1212,17 @@ class Advisor:
                 or card is not clear.card
                 or ((starting or RELEVANCE.search(text)) and described and not cued(card, text))
             )
-            and (card.id in GENERAL_CARDS or (card.kind == "topic" and not names_subject(card, named)))
+            # (named in what is asked, when it asks where to start: 「…売上はレジの日報を手で集計してます。何から
+            # 始めれば？」 describes its sales, it does not ask about using their data)
+            and (
+                card.id in GENERAL_CARDS
+                or (
+                    card.kind == "topic"
+                    and not names_subject(
+                        card, asked_part(named) if starting and not cued(card, text) else named
+                    )
+                )
+            )
         )
         if (
             card is not None

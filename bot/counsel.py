@@ -60,6 +60,32 @@ NAMED_MARGIN = 0.1  # a follow-up naming another card's subject in full takes it
 _WHOM_ASKED = re.compile(
     r"誰に|だれに|どこに相談|相談(先|でき)|talk to|who can|anyone (i|we) can", re.IGNORECASE
 )
+# 「他の会社の例はある？」「よそはどうやってるの？」: an example of a firm that did it.
+_OTHER_FIRMS = re.compile(
+    r"(他|ほか|よそ)の(会社|企業|ところ|とこ|店)[^。？?]{0,10}(例|事例|どう)|(事例|実例|成功例)(は|って|とか)?(ある|あり)"
+    r"|例(は|って|とか)(ある|あり)|(他|ほか|よそ)(は|って)どう(して|やって)"
+)
+_OTHER_FIRMS_WORDS = frozenset(["他", "ほか", "よそ", "事例", "実例", "成功", "例", "実際", "会社", "企業"])
+_SMALL_TOO = re.compile(
+    r"(うちみたいな|うちくらいの|うちの規模|こんな|ちっちゃい|小さい|小さな|\d+\s*人)[^。？?]{0,12}でも(でき|やれ|大丈夫|いける)?[^。？?]{0,4}[？?]?$"
+)
+_SMALL_WORDS = frozenset(
+    [
+        "人",
+        "みたい",
+        "会社",
+        "店",
+        "規模",
+        "小さい",
+        "ちっちゃい",
+        "事業者",
+        "できる",
+        "やれる",
+        "大丈夫",
+        "いける",
+    ]
+)
+_PROGRAMME_TITLE = re.compile(r"認定|指標|セレクション|ラボ|助成|融資|補助|保証|銘柄")
 _POINTING_FIRST = re.compile(r"(それ|その|これ|この|あれ|そこ)")
 
 PILLAR = re.compile(
@@ -1150,6 +1176,36 @@ def _follow_up_card(
     if FIGURES.search(text) and not set(content_words(text)) - _UNSPECIFIC - _FIGURE_WORDS:
         # 「数字で見せて」 after 「やる意味ある？」: the figures of that very topic.
         return previous.card, "detail"
+    case = index.by_id("case-gotogumi")
+    if (
+        _OTHER_FIRMS.search(text)
+        and previous.card.kind not in ("staff", "clause")
+        and case is not None
+        and not specific_words(text) - _OTHER_FIRMS_WORDS
+    ):
+        # 「他の会社の例はある？」 after a topic: the guides' case of a firm that did it (後藤組).
+        return case, "detail" if case.id in shown else "match"
+    if (
+        _WHOM_ASKED.search(text)
+        and not specific_words(text) - {"相談", "誰", "どこ"}
+        and previous.card.kind in ("start", "topic")
+        and choosing is not None
+        and choosing.id not in shown
+    ):
+        # 「どこに相談すればいい？」 after where to start: how to choose whom to ask (with the agencies).
+        return choosing, "match"
+    small = index.by_id("small-firm-can-do")
+    if (
+        _SMALL_TOO.search(text)
+        and small is not None
+        and previous.card.kind in ("start", "topic")
+        and not _PROGRAMME_TITLE.search(
+            previous.card.title
+        )  # (「10人でも取れる？」 after DX認定: who may apply)
+        and not specific_words(text) - _SMALL_WORDS
+    ):
+        # 「うちみたいな10人の会社でも？」 after a topic: whether a firm that small can take it on at all.
+        return small, "detail" if small.id in shown else "match"
     if MORE.search(text) and not set(content_words(text)) - _UNSPECIFIC - _MORE_WORDS:
         # 「もっと詳しく」「他には？」 (not 「他の支援機関とはどう組めばいい？」, which names its subject)
         if previous.card.kind == "start" and previous.stage is not None and previous.stage < 4:
@@ -1158,7 +1214,14 @@ def _follow_up_card(
             staged = index.by_id(f"start-stage{previous.stage}")
             if staged is not None:
                 return staged, "next"
-        related = [c for r in previous.card.related if r not in shown and (c := index.by_id(r)) is not None]
+        # (a clause's full text answers 「具体的には？」 only after a clause: 柱3-3 is no detail of an old system)
+        related = [
+            c
+            for r in previous.card.related
+            if r not in shown
+            and (c := index.by_id(r)) is not None
+            and (c.kind != "clause" or previous.card.kind == "clause")
+        ]
         if related:
             return related[0], "related"
 

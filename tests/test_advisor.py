@@ -3927,3 +3927,45 @@ def test_a_when_sentence_is_not_said_beside_the_longer_quote_it_repeats(advisor:
 def test_why_the_government_pushes_dx_gets_why_it_matters(advisor: Advisor) -> None:
     response = ask(advisor, "最近どこに行ってもDXって言われる。国はなんでそこまでDXを推すの？")
     assert response.topic == "why-dx"
+
+
+def test_where_to_start_with_sales_described_is_no_question_about_data(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "そば屋を3店舗やってます。予約は電話、勤怠は紙、売上は日報を手で集計してます。何から始めればいいですか？",
+    )
+    assert response.topic is not None and response.topic.startswith("start-")
+
+
+def test_more_detail_after_an_old_system_is_no_clause_text(advisor: Advisor) -> None:
+    *_, more = converse(
+        advisor,
+        "社員30人の鋳物工場です。15年前に作ってもらった生産管理システムが古くて、直せる人もいない。どうすれば？",
+        "それって具体的には？",
+    )
+    assert more.topic is not None and not more.topic.startswith("dgc-pillar")
+
+
+def test_other_firms_examples_after_a_topic_get_the_case(advisor: Advisor) -> None:
+    *_, case = converse(
+        advisor,
+        "年配の職人がタブレットを嫌がって使ってくれない。どうしたらいい？",
+        "よその会社の事例はある？",
+    )
+    assert case.topic == "case-gotogumi"
+
+
+def test_whom_to_ask_after_where_to_start_gets_how_to_choose(advisor: Advisor) -> None:
+    *_, whom = converse(
+        advisor,
+        "クリーニング店です。受付は紙の伝票、顧客台帳も紙です。何から始めれば？",
+        "どこに相談すればいい？",
+    )
+    assert whom.topic == "agency-choose"
+
+
+def test_whether_a_firm_that_small_can_too_gets_the_small_firm_answer(advisor: Advisor) -> None:
+    *_, small = converse(
+        advisor, "セキュリティについて、経営者は何をすべきと書かれていますか？", "うちみたいな8人の会社でも？"
+    )
+    assert small.topic == "small-firm-can-do"
