@@ -987,7 +987,7 @@ class Advisor:
         if (
             clear is not None
             and card is not clear.card
-            and why not in ("clause", "next", "bring", "money", "detail", "supporter")
+            and why not in ("clause", "next", "bring", "money", "detail", "supporter", "short")
             and (clear.card.kind != "staff" or is_supporter(situation))
             and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
             # 「その中で、地域DX推進ラボにはどういう役割が？」: the card that names the subject in full stays.

@@ -86,6 +86,16 @@ _SMALL_WORDS = frozenset(
     ]
 )
 _PROGRAMME_TITLE = re.compile(r"認定|指標|セレクション|ラボ|助成|融資|補助|保証|銘柄")
+_BARE_WHY = re.compile(
+    r"^(え[、,]?)?(なんで|なぜ|何で|どうして|なんでなん|why)(ですか|なの|なん|や|じゃ|だ)?[？?。!！]*$",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(
+    r"期間|どれ(くらい|ぐらい)(の)?(時間|期間|年|月)|何(か|ヶ|カ|ケ)?月|何年|how long", re.IGNORECASE
+)
+_DURATION_WORDS = frozenset(
+    ["期間", "時間", "かかる", "年", "月", "何", "くらい", "ぐらい", "どれ", "それ", "全部", "全体"]
+)
 _POINTING_FIRST = re.compile(r"(それ|その|これ|この|あれ|そこ)")
 
 PILLAR = re.compile(
@@ -243,7 +253,24 @@ _FIGURE_WORDS = frozenset(
         "差",
     ]
 )
-_MORE_WORDS = frozenset(["もっと", "詳しい", "具体", "的", "他", "ほか", "more", "else", "other", "教える"])
+_MORE_WORDS = frozenset(
+    [
+        "もっと",
+        "もう",
+        "少し",
+        "ちょっと",
+        "詳しい",
+        "具体",
+        "的",
+        "他",
+        "ほか",
+        "more",
+        "else",
+        "other",
+        "教える",
+        "お願い",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -636,7 +663,9 @@ def cost_uncovered(card: Card, question: str) -> bool:
     asked = {
         w for w in specific_words(text) - _MONEY_WORDS if re.fullmatch(r"[ァ-ヶー一-龥]{2,}", w)
     }  # its nouns
-    return bool(asked) and asked <= said
+    # (「それって無料？」 points at what was just said and names nothing else)
+    # (not after where to start: what the guides say about money answers that — the support measures)
+    return asked <= said if asked else bool(_POINTING_FIRST.match(text)) and card.kind != "start"
 
 
 def uncovered_part(card: Card, question: str, english: bool = False) -> str:
@@ -736,7 +765,7 @@ SOURCE_ASKED = re.compile(
 
 # 「もっと短う言うてくれんかえ」「三行くらいで言うと？」: the last answer again, shorter — and nothing else asked.
 _SHORTER = re.compile(
-    r"短く|短う|手短|簡潔|[0-9一二三]行(くらい|ぐらい|程度|で|に)|一言で|ひとことで|要点だけ"
+    r"短く|短う|手短|簡潔|[0-9一二三]行(くらい|ぐらい|程度|で|に)|一言で|ひとことで|要点だけ|^(要するに|つまり|まとめると)"
     r"|\b(shorter|briefly|in short|in a nutshell)\b",
     re.IGNORECASE,
 )
@@ -764,6 +793,8 @@ _SHORTER_WORDS = frozenset(
         "教える",
         "言い換える",
         "お願い",
+        "要する",
+        "つまり",
         "can",
         "could",
         "you",
@@ -1134,7 +1165,9 @@ def _follow_up_card(
         # 「それってお金かかるの？」 after DX推進指標: it is free (無償) — said by that card, or by its sibling on
         # the same subject (the index's use → what the index is).
         for card in [previous.card, *(c for r in previous.card.related if (c := index.by_id(r)) is not None)]:
-            same = card is previous.card or _subject(card) & _subject(previous.card)
+            same = card is previous.card or (_subject(card) & _subject(previous.card)) - _WEAK_SUBJECT - {
+                "dx"
+            }
             if same and _states_cost(card):
                 return card, "detail"
         # 「そのDX推進指標って、お金かかります？」 names what it asks about: the card on it that states its cost.
@@ -1176,6 +1209,20 @@ def _follow_up_card(
     if FIGURES.search(text) and not set(content_words(text)) - _UNSPECIFIC - _FIGURE_WORDS:
         # 「数字で見せて」 after 「やる意味ある？」: the figures of that very topic.
         return previous.card, "detail"
+    if _BARE_WHY.match(text) and previous.card.kind != "clause":
+        # 「なんで？」 right after an answer: why — that answer's own reasons, said shortly (after where to start:
+        # why DX matters at all).
+        why_dx = index.by_id("why-dx")
+        if previous.card.kind == "start" and why_dx is not None and why_dx.id not in shown:
+            return why_dx, "match"
+        return previous.card, "short"
+    if _DURATION.search(text) and not specific_words(text) - _DURATION_WORDS:
+        # 「期間はどれくらいかかる？」: what the last topic leaves out, else how long DX's phases take (not given).
+        if uncovered(previous.card, text):
+            return previous.card, "detail"
+        process = index.by_id("dx-process")
+        if process is not None:
+            return process, "detail"  # (what it leaves out: 「各段階にかかる期間や費用の目安」)
     case = index.by_id("case-gotogumi")
     if (
         _OTHER_FIRMS.search(text)

@@ -3969,3 +3969,31 @@ def test_whether_a_firm_that_small_can_too_gets_the_small_firm_answer(advisor: A
         advisor, "セキュリティについて、経営者は何をすべきと書かれていますか？", "うちみたいな8人の会社でも？"
     )
     assert small.topic == "small-firm-can-do"
+
+
+def test_a_bare_why_gets_the_last_answers_reasons_shortly(advisor: Advisor) -> None:
+    first, why = converse(advisor, "システムの開発はベンダーに丸投げしても大丈夫ですか？", "なんで？")
+    assert why.topic == first.topic
+    assert "直接の記述が見当たりません" not in why.answer
+
+
+def test_a_bare_why_after_where_to_start_gets_why_dx_matters(advisor: Advisor) -> None:
+    *_, why = converse(advisor, "八百屋です。注文は電話、帳簿は手書きです。何から始めれば？", "どうして？")
+    assert why.topic == "why-dx"
+
+
+def test_how_long_it_takes_is_said_to_be_missing(advisor: Advisor) -> None:
+    *_, long = converse(advisor, "社員にどうやってDXを浸透させればいいですか？", "期間はどれくらいかかる？")
+    assert "期間" in long.answer.split("\n")[0] and "書かれていません" in long.answer.split("\n")[0]
+
+
+def test_a_little_more_detail_stays_on_the_topic_or_its_related_one(advisor: Advisor) -> None:
+    first, more = converse(advisor, "DX認定を取ると融資で有利になるって本当？", "もう少し詳しく教えて")
+    assert more.topic is not None and more.topic.startswith("money-")
+    assert more.answer != first.answer
+
+
+def test_in_short_gets_the_last_answer_shorter(advisor: Advisor) -> None:
+    first, short = converse(advisor, "DX推進指標って何ですか？", "要するに？")
+    assert short.topic == first.topic
+    assert len(short.answer.split("### 参考資料")[0]) < len(first.answer.split("### 参考資料")[0])
