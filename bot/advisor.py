@@ -59,6 +59,7 @@ from bot.question import (
     BUSINESS,
     DIGITISING,
     ENGLISH_DOMAIN,
+    HELP_ASKED,
     KIND_OF_SUPPORT,
     LOCAL,
     OWNER_VOICE,
@@ -1196,7 +1197,7 @@ class Advisor:
         described = estimate_stage(question) if fresh else None
         # An English question names its subject in English (「DX certification」): with its Japanese terms.
         named = text + " " + " ".join(expansions_for(question)) if is_mostly_ascii(question) else text
-        starting = fresh and bool(STARTING.search(text))
+        starting = fresh and bool(STARTING.search(text) or HELP_ASKED.search(asked_part(text)))
         # 「ほな、うちみたいな店って今どのへんの段階なん？」 after describing the shop: its own stage.
         told = bool(
             WHICH_STAGE.search(text) and OWN_FIRM.search(text) and estimate_stage(situation) is not None

@@ -98,6 +98,11 @@ STARTING = re.compile(
     r"|(where|how) (should|do|can) (i|we) (start|begin)|\bwhere\b[^.?!]{0,30}\b(start|begin)\b",
     re.IGNORECASE,
 )
+# 「クリスマスは毎年パンクします。どうにかなりませんか？」「DXで何か変わりますか？」: whether DX helps with what the
+# owner describes — where to start, for a firm described.
+HELP_ASKED = re.compile(
+    r"(どうにか|どうにも|なんとか|何とか)(なら|なる|なり|でき)|(DX|ＤＸ|デジタル)で[^。？?]{0,8}(何か|なにか)?(変わ|良くな|よくな|楽にな|解決|改善)"
+)
 # An owner speaking about their own business (not a supporter asking how to support).
 OWNER_VOICE = re.compile(
     r"うち|弊社|当社|わが社|我が社|うちの店|従業員|社員|パート|職人|\b(we|our|us)\b"

@@ -3997,3 +3997,29 @@ def test_in_short_gets_the_last_answer_shorter(advisor: Advisor) -> None:
     first, short = converse(advisor, "DX推進指標って何ですか？", "要するに？")
     assert short.topic == first.topic
     assert len(short.answer.split("### 参考資料")[0]) < len(first.answer.split("### 参考資料")[0])
+
+
+def test_whether_dx_can_fix_a_described_problem_gets_where_to_start(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "和菓子屋です。注文は電話とFAXで、ノートに書いてます。お彼岸は毎年パンクします。どうにかなりませんか？",
+    )
+    assert response.topic is not None and response.topic.startswith("start-")
+    assert response.stage is not None and response.stage.level == 1
+
+
+def test_a_shortage_of_drivers_is_a_staff_shortage(advisor: Advisor) -> None:
+    response = ask(advisor, "タクシー会社です。運転手不足で困ってます。DXで何か変わりますか？")
+    assert "人手不足" in response.answer.split("### 参考資料")[0]
+
+
+def test_leaving_it_all_to_a_young_employee_gets_that_the_owner_leads(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "パソコンに強い若い社員がいるので、DXは全部任せようと思います。それでいいですか？"
+    )
+    assert response.topic == "management-leads"
+
+
+def test_sales_kept_in_a_spreadsheet_asked_what_for_gets_data_use(advisor: Advisor) -> None:
+    response = ask(advisor, "パン屋です。毎日の売上をExcelにつけてます。これを何かに活かせますか？")
+    assert response.topic == "data-use"
