@@ -584,7 +584,7 @@ _PROCEDURES = {
     r"|(english|japanese) (version of the )?(application|form)|apply in (english|japanese)": r"申請先|手続|方法|様式",
     # 「国のガイドでおすすめの製品とかは載ってないの？」: the guides name no product.
     # (「…管理できるアプリで、おすすめがあれば名前を教えてください」)
-    r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,6}(製品|ツール|ソフト|サービス|メーカー)|製品名"
+    r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,8}(製品|ツール|ソフト|サービス|メーカー|アプリ)|製品名"
     r"|(アプリ|ツール|ソフト|システム|サービス)[^。？?]{0,12}(おすすめ|オススメ|お勧め)[^。？?]{0,12}(名前|教え)"
     r"|(アプリ|ツール|ソフト|製品)の名前": r"製品",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
@@ -616,6 +616,9 @@ _PROCEDURES = {
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
 }
+
+
+_PRODUCT_ASKED = next(asked for asked, gap in _PROCEDURES.items() if gap == r"製品")
 
 
 def uncovered(card: Card, question: str, literally: bool = False) -> bool:
@@ -1152,6 +1155,11 @@ def _follow_up_card(
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
+    sellers = index.by_id("agency-saas")
+    if re.search(_PRODUCT_ASKED, text) and sellers is not None and uncovered(sellers, text):
+        # 「おすすめの予約アプリ、名前で教えて」 after a topic that says nothing of products: that the guides
+        # name none, with those who sell such tools (the guides' SaaS providers).
+        return sellers, "detail"
     # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
     # how to argue for spending: neither is about money)
     about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not PERSUADING.search(text)

@@ -3906,7 +3906,7 @@ def test_prefecture_named_after_dx_selection_gets_its_selected_companies(advisor
     assert where.answer.startswith("「DXセレクション2025」企業一覧にある岐阜県の企業は")
 
 
-def test_the_list_of_labs_does_not_say_what_is_missing_unless_asked(advisor: Advisor) -> None:
+def test_the_list_of_labs_never_infers_that_an_unlisted_place_is_not_selected(advisor: Advisor) -> None:
     response = ask(advisor, "地域DX推進ラボに選ばれた地域の一覧を見せてください")
     assert "にない地域は、地域DX推進ラボの選定地域ではありません" not in response.answer
 
@@ -4023,3 +4023,19 @@ def test_leaving_it_all_to_a_young_employee_gets_that_the_owner_leads(advisor: A
 def test_sales_kept_in_a_spreadsheet_asked_what_for_gets_data_use(advisor: Advisor) -> None:
     response = ask(advisor, "パン屋です。毎日の売上をExcelにつけてます。これを何かに活かせますか？")
     assert response.topic == "data-use"
+
+
+def test_a_product_named_after_any_topic_gets_that_the_guides_name_none(advisor: Advisor) -> None:
+    *_, app = converse(
+        advisor,
+        "歯科医院です。予約は電話と紙です。DXってやった方がいい？",
+        "おすすめの予約アプリを名前で教えて",
+    )
+    assert "どの製品を選ぶか" in app.answer.split("\n")[0] and "書かれていません" in app.answer.split("\n")[0]
+
+
+def test_a_hotel_on_a_property_management_system_is_past_stage_one() -> None:
+    described = estimate_stage(
+        "旅館です。予約はサイトコントローラーとPMSで管理してます。清掃の手配はホワイトボードと内線電話。"
+    )
+    assert described is not None and described.stage.level >= 2
