@@ -58,7 +58,8 @@ ALONE_WEIGHT = 0.6
 CONTINUITY_BONUS = 0.03  # a follow-up naming no other subject leans toward the last topic
 NAMED_MARGIN = 0.1  # a follow-up naming another card's subject in full takes it this much below the minimum
 _WHOM_ASKED = re.compile(
-    r"誰に|だれに|どこに相談|相談(先|でき)|talk to|who can|anyone (i|we) can", re.IGNORECASE
+    r"誰に|だれに|どこに相談|相談(先|でき)|外の力|外部の(力|支援|専門家)|talk to|who can|anyone (i|we) can",
+    re.IGNORECASE,
 )
 # 「他の会社の例はある？」「よそはどうやってるの？」: an example of a firm that did it.
 _OTHER_FIRMS = re.compile(
@@ -175,7 +176,7 @@ _NO_SLACK = re.compile(
     r"余裕(が|は|も)?(あまり|ほとんど|全然|そんなに)?(ない|なく|無い|無く|あらへん|ありません|ねえ|ねぇ)"
 )
 MONEY = re.compile(
-    r"お金|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
+    r"お金|(?<![資税現])金(は|が|も)?(かか|いる|要る|払)|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
     r"|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
 )
@@ -1242,7 +1243,7 @@ def _follow_up_card(
         return case, "detail" if case.id in shown else "match"
     if (
         _WHOM_ASKED.search(text)
-        and not specific_words(text) - {"相談", "誰", "どこ"}
+        and (not specific_words(text) - {"相談", "誰", "どこ"} or re.search(r"外の力|外部の", text))
         and previous.card.kind in ("start", "topic")
         and choosing is not None
         and choosing.id not in shown

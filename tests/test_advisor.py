@@ -4039,3 +4039,12 @@ def test_a_hotel_on_a_property_management_system_is_past_stage_one() -> None:
         "旅館です。予約はサイトコントローラーとPMSで管理してます。清掃の手配はホワイトボードと内線電話。"
     )
     assert described is not None and described.stage.level >= 2
+
+
+def test_outside_help_asked_after_a_topic_gets_how_to_choose(advisor: Advisor) -> None:
+    *_, whom = converse(
+        advisor,
+        "DXの成功のポイントってどんなものがありますか？",
+        "うちだけでやるのは無理なので、外の力を借りるならどこからがいいでしょう？",
+    )
+    assert whom.topic == "agency-choose"
