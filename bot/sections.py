@@ -1167,7 +1167,11 @@ class SectionWriter:
         last answer said from this card (its answer's, in their order), two of them — three when asked for."""
         said = compact(strip_markers(previous.said)) if previous is not None else ""
         answer = [c for c in card.answer if c.applies(question) or compact(c.sentence) in said]
-        given = [c for c in answer if compact(c.sentence) in said] or answer
+        # (in the order the last answer said them: 「いいえ。デジタル化による業務効率化はDXと同義…」 first)
+        given = sorted(
+            (c for c in answer if compact(c.sentence) in said), key=lambda c: said.index(compact(c.sentence))
+        )
+        given = given or answer
         most = 3 if re.search(r"[3三]行|three", nfkc(question), re.IGNORECASE) else 2
         lines = [
             _in_prose(c, line, english) for c in given if (line := self._cite_claim(book, c, hits, english))

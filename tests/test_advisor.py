@@ -4048,3 +4048,12 @@ def test_outside_help_asked_after_a_topic_gets_how_to_choose(advisor: Advisor) -
         "うちだけでやるのは無理なので、外の力を借りるならどこからがいいでしょう？",
     )
     assert whom.topic == "agency-choose"
+
+
+def test_in_short_keeps_the_order_the_last_answer_gave(advisor: Advisor) -> None:
+    first, short = converse(
+        advisor,
+        "豆腐屋です。注文はLINEで受けて、ノートに書いてます。これってもうDXしてることになります？",
+        "要するに？",
+    )
+    assert short.answer.startswith("デジタル化による業務効率化はDXと同義")
