@@ -4051,7 +4051,7 @@ def test_outside_help_asked_after_a_topic_gets_how_to_choose(advisor: Advisor) -
 
 
 def test_in_short_keeps_the_order_the_last_answer_gave(advisor: Advisor) -> None:
-    first, short = converse(
+    *_, short = converse(
         advisor,
         "豆腐屋です。注文はLINEで受けて、ノートに書いてます。これってもうDXしてることになります？",
         "要するに？",
