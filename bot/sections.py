@@ -174,6 +174,11 @@ _EITHER_OR = re.compile(
 )
 
 
+def _as_body(lines: list[str], english: bool) -> str:
+    """Answer sentences as one paragraph — in English one rendering per line, each with its own Japanese."""
+    return "\n".join(f"- {line}" for line in lines) if english else "".join(lines)
+
+
 def _clause_part(claim: Claim) -> str:
     return "principle" if re.match(r"(企業|経営者)は、", nfkc(claim.sentence)) else "direction"
 
@@ -754,10 +759,7 @@ class SectionWriter:
                 case_steps = self.to_do(card, english, book, hits, lead=False, heard=heard)
                 detail = (copied + "\n\n" + case_steps if copied and case_steps else case_steps) or detail
             detail = self.verdict_first(card, question, english, book, hits, detail)
-            home = (
-                named_prefecture(asked_part(question)) if card.id == "dx-selection" and not english else None
-            )
-            found = self._selected_in(home, book) if home else ""
+            found = self._selected_home(card, question, book, ("dx-selection",)) if not english else ""
             if found:
                 # 「過去に北海道の会社で選ばれたところってありますか？」 after DXセレクション: the table's rows first.
                 detail = found + ("\n\n" + detail if detail else "")
@@ -918,16 +920,11 @@ class SectionWriter:
                 regions = BUREAU_AREAS[area]
             selected = self._region_selected(regions, book, hits, english) if regions else ""
             if selected:
-                # 「燕市は入ってる？」: yes first — not the whole list of 43 places, nor what to do if not listed.
+                # 「燕市は入ってる？」: yes first — not the whole list of 43 places.
                 parts.append(selected)
-                claims = [c for c in claims if not _lists_places(c.sentence) and "ない地域" not in c.sentence]
+                claims = [c for c in claims if not _lists_places(c.sentence)]
             # (in what is asked: 「東京の下町で印刷会社…DX認定がなくても応募できますか？」 asks no list)
-            home = (
-                named_prefecture(asked_part(question))
-                if card.id in ("dx-selection", "case-gotogumi")
-                else None
-            )
-            found = self._selected_in(home, book) if home else ""
+            found = self._selected_home(card, question, book, ("dx-selection", "case-gotogumi"))
             if found:
                 parts.append(found)  # 「岐阜の会社って選ばれてた？」: the companies from there, first
             # 「うちでも関係ある？」 is answered first (DX pays off for SMEs), then for the owner's stage; so is
@@ -1005,7 +1002,7 @@ class SectionWriter:
                 for c in claims
                 if (line := self._cite_claim(book, c, hits, english))
             ]
-            body = "".join(sentences) if not english else "\n".join(f"- {s}" for s in sentences)
+            body = _as_body(sentences, english)
             if leading:
                 body = (f"- {leading}\n" if english else leading) + body
             if card.id == "dx-vs-it" and plan_line:
@@ -1177,13 +1174,8 @@ class SectionWriter:
             _in_prose(c, line, english) for c in given if (line := self._cite_claim(book, c, hits, english))
         ]
         if stage is not None and (card.kind == "start" or card.id in ("dx-vs-it", "stages-overview")):
-            lines = [_first_sentence(stage.reason, english), *lines]
-        lines = lines[:most]
-        return (
-            "\n".join(f"- {line}" for line in lines)
-            if english
-            else "".join(_full_stop(line) for line in lines)
-        )
+            lines = [_full_stop(_first_sentence(stage.reason, english)), *lines]
+        return _as_body(lines[:most], english)
 
     def _stage_described(
         self, level: int, book: CitationBook, hits: list[Hit], english: bool, following: bool = True
@@ -1224,7 +1216,7 @@ class SectionWriter:
         if not lines:
             return ""
         title = card.title_en if english and card.title_en else card.title
-        body = "".join(lines) if not english else "\n".join(f"- {line}" for line in lines)
+        body = _as_body(lines, english)
         return f"### {title}\n{body}"
 
     def _touches(self, card: Card, question: str) -> bool:
@@ -1397,8 +1389,9 @@ class SectionWriter:
             ]
         # The card's sentences read as the answer itself; the passages' sentences (fragments of slides, as
         # written) are shown as quotes under a line that says so.
-        # (in English, one rendering per line, as the full answer lists them: each with its own Japanese)
-        answer = "\n".join(f"- {line}" for line in lines) if english else "".join(lines)
+        answer = _as_body(
+            lines, english
+        )  # (in English one rendering per line, as the full answer lists them)
         if not quoted:
             return answer
         intro = (
@@ -1658,6 +1651,12 @@ class SectionWriter:
                 ja = f"{region} was selected in round {n} ({date_en}).（日本語: {ja.rstrip('。')}）"
             lines.append(f"{ja}[{n_place}][{n_round}]")
         return "\n".join(lines)
+
+    def _selected_home(self, card: Card, question: str, book: CitationBook, cards: tuple[str, ...]) -> str:
+        """Under one of `cards`, the selected companies of the prefecture the asking sentence names (「岐阜の
+        会社って選ばれてた？」), or nothing."""
+        home = named_prefecture(asked_part(question)) if card.id in cards else None
+        return self._selected_in(home, book) if home else ""
 
     def _selected_in(self, place: str, book: CitationBook) -> str:
         """「「DXセレクション2025」企業一覧にある岐阜県の企業は、株式会社樋口製作所、内藤建設株式会社です。」
