@@ -35,6 +35,8 @@ from bot.counsel import (
     CardHit,
     CardIndex,
     TurnState,
+    asks_order,
+    asks_product,
     choose_card,
     clause_card_id,
     cued,
@@ -140,6 +142,7 @@ SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning 
 # Cards whose first sentences lead a where-to-start answer when the firm is described and the cues name them
 # (「こんな小さい会社でもやれる？」, 「人が足りなくて、DXで何とかならないか」), by the why that says which.
 LEADING = {card_id: why for why, (card_id, _) in LEADS.items() if why != "relevance"}
+_STAGE_TOPICS = ("dx-vs-it", "stages-overview")
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
@@ -437,7 +440,9 @@ class Advisor:
         hits = self._ranked(hits, card)
         book = CitationBook(urls=dict(self.index.urls), newer=dict(self.index.newer))
         stage_match = self._stage_match(question, situation, card)
-        stage = self.writer.stage(stage_match, book, hits, english) if stage_match else None
+        # (the later stage's example of the owner's work, under where to start or which stage they are at)
+        told = situation if card is not None and (card.kind == "start" or card.id in _STAGE_TOPICS) else ""
+        stage = self.writer.stage(stage_match, book, hits, english, told) if stage_match else None
         routed = intent
         if card is not None and not (
             card.kind in ("topic", "staff") and routed in ("agency", "start", "region")
@@ -744,7 +749,9 @@ class Advisor:
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
             # 「燕市のラボに関わるとどんなメリットが？」 asks what a lab does, not where the labs are.
-            about = self.cards.by_id("regional-dx-lab") if ROLE.search(nfkc(question)) else None
+            # (「恩納村も選ばれてるって聞いたけど、うちみたいなホテルも何か支援受けられるの？」: what it offers)
+            role = ROLE.search(nfkc(question)) or WHAT_FOR_US.search(nfkc(question))
+            about = self.cards.by_id("regional-dx-lab") if role else None
             return about or lab, "region"
         if (
             previous is not None
@@ -818,7 +825,7 @@ class Advisor:
                     spoken = [
                         h
                         for h in fitting
-                        if h.score >= fitting[0].score - STAFF_MARGIN
+                        if h.score >= fitting[0].score - CUE_MARGIN
                         and h.card.kind != "topic"  # (an owner's topic does not take a supporter's question)
                         and cued(h.card, said)
                     ]
@@ -1000,6 +1007,8 @@ class Advisor:
                 and names_subject(card, question)
                 and not names_subject(clear.card, question)
             )
+            # 「…何をどの順番でやればいいのか」: the order of DX, whatever the description matches.
+            and not (card is not None and card.id == "dx-process" and asks_order(question))
         ):
             # 「常陽銀行の事例で相談件数は？」 after the bank's PMO role: the question by itself points clearly at
             # one card, so the rules for unclear cases (the agency named, the best of the topic before and the
@@ -1083,6 +1092,8 @@ class Advisor:
             # (「うちみたいな15人でも真似できると？」 after 後藤組 is asked in the words of a sentence that card
             # keeps for it: no other card's cues take it)
             and not (card is not None and card.keeps_for(question))
+            # (「予約管理のアプリ、どれが一番安い？」 was given the card on the products the guides do not name)
+            and not (why == "detail" and asks_product(question))
         ):
             # 「タブレットにしようとしたら「今さら覚えられん」って猛反発」: a close card named by how askers speak
             # of its subject (its `cues`) over one that only the other words drew in. (「親父は「機械はいらん」の

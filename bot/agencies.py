@@ -42,12 +42,16 @@ def detect_needs(text: str) -> list[str]:
     return [need for need, pattern in NEED_CUES.items() if re.search(pattern, text)]
 
 
+# Words that hold an agency's keyword without meaning the agency (「大学ノートに手書き」 is no university).
+_NOT_AGENCY_WORDS = re.compile(r"大学ノート|学校給食|学校行事")
+
+
 def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[AgencyMatch]:
     """Rank agencies: names/keywords the owner used, needs they describe, and their region.
 
     With `first_step`, the owner asks where to start: the agencies for a first consultation lead.
     """
-    lowered = nfkc(text).lower()
+    lowered = _NOT_AGENCY_WORDS.sub("", nfkc(text).lower())
     needs = detect_needs(text)
     if first_step and "general" not in needs:
         needs.append("general")

@@ -125,6 +125,7 @@ def acronyms(text: str) -> list[str]:
 
 
 FOLLOW_UP_TERM_CHARS = 40
+_SHORT_QUESTIONS = re.compile(r"(?:[^。？?！!]{1,20}[？?]\s*){2,}")
 # 「話は変わるけど、…」 opens a new topic: not a follow-up, and the opening itself says nothing to match.
 TOPIC_CHANGE = re.compile(
     r"^\s*(?:(?:なるほど|了解|わかりました|分かりました|ありがとう(?:ございます)?|OK|ok|thanks)[。、!！,.\s]*)?"
@@ -176,7 +177,7 @@ _NO_SLACK = re.compile(
     r"余裕(が|は|も)?(あまり|ほとんど|全然|そんなに)?(ない|なく|無い|無く|あらへん|ありません|ねえ|ねぇ)"
 )
 MONEY = re.compile(
-    r"お金|(?<![資税現])金(は|が|も)?(かか|いる|要る|払)|費用|いくら|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
+    r"お金|(?<![資税現])金(は|が|も)?(かか|いる|要る|払)|費用|いくら|なんぼ|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
     r"|how much|cost|price|budget|\bfree\b",
     re.IGNORECASE,
 )
@@ -193,7 +194,8 @@ BORROWING = re.compile(r"借り|借入|融資|ローン")
 # Getting certified oneself (「その認定を取るのに費用は？」「認定ってどうやって申請するの？」).
 GETTING_CERTIFIED = re.compile(r"(認定|それ)[、,\s]?(を|って|は|の)?(取る|取り|取得|取れ|取っ|申請|受け)")
 WHAT_FOR_US = re.compile(
-    r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何の支援|支援(が|を)(もらえ|受けられ)|何か(して|やって)もら|メリット"
+    r"何をしてもら|何をしてくれ|何してもら|何してくれ|どんな支援|何の支援|支援(が|を)?(もらえ|受けられ)|何か(して|やって)もら|メリット"
+    r"|関われ|関わる(こと|には)|参加(でき|させて)"  # 「うちのような会社も何か関われるのでしょうか？」
     r"|(何を|何が|何か|どんなこと)[^。？?]{0,4}(手伝って|助けて)(もら|くれ)"  # 「具体的に何を手伝ってもらえるの？」
 )
 # 「対策にお金をかけるのがもったいないと言う役員に、どう説明したら？」 asks how to argue for spending, not
@@ -573,7 +575,7 @@ _PROCEDURES = {
         r"手続|方法|様式"
     ),
     r"有効期間|有効期限|更新": r"有効期間",
-    r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月": r"期間",
+    r"期間|どれくらいかかる|どのくらいかかる|何か月|何ヶ月|何カ月|(出る|下りる|おりる)まで(に)?(どれ|どの)(くらい|ぐらい)": r"期間",
     r"窓口|連絡先|電話番号|申し込(む|み|め)|申込(む|み)": r"窓口|連絡先",
     # 「次の公募はいつ頃？」: a call for applications still to come.
     r"次の?(公募|募集|応募|選定)|(公募|募集)[^。？?]{0,6}(いつ|時期|予定)|いつ[^。？?]{0,6}(公募|募集)": r"公募",
@@ -587,11 +589,18 @@ _PROCEDURES = {
     # (「…管理できるアプリで、おすすめがあれば名前を教えてください」)
     r"(おすすめ|オススメ|推奨|お勧め)[^。？?]{0,8}(製品|ツール|ソフト|サービス|メーカー|アプリ)|製品名"
     r"|(アプリ|ツール|ソフト|システム|サービス)[^。？?]{0,12}(おすすめ|オススメ|お勧め)[^。？?]{0,12}(名前|教え)"
-    r"|(アプリ|ツール|ソフト|製品)の名前": r"製品",
+    r"|(アプリ|ツール|ソフト|製品)の名前"
+    # 「デジタコと運行管理ソフト、どこの製品がいい？」「予約とカルテ、何使えばいい？」「どのアプリ入れたら？」
+    r"|どこの(製品|メーカー|会社の(アプリ|ソフト|システム|製品))|(メーカー|製品|アプリ|ソフト)[^。？?]{0,6}評判"
+    r"|(何|なに|どれ)を?(使え|使う|使っ|入れ|導入す|導入し|買え|買う|買っ)(ば|たら|れば|と)?(いい|ええ|良い|よか)"
+    r"|どの(アプリ|ツール|ソフト|製品|システム|メーカー|サービス|クラウド)(を|が|に)?(使|入れ|選|導入|いい|良い|おすすめ)"
+    r"|(アプリ|ツール|ソフト|製品|システム|センサー|レジ|機器)[^。？?]{0,20}(どれ|どこ|何|なに)(が|を)?(一番|いちばん)?(いい|良い|おすすめ|オススメ|安|使いやす)"
+    r"|(?i:which (software|app|tool|system|product)|recommend (a |an |any |some )?(good )?(software|app|tool|product|system))"
+    r"|(?i:what (software|app|tool|system) (should|do you|would))": r"製品",
     # 「運転資金にも使える？」: the guides name 設備資金等 only.
     r"運転資金": r"運転資金",
     # 「年間どれくらい予算をみておけば？」「1回の相談でいくらが相場？」: a price the topic's guides do not give.
-    r"いくら|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段|(申請|取得|認定)(自体)?(に|は|って)?(お金|費用)": r"費用|料金|価格|相場|受講料",
+    r"いくら|なんぼ|相場|予算(を|は)?(どれ|どの|いくら|み|見)|料金|相談料|値段|(申請|取得|認定)(自体)?(に|は|って)?(お金|費用)": r"費用|料金|価格|相場|受講料",
     # 「別枠っていうのは、いくらまで上乗せしてもらえる？」: a limit the guides do not give.
     r"いくらまで|上限|限度|上乗せ|最大(で)?いくら|枠(は|って)(いくら|どれ)": r"限度額|上限",
     # 「選ばれると、会社にとってどんな良いことがある？」: what being selected brings, where the guides name none.
@@ -604,7 +613,7 @@ _PROCEDURES = {
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
     r"(取って|持って|取得して)(い)?ない(と|場合|会社)|(認定|それ)(が|は)?(ない|なく|無い|無く)(と|ても|場合)|なしでも": r"認定がない",
     # 「他社と比べられるって聞いたけど、それはどうやるの」: how to obtain the benchmark.
-    r"(ベンチマーク|比べ|比較)[^。？?]{0,20}(どう|方法|やり方|受け取|もらえ|もらう|入手)|(どう|どうやって)[^。？?]{0,6}(比べ|比較)": (
+    r"(ベンチマーク|比べ|比較)[^。？?次]{0,20}(どう|方法|やり方|受け取|もらえ|もらう|入手)|(どう|どうやって)[^。？?]{0,6}(比べ|比較)": (
         r"ベンチマーク"
     ),
     # 「そのものづくり補助金ってやつ、農業でも使えるの？」: which industries qualify.
@@ -620,6 +629,36 @@ _PROCEDURES = {
 
 
 _PRODUCT_ASKED = next(asked for asked, gap in _PROCEDURES.items() if gap == r"製品")
+# 「何をどの順番でやればいいのか」: the order DX is done in.
+_ORDER_ASKED = re.compile(
+    r"(何を|なにを)(どの|どういう|どんな)順(番|序)|(どの|どういう|どんな)順(番|序)で(やれ|進め|取り組)"
+)
+# 「何を基準に選べばいい？」: how to choose, which the vendor-selection card answers.
+_HOW_TO_CHOOSE = re.compile(
+    r"基準|選び方|選ぶ(とき|時|際|コツ|ポイント)|比較|(?i:how (to|do i|should i) choose)"
+)
+# A system (built or chosen with a vendor), not an app one just signs up to.
+_SYSTEM_WORD = re.compile(r"システム|ベンダー|業者|基幹|(?i:\bsystem|vendor)")
+
+
+# 「在庫と発注のシステムば入れるとに、だいたいなんぼ？」: the price of a system or tool (the guides give none).
+_SYSTEM_COST = re.compile(
+    r"(システム|ソフト|アプリ|ツール|機械|レジ|センサー|タブレット|パソコン|導入|入れる|入れた)[^。？?]{0,20}"
+    r"(いくら|なんぼ|相場|値段|価格|費用|予算)(ぐらい|くらい|ほど)?(か|は|が|って|する|を|で|の)?"
+    r"[^。？?]{0,10}(かか|する|いる|要る|見て|みて|見れ|みれ|\?|？|ですか|でしょう|もん)"
+)
+
+
+def asks_order(question: str) -> bool:
+    """Does the question ask in what order to do DX (not the steps of a programme: 「認定の申請の順番」)?"""
+    text = nfkc(question)
+    # (「段階を踏むとしたら、どういう順番で？」 asks the way up the four stages)
+    return bool(_ORDER_ASKED.search(text)) and not _PROGRAMME_TITLE.search(text) and "段階" not in text
+
+
+def asks_product(question: str) -> bool:
+    """Does the question ask which product, app or maker to choose (which the guides never name)?"""
+    return bool(re.search(_PRODUCT_ASKED, nfkc(question)))
 
 
 def uncovered(card: Card, question: str, literally: bool = False) -> bool:
@@ -837,6 +876,8 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
         _ANAPHORA.search(text)
         or BRING.search(text)
         or len(text) <= 20
+        # 「結果って他所の会社と比べられるの？金はかかる？」: short questions in a row, none standing alone
+        or (len(text) <= FOLLOW_UP_TERM_CHARS and _SHORT_QUESTIONS.fullmatch(text) is not None)
         or _SUB_PILLAR_ONLY.match(text)
         or (len(text) <= FOLLOW_UP_TERM_CHARS and _names_what_was_said(previous.card, text))
         or (previous.card is not None and _asks_what_was_meant(previous.card, text))
@@ -912,6 +953,27 @@ def choose_card(
         # いけんって…どこに書いてある？」: where the thing it names (by its cues) comes from.
         named = next((c for c in index.cards if c is not previous.card and cued(c, text)), None)
         return named or previous.card, "source"
+    if asks_product(text) and not (follow and previous and previous.card and uncovered(previous.card, text)):
+        # 「おすすめの予約アプリ、名前で教えて」「デジタコと運行管理ソフト、どこの製品がいい？」: that the guides
+        # name no product, with how to choose (a system) or those who sell such tools (an app).
+        choosing = (
+            _SYSTEM_WORD.search(text)
+            or _HOW_TO_CHOOSE.search(text)
+            or (previous is not None and previous.card is not None and previous.card.id == "vendor-selection")
+        )
+        chooser = index.by_id("vendor-selection" if choosing else "agency-saas")
+        if chooser is not None:
+            # (「…何を基準に選べばいい？」 asks how to choose too: the whole answer, after what it leaves out)
+            seen = previous is not None and chooser.id in previous.seen
+            return chooser, "match" if _HOW_TO_CHOOSE.search(text) and not seen else "detail"
+    if _SYSTEM_COST.search(text) and not (
+        follow and previous and previous.card and cost_uncovered(previous.card, text)
+    ):
+        # 「在庫と発注のシステムば入れるとに、だいたいなんぼ？」: no prices in the guides — said first — then how
+        # they say to judge such an investment.
+        costing = index.by_id("system-cost")
+        if costing is not None:
+            return costing, "detail" if previous is not None and costing.id in previous.seen else "match"
     agency_turn = (
         previous is not None and previous.card is not None and previous.card.kind in ("agency", "region")
     )
@@ -964,6 +1026,10 @@ def choose_card(
         # 「うちみたいな15人でも真似できると？」 after 後藤組: the question is in the words of a sentence the last
         # topic keeps for it (its `when`).
         return previous.card, "detail"
+    process = index.by_id("dx-process")
+    if asks_order(text) and process is not None:
+        # 「社長の私が旗を振らないと…何をどの順番でやればいいのかが見えません」: the order DX goes in.
+        return process, "detail" if previous is not None and process.id in previous.seen else "match"
     if follow and previous and previous.card:
         return _follow_up_card(index, question, query_vector, previous, context_vector, passages, terms)
     # 「公庫じゃなくて地銀で借りたら？」: not the card about what is set aside — and the alternative, close to
@@ -972,6 +1038,18 @@ def choose_card(
     hits = [h for h in ranked if not declines(h.card, text)]
     if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
         return certifying, "detail" if certifying.id in previous.seen else "match"
+    if MONEY.search(text) and not PERSUADING.search(text):
+        # 「DX推進指標ってお金かかる？」 names what it asks the cost of: the card on it that states the cost (無償).
+        costed = next(
+            (
+                h.card
+                for h in hits[:3]
+                if names_all(h.card, text) and not h.card.id.startswith("money-") and _states_cost(h.card)
+            ),
+            None,
+        )
+        if costed is not None and hits[0].card is not costed:
+            return costed, "detail" if previous is not None and costed.id in previous.seen else "match"
     if previous is not None and (lab := _lab_for_us(index, previous, text)) is not None:
         return lab, "detail" if lab.id in previous.seen else "match"
     if (
@@ -984,6 +1062,10 @@ def choose_card(
         # (unless the question names another subject: 「DX認定の申請の締切は？」).
         return previous.card, "detail"
     floor = CARD_MIN_SCORE - (DETAIL_MARGIN if len(hits) < len(ranked) else 0.0)
+    lab = index.by_id("regional-dx-lab")
+    if hits and hits[0].card.kind == "region" and WHAT_FOR_US.search(text) and lab is not None:
+        # 「燕市は選ばれていると聞きました。うちのような会社も何か関われるのでしょうか？」: what a lab offers.
+        return lab, "detail" if previous is not None and lab.id in previous.seen else "match"
     if hits and hits[0].score >= floor:
         top = hits[0]
         if previous is not None and previous.card is top.card:
@@ -1046,6 +1128,15 @@ def _certifying(index: CardIndex, previous: TurnState, text: str) -> Card | None
                 and (
                     GETTING_CERTIFIED.search(text)
                     or (re.search(r"取る|取得|申請", text) and _GETTING_READY.search(text))
+                    # 「申請してから結果が出るまで、どれくらいかかるの？」: how long the review takes (unless the
+                    # last topic says itself that the guides do not give it)
+                    or (
+                        "審査" not in (previous.card.not_covered or "")
+                        and re.search(
+                            r"(申請|結果|審査|認定)[^。？?]{0,16}(まで|には|に)[^。？?]{0,8}(どれ|どの)(くらい|ぐらい)|審査期間",
+                            text,
+                        )
+                    )
                     # 「10人ちょっとの会社でも本当に取れるもんなん？大企業向けの制度じゃないの？」: who can get it
                     or re.search(
                         r"取れる(もん|もの|ん|の|か)|取れます|大企業(向け|だけ)|(うち|小さい会社|個人)(で)?も[^。？?]{0,6}申請(でき|可能)",
@@ -1156,11 +1247,6 @@ def _follow_up_card(
         return lab, "detail" if lab.id in shown else "match"
     if uncovered(previous.card, text) and (not elsewhere or uncovered(previous.card, text, literally=True)):
         return previous.card, "detail"  # 「申請はいつでもできるの？」: the guides give no deadline
-    sellers = index.by_id("agency-saas")
-    if re.search(_PRODUCT_ASKED, text) and sellers is not None and uncovered(sellers, text):
-        # 「おすすめの予約アプリ、名前で教えて」 after a topic that says nothing of products: that the guides
-        # name none, with those who sell such tools (the guides' SaaS providers).
-        return sellers, "detail"
     # (「Is there a free tool to check where we stand?」 asks for a tool, 「もったいないと言う役員にどう説明？」
     # how to argue for spending: neither is about money)
     about_money = bool(MONEY.search(text)) and not _TOOL.search(text) and not PERSUADING.search(text)

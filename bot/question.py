@@ -145,6 +145,7 @@ ROLE = re.compile(
     r"|相談(する|した)と[^。？?]{0,6}(どんな感じ|どう進|どういう流れ|どんな流れ)"  # 「銀行に相談するとどんな感じで進む？」
     r"|(これ|それ|って)[、,]?\s*(何|なん)(ですか|なの|なん|[？?])"  # 「『地域DX推進ラボ』の案内が来た。これ、何ですか？」
     r"|(なんで|なぜ|どうして)[^。？?]{0,6}が(DX|ＤＸ)"  # 「なんで銀行がDXの話？」: what that agency is there for
+    r"|選定基準|構成員|選定(の|される)?(条件|要件)"  # 「ラボの選定基準と構成員の条件」: what a lab is
 )
 # Support of one kind (training, money), which a topic answers wherever the firm is: not the local labs.
 KIND_OF_SUPPORT = re.compile(r"人を育て|人材(の)?育成|育成|研修|訓練|融資|借り|補助|助成|資金|お金|金利|保証")

@@ -91,6 +91,13 @@ AGENCY_CARDS: dict[str, str] = {
     "regional_dx_lab": "regional-dx-lab",
 }
 # The chart line that names each stage and its number (「段階1（全くの未着手）：30.8%」).
+# The owner's words for a piece of work that the guides' examples of each stage name (longest first):
+# 「顧客」 alone is stage 3's 顧客管理 (stage 2's example is about the means of 連絡).
+_WORK_WORDS = {
+    2: ("連絡",),
+    3: ("受発注", "発注", "在庫", "顧客", "営業"),
+    4: ("新商品", "販路", "商品"),
+}
 _STAGE_LABEL_QUOTES: dict[int, str] = {
     1: "段階1（全くの未着手）",
     2: "段階2（デジタイゼーション）",
@@ -437,18 +444,25 @@ class SectionWriter:
         return book.cite(chunk, quote)
 
     def stage(
-        self, match: StageMatch, book: CitationBook, hits: list[Hit], english: bool = False
+        self,
+        match: StageMatch,
+        book: CitationBook,
+        hits: list[Hit],
+        english: bool = False,
+        situation: str = "",
     ) -> StageEstimate:
         """The stage in sentences its quotes support: the stage's example that matches the owner's words,
-        and the guides' description of the stage. In English each sentence carries the Japanese it renders
-        (that is what the grounding check reads), and the description stays a Japanese quote."""
+        the guides' description of the stage, and (given what the owner described, `situation`) a later
+        stage's example of the same work. In English each sentence carries the Japanese it renders (that is
+        what the grounding check reads), and the description stays a Japanese quote."""
         stage = match.stage
         label_quote = _STAGE_LABEL_QUOTES[stage.level]
         n_label = self._cite_quote(book, label_quote, hits)
         n_desc = self._cite_quote(book, stage.description_quote, hits)
         likeness = self.likeness(match, book, hits, english)
-        cited_example = parse_markers(likeness)[1:] if likeness else ()
-        sentences = [likeness] if likeness else []
+        further = self.ahead(stage.level, situation, book, hits, english)
+        cited_example = [*(parse_markers(likeness)[1:] if likeness else ()), *parse_markers(further)]
+        sentences = [x for x in (likeness, further) if x]
 
         def rendered(ja: str, en: str) -> str:
             return f"{en}（日本語: {ja.rstrip('。')}）" if english else ja
@@ -466,6 +480,33 @@ class SectionWriter:
         return StageEstimate(
             level=stage.level, label=stage.label, reason=reason, citations=[book.get(n) for n in cited]
         )
+
+    def ahead(self, level: int, situation: str, book: CitationBook, hits: list[Hit], english: bool) -> str:
+        """「ご説明の「発注」なら、段階3の例に「在庫情報システムによる在庫量・発注量の管理」があります。」 —
+        the work the owner described (their own word, which the example uses) as the guides show it at the
+        nearest later stage: where that work can go next."""
+        told = nfkc(situation)
+        # (a stage asked about, or planned, shows its examples itself)
+        planned = planned_stage(told) if told else None
+        shown = {int(next(g for g in m.groups() if g)) for m in NAMED_STAGE.finditer(told)}
+        shown |= {planned.stage.level} if planned is not None else set()
+        for later in (s for s in stages() if s.level > level and s.level not in shown):
+            for example in later.example_quotes:
+                words: list[str] = []
+                for word in _WORK_WORDS[later.level]:  # (longest first: 「受発注」, then not its 「発注」)
+                    if word in told and word in example and not any(word in w for w in words):
+                        words.append(word)
+                n_label = self._cite_quote(book, _STAGE_LABEL_QUOTES[later.level], hits)
+                n_example = self._cite_quote(book, example, hits)
+                if not (words and n_label and n_example):
+                    continue
+                shown = "・".join(f"「{w}」" for w in words[:2])
+                ja = f"ご説明の{shown}なら、段階{later.level}の例に「{example}」があります。"
+                if english:
+                    en = f"For the work you describe ({shown}), the guides' stage {later.level} example is 「{example}」."
+                    return f"{en}（日本語: {ja.rstrip('。')}）[{n_label}][{n_example}]"
+                return f"{ja}[{n_label}][{n_example}]"
+        return ""
 
     def likeness(
         self, match: StageMatch, book: CitationBook, hits: list[Hit], english: bool, planned: bool = False
@@ -554,7 +595,8 @@ class SectionWriter:
                 # …and not a sentence the answer above already says.
                 # The PMO diagram's division of work is a reason only for a question about who develops,
                 # runs or procures what; for a question on security or culture it says nothing.
-                example = not EXAMPLE_ASKED.search(nfkc(question))
+                # (in what is asked: 「ICTのシステムを入れたいとは思っている」 describes the business)
+                example = not EXAMPLE_ASKED.search(asked_part(question))
                 choices = (
                     [
                         c
@@ -667,6 +709,14 @@ class SectionWriter:
             return self._shorter(card, question, english, book, hits, stage, previous)
         if listed and ASKS_WHEN.search(nfkc(question)):
             parts.append(self._selected_when(listed, book, hits, english))  # 「札幌はいつ選ばれた？」
+        if (
+            card.id == "regional-dx-lab"
+            and why == "match"
+            and self.verdict(card, question) is None  # (「はい。」 leads where the question is yes or no)
+            and (places := find_regions(question, self.regions))
+        ):
+            # 「燕市は選ばれていると聞きました。うちも何か関われる？」: that the place is one, then what a lab is.
+            parts.append(self._region_selected(places, book, hits, english))
         if card.kind == "clause":
             claims = card.answer
             # 「柱3-3の望ましい方向性は？」 asks for one part — in its own words too (「柱となる考え方を原文のまま」);

@@ -4031,7 +4031,10 @@ def test_a_product_named_after_any_topic_gets_that_the_guides_name_none(advisor:
         "歯科医院です。予約は電話と紙です。DXってやった方がいい？",
         "おすすめの予約アプリを名前で教えて",
     )
-    assert "どの製品を選ぶか" in app.answer.split("\n")[0] and "書かれていません" in app.answer.split("\n")[0]
+    assert (
+        "どの製品を選べばよいか" in app.answer.split("\n")[0]
+        and "書かれていません" in app.answer.split("\n")[0]
+    )
 
 
 def test_a_hotel_on_a_property_management_system_is_past_stage_one() -> None:
@@ -4057,3 +4060,149 @@ def test_in_short_keeps_the_order_the_last_answer_gave(advisor: Advisor) -> None
         "要するに？",
     )
     assert short.answer.startswith("デジタル化による業務効率化はDXと同義")
+
+
+def test_which_app_to_use_gets_that_the_guides_name_no_product(advisor: Advisor) -> None:
+    # A business tool asked for by name is no everyday request to refuse: the guides say how to go about it.
+    *_, app = converse(
+        advisor, "居酒屋です。シフトは紙に書いてます。", "シフト管理って、何を使ったらいいですかね？"
+    )
+    assert not app.refused and app.topic == "agency-saas"
+    assert app.answer.startswith("どの製品を選べばよいか")
+
+
+def test_which_maker_of_a_system_gets_how_to_choose_without_names(advisor: Advisor) -> None:
+    response = ask(advisor, "販売管理システムを入れ替えたい。どこのメーカーのがいいか教えて")
+    assert response.topic == "vendor-selection"
+    assert response.answer.startswith("おすすめの製品名")
+
+
+def test_two_brands_compared_are_still_declined(advisor: Advisor) -> None:
+    assert ask(advisor, "freeeと弥生、うちにはどっちがいい？").refused
+
+
+def test_what_a_system_costs_gets_no_prices_then_how_to_judge_and_fund_it(advisor: Advisor) -> None:
+    *_, cost = converse(
+        advisor,
+        "八百屋です。仕入れは電話で、帳簿は手書きです。",
+        "受注と在庫のソフトを入れるとしたら、費用はどのくらい見ておけばいいでしょう？",
+    )
+    assert cost.topic == "system-cost"
+    assert cost.answer.startswith("システムやツールの導入費用の相場・価格は、資料には書かれていません。")
+    assert "投資採算" in cost.answer and "1.30%" in cost.answer
+
+
+def test_a_system_cost_named_in_passing_is_no_price_question(advisor: Advisor) -> None:
+    # 「…の導入費用にも充てられる？」 asks what a grant covers, not what a system costs.
+    response = ask(advisor, "人材開発支援助成金って、会計ソフトの導入費用にも充てられますか？")
+    assert response.topic != "system-cost"
+
+
+def test_whether_the_index_costs_anything_gets_that_it_is_free(advisor: Advisor) -> None:
+    response = ask(advisor, "DX推進指標の診断を受けるのって有料ですか？")
+    assert response.topic == "dx-index-what" and "無償" in response.answer
+
+
+def test_short_questions_in_a_row_lean_on_the_topic_before(advisor: Advisor) -> None:
+    *_, benchmark = converse(
+        advisor,
+        "DX推進指標って、やると何がわかるんですか？",
+        "よその会社と比べたりできる？料金はかかる？",
+    )
+    assert benchmark.topic.startswith("dx-index") and "無償" in benchmark.answer
+
+
+def test_a_low_score_on_the_index_gets_what_to_do_with_the_result(advisor: Advisor) -> None:
+    *_, low = converse(advisor, "DX推進指標ってどういうものですか？", "点数が悪かったら、次は何をすれば？")
+    assert low.topic == "dx-index-how"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "パートさんに『また覚えることが増える』ってごねられたらどうしよう",
+        "70代の職人にもタブレットを使ってもらうコツはありますか",
+    ],
+)
+def test_staff_pushing_back_in_everyday_words_gets_staff_resistance(advisor: Advisor, question: str) -> None:
+    assert ask(advisor, question).topic == "culture-resistance"
+
+
+def test_whether_labour_consultants_count_as_supporters_gets_the_professionals(advisor: Advisor) -> None:
+    response = ask(advisor, "社会保険労務士は、国のDX支援で支援機関として位置づけられていますか？")
+    assert response.topic == "agency-professional" and "社会保険労務士" in response.answer
+
+
+def test_a_question_on_tax_accountant_law_is_declined(advisor: Advisor) -> None:
+    assert ask(advisor, "税理士法に触れずに記帳の手伝いはどこまでできますか？").refused
+
+
+def test_what_the_owner_should_do_before_handing_over_gets_that_the_owner_leads(advisor: Advisor) -> None:
+    response = ask(advisor, "いずれ娘に継がせます。それまでに社長の私がやっておくべきことは？")
+    assert response.topic == "management-leads"
+
+
+def test_how_long_the_review_takes_after_the_merits_gets_the_review_period_gap(advisor: Advisor) -> None:
+    *_, review = converse(advisor, "DX認定を取ると何かいいことある？", "申請して結果が出るまでどのくらい？")
+    assert review.topic == "dx-cert-how" and "審査期間" in review.answer.split("\n")[0]
+
+
+def test_how_many_small_firms_already_do_it_gets_the_shares_by_stage(advisor: Advisor) -> None:
+    response = ask(advisor, "正直なところ、中小でDXをもうやってる会社ってどのくらいあるの？")
+    assert response.topic == "stages-overview" and "6.9%" in response.answer
+
+
+def test_a_city_official_asking_the_lab_criteria_gets_the_labs_own_card(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "市の商工課の者です。本市は地域DX推進ラボに未選定です。選定基準の概要と構成員の条件を教えてください。",
+    )
+    assert response.topic == "regional-dx-lab" and "選定基準の概要" in response.answer
+
+
+def test_work_the_owner_describes_is_shown_at_a_later_stage_with_its_example(advisor: Advisor) -> None:
+    response = ask(advisor, "八百屋です。発注は電話で、在庫はノートにつけています。何から始めれば？")
+    stage_part = response.answer.split("### 現在地")[1].split("###")[0]
+    assert "段階3の例に「在庫情報システムによる在庫量・発注量の管理」があります" in stage_part
+    assert "ご説明の「発注」・「在庫」" in stage_part or "ご説明の「在庫」・「発注」" in stage_part
+
+
+def test_whom_to_ask_before_handing_over_names_the_bank_with_its_succession_reason(advisor: Advisor) -> None:
+    *_, whom = converse(
+        advisor,
+        "漬物屋です。製造の記録は大学ノートに手書き、注文はFAXです。",
+        "いずれ店を娘に譲るので、その前に形にしたい。誰に相談したらいいですか？",
+    )
+    assert whom.agencies[0].id == "regional_bank"
+    assert "事業承継" in whom.answer.split("### 相談先")[1]
+
+
+def test_what_a_lab_town_offers_a_company_gets_that_it_is_one_and_the_support_menu(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "長岡市は地域DX推進ラボに選ばれたそうですね。うちみたいな工場も何か関われますか？"
+    )
+    assert response.topic == "regional-dx-lab"
+    assert (
+        response.answer.startswith("長岡市は地域DX推進ラボ選定地域です。") and "メンター" in response.answer
+    )
+
+
+def test_in_what_order_to_do_it_gets_the_process_even_when_the_owner_leads(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "印刷会社の社長です。受注は電話、進捗はホワイトボード。私が先頭に立つつもりですが、何をどの順番で進めればいいですか？",
+    )
+    assert response.topic == "dx-process" and "全体構想" in response.answer
+
+
+def test_a_vendor_asking_its_role_as_family_doctor_hears_the_vendors_reasons(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "システム会社で営業をしています。DX支援ガイダンスでは、地域ITベンダーが主治医として期待される理由は何ですか？",
+    )
+    body = response.answer.split("###")[0]
+    assert (
+        response.topic == "staff-shujii"
+        and body.startswith("地域ITベンダーは")
+        and "立ちゆかなくなる恐れ" in body
+    )
