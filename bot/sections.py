@@ -488,9 +488,9 @@ class SectionWriter:
         told = nfkc(situation)
         # (a stage asked about, or planned, shows its examples itself)
         planned = planned_stage(told) if told else None
-        shown = {int(next(g for g in m.groups() if g)) for m in NAMED_STAGE.finditer(told)}
-        shown |= {planned.stage.level} if planned is not None else set()
-        for later in (s for s in stages() if s.level > level and s.level not in shown):
+        seen = {int(next(g for g in m.groups() if g)) for m in NAMED_STAGE.finditer(told)}
+        seen |= {planned.stage.level} if planned is not None else set()
+        for later in (s for s in stages() if s.level > level and s.level not in seen):
             for example in later.example_quotes:
                 words: list[str] = []
                 for word in _WORK_WORDS[later.level]:  # (longest first: 「受発注」, then not its 「発注」)
