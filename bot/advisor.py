@@ -81,6 +81,7 @@ from bot.question import (
     description,
     english_terms,
     expansions_for,
+    is_courtesy,
     is_mostly_ascii,
     is_supporter,
     named_prefecture,
@@ -143,6 +144,16 @@ SCOPE_CARD_DENSE = 0.85  # … and whose example questions are close in meaning 
 # (「こんな小さい会社でもやれる？」, 「人が足りなくて、DXで何とかならないか」), by the why that says which.
 LEADING = {card_id: why for why, (card_id, _) in LEADS.items() if why != "relevance"}
 _STAGE_TOPICS = ("dx-vs-it", "stages-overview")
+# The reply to thanks, and to an acknowledgement (「了解です」).
+COURTESY_JA = (
+    "どういたしまして。ほかにも気になることがあれば、いつでもお尋ねください。",
+    "ほかにも気になることがあれば、いつでもお尋ねください。",
+)
+COURTESY_EN = (
+    "You're welcome. Ask any time if something else comes up.",
+    "Ask any time if something else comes up.",
+)
+THANKS = re.compile(r"ありが|サンキュー|助か|参考にな|thank", re.IGNORECASE)
 STAFF_MARGIN = 0.05  # support staff get a staff card a little below the usual bar
 OWNER_MARGIN = 0.02  # an owner gets an owner's card over a staff card that is at most this much better
 RELATED_TRIED = 4  # related topics tried for a follow-up the last topic does not answer …
@@ -375,6 +386,11 @@ class Advisor:
     # ----------------------------------------------------------------------------------------
     def _answer(self, messages: list[Message]) -> ChatResponse:
         last = messages[-1].content
+        if is_courtesy(last):
+            # 「ありがとう、参考になった」 asks nothing: a courteous reply, not another answer.
+            thanks = THANKS.search(nfkc(last))
+            text = (COURTESY_EN if is_mostly_ascii(last) else COURTESY_JA)[0 if thanks else 1]
+            return ChatResponse(message_id=uuid.uuid4().hex, answer=text, intent="fact", refused=False)
         part, aside = set_aside(last) if is_off_topic(last) and not is_injection(last) else (None, "")
         if part is not None:
             # 「freeeとマネーフォワードどっちがいい？あと、DXの認定で何か得する？」: the part the guides cover is
@@ -395,6 +411,7 @@ class Advisor:
             for i, m in enumerate(messages[:-1])
             if m.role == "user"
             and not is_injection(m.content)
+            and not is_courtesy(m.content)  # (「ありがとう」 between two questions is no turn to lean on)
             and (text := m.content if not is_off_topic(m.content) else set_aside(m.content)[0] or "")
         ]
         user_turns = [text for _, text in asked] + [last]
@@ -411,7 +428,11 @@ class Advisor:
         qvec = self.index.embed_query(self._dense_text(question))
         previous = None if changed[-1] else self._replay(user_turns[:-1], changed[:-1], replies)
         before = next((m.content for m in reversed(messages[:-1]) if m.role == "user"), None)
-        answered = [m.content for m in messages[:-1] if m.role == "assistant"]
+        answered = [
+            m.content
+            for m in messages[:-1]
+            if m.role == "assistant" and m.content not in (*COURTESY_JA, *COURTESY_EN)
+        ]
         if previous is not None and answered:
             previous = replace(previous, said=answered[-1])
         turn = self._decide(question, qvec, previous, user_turns, before=before)
@@ -995,7 +1016,7 @@ class Advisor:
         if (
             clear is not None
             and card is not clear.card
-            and why not in ("clause", "next", "bring", "money", "detail", "supporter", "short")
+            and why not in ("clause", "next", "bring", "money", "detail", "supporter", "short", "related")
             and (clear.card.kind != "staff" or is_supporter(situation))
             and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
             # 「その中で、地域DX推進ラボにはどういう役割が？」: the card that names the subject in full stays.

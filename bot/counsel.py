@@ -227,7 +227,8 @@ _BENEFIT = re.compile(
 )
 _WHAT_DX_IS = frozenset(["dx-vs-it", "dx-what", "stages-overview", "why-dx"])
 MORE = re.compile(
-    r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|more|else|other", re.IGNORECASE
+    r"もっと詳しく|詳しく|具体的に|他には|ほかには|ほかに|他に|ほかの|他の|例えば|たとえば|more|else|other",
+    re.IGNORECASE,
 )
 
 FIGURES = re.compile(
@@ -272,6 +273,9 @@ _MORE_WORDS = frozenset(
         "other",
         "教える",
         "お願い",
+        "例えば",
+        "例え",
+        "たとえば",
     ]
 )
 
@@ -570,7 +574,7 @@ def speaks_to(card: Card, question: str) -> bool:
 # card says the guides leave out: the plain answer is that they do not say (its `not_covered`).
 _PROCEDURES = {
     r"締切|締め切り|期限|いつまで|いつでも": r"締切|期限",
-    r"申請先|どこに申請|どこで申請|申込": r"申請先|申込",
+    r"申請先|どこに申請|どこで申請|申込|どこで(やって|やれ|受け|受けられ|でき)": r"申請先|申込|提出先",
     r"手続|申請方法|申請の方法|書類|様式|書き方|(自分|自社|自力)[^。？?]{0,8}(書け|書ける|作れ)": (
         r"手続|方法|様式"
     ),
@@ -624,11 +628,16 @@ _PROCEDURES = {
     # 「これまでに選ばれた会社に、不動産関係の会社はありますか？」: a kind of business among them.
     r"|(選ばれ|選定され)[^。？?]{0,12}(会社|企業)[^。？?]{0,20}(関係|関連|系|業)の(会社|企業|ところ)": r"選定企業の一覧",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
-    r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)": r"誰が申請",
+    r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)"
+    r"|(社員|スタッフ)?\d+人(の会社|の店|規模)?でも": r"誰が申請",
 }
 
 
 _PRODUCT_ASKED = next(asked for asked, gap in _PROCEDURES.items() if gap == r"製品")
+# 「やらなかったらどうなるの？」: what not doing it means.
+_NOT_DOING = re.compile(
+    r"(やら|せ|し|取り組ま|手をつけ)(なかったら|ないと|ないままだと|んかったら|んと)[^。？?]{0,6}(どう|まず|困る|ダメ|だめ)"
+)
 # 「何をどの順番でやればいいのか」: the order DX is done in.
 _ORDER_ASKED = re.compile(
     r"(何を|なにを)(どの|どういう|どんな)順(番|序)|(どの|どういう|どんな)順(番|序)で(やれ|進め|取り組)"
@@ -801,6 +810,7 @@ class TurnState:
 SOURCE_ASKED = re.compile(
     r"どの資料|何の資料|どこに(書|載|記載)|出典|出所|出どころ|ソース|原典|何ページ|何スライド|どのページ|どのスライド"
     r"|(どこ|何|なん|どれ)の(調査|統計|アンケート|データ)"
+    r"|^(それ|それって|その話)?[、,]?(本当|ほんと|ホント)?(に|なの|ですか|なん)?[？?、,]?\s*(根拠|証拠)(は|って|を)?(ある|あります|教えて)?[？?]?$"
     r"|which (document|page|slide)|where (is|was) (it|that|this) (written|stated)|\bsource\b",
     re.IGNORECASE,
 )
@@ -1304,6 +1314,15 @@ def _follow_up_card(
     if FIGURES.search(text) and not set(content_words(text)) - _UNSPECIFIC - _FIGURE_WORDS:
         # 「数字で見せて」 after 「やる意味ある？」: the figures of that very topic.
         return previous.card, "detail"
+    why_dx = index.by_id("why-dx")
+    if (
+        _NOT_DOING.search(text)
+        and previous.card.kind in ("start", "topic", "agency")
+        and not _PROGRAMME_TITLE.search(previous.card.title)
+        and why_dx is not None
+    ):
+        # 「やらなかったらどうなるの？」 after where to start: why DX matters (what a firm that does it gains).
+        return why_dx, "detail" if why_dx.id in shown else "match"
     if _BARE_WHY.match(text) and previous.card.kind != "clause":
         # 「なんで？」 right after an answer: why — that answer's own reasons, said shortly (after where to start:
         # why DX matters at all).

@@ -505,3 +505,18 @@ def asking_parts(text: str) -> list[str]:
     compound question that two cards answer together. One part for a message that asks one thing."""
     parts = [p.strip(" 、,。") for p in _PARTS.split(nfkc(text)) if p and p.strip(" 、,。")]
     return [p for p in parts if len(p) >= 6 and _ASKS.search(p)]
+
+
+# 「ありがとう、参考になった」「了解です！」: thanks or an acknowledgement, asking nothing.
+_COURTESY = re.compile(
+    r"(どうも|本当に|ほんとに)?(ありがとう(ございます|ございました)?|ありがと|サンキュー|助かりました|助かった|助かります"
+    r"|参考になりました|参考になった|参考になります|よく?わかりました|よく?分かりました|わかった|分かった|了解(です|しました)?"
+    r"|なるほど|承知しました|ok|okay|thanks|thank you|got it|great)(です)?(ね|よ|わ)?",
+    re.IGNORECASE,
+)
+
+
+def is_courtesy(text: str) -> bool:
+    """Is the message only thanks or an acknowledgement (「ありがとう、参考になった」), with nothing asked?"""
+    parts = [p for p in re.split(r"[、。!！,.\s〜ー…?？]+", nfkc(text)) if p]
+    return bool(parts) and len(parts) <= 4 and all(_COURTESY.fullmatch(p) for p in parts)

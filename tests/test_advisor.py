@@ -4206,3 +4206,36 @@ def test_a_vendor_asking_its_role_as_family_doctor_hears_the_vendors_reasons(adv
         and body.startswith("地域ITベンダーは")
         and "立ちゆかなくなる恐れ" in body
     )
+
+
+@pytest.mark.parametrize("thanks", ["ありがとう、参考になりました！", "助かりました。", "Thanks!"])
+def test_thanks_after_an_answer_gets_a_courteous_reply_not_another_answer(
+    advisor: Advisor, thanks: str
+) -> None:
+    *_, reply = converse(advisor, "DX推進指標ってどんなものですか？", thanks)
+    assert not reply.refused and reply.topic is None and not reply.citations
+    assert "どういたしまして" in reply.answer or "welcome" in reply.answer
+
+
+def test_a_follow_up_after_thanks_leans_on_the_answer_before_it(advisor: Advisor) -> None:
+    *_, cost = converse(
+        advisor, "DX推進指標ってどんなものですか？", "なるほど、ありがとう", "それってお金かかる？"
+    )
+    assert cost.topic == "dx-index-what" and "無償" in cost.answer
+
+
+def test_what_if_we_do_nothing_after_where_to_start_gets_why_dx_matters(advisor: Advisor) -> None:
+    *_, idle = converse(
+        advisor, "酒屋です。注文は電話とFAXです。何から始めれば？", "やらなかったらどうなるの？"
+    )
+    assert idle.topic == "why-dx"
+
+
+def test_is_that_true_whats_the_basis_gets_the_sources_of_the_last_answer(advisor: Advisor) -> None:
+    *_, basis = converse(advisor, "地元の信用金庫にDXの相談をしてもいいんでしょうか", "それ本当？根拠は？")
+    assert basis.answer.startswith("前の回答は、次の資料の記述にもとづいています。")
+
+
+def test_for_example_after_staff_resistance_gets_the_case_that_did_it(advisor: Advisor) -> None:
+    *_, example = converse(advisor, "社員が新しいシステムを嫌がって使ってくれません", "例えば？")
+    assert example.topic == "case-gotogumi"
