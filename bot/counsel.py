@@ -614,6 +614,8 @@ _PROCEDURES = {
     r"兼任|兼務|専任|兼ね|(私|自分|社長)(しか|だけ|一人|ひとり)[^。？?]{0,30}責任者": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
+    # 「社員6人の店でもそこまで必要ですか？」: how far a firm that size should go.
+    r"(\d+人|小さい|小さな|少人数|うちみたいな|うちくらいの)[^。？?]{0,16}(でも|には|だと)[^。？?]{0,8}(必要|いる|要る|やるべき)": r"規模",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
     r"(取って|持って|取得して)(い)?ない(と|場合|会社)|(認定|それ)(が|は)?(ない|なく|無い|無く)(と|ても|場合)|なしでも": r"認定がない",
     # 「他社と比べられるって聞いたけど、それはどうやるの」: how to obtain the benchmark.
@@ -894,7 +896,7 @@ def is_follow_up(question: str, previous: TurnState | None) -> bool:
     )
 
 
-_MEANT = re.compile(r"(って|という|いう|ゆう)(こと|意味)(です|でしょう|か|なん|なの|やろ|？|\?)")
+_MEANT = re.compile(r"(って|という|いう|ゆう)(こと|意味)(です|でしょう|か|なん|なの|やろ|なら|？|\?)")
 
 
 def _names_what_was_said(card: Card | None, text: str) -> bool:

@@ -921,7 +921,8 @@ class SectionWriter:
             meant = [
                 c
                 for c in claims
-                if (c.when is not None and c.applies(question))
+                # (where to start says its advice first, then the case that fits what the owner told)
+                if (c.when is not None and c.applies(question) and card.kind != "start")
                 or (ASKS_CASE.search(nfkc(question)) and _NAMES_CASE.search(c.sentence))
                 # …and what a programme offers to 「具体的に何を手伝ってもらえるの？」
                 or (WHAT_FOR_US.search(nfkc(question)) and re.search(r"支援メニュー", c.sentence))

@@ -4239,3 +4239,34 @@ def test_is_that_true_whats_the_basis_gets_the_sources_of_the_last_answer(adviso
 def test_for_example_after_staff_resistance_gets_the_case_that_did_it(advisor: Advisor) -> None:
     *_, example = converse(advisor, "社員が新しいシステムを嫌がって使ってくれません", "例えば？")
     assert example.topic == "case-gotogumi"
+
+
+def test_work_resting_on_one_person_gets_the_case_of_standardising_after_the_advice(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "米屋です。仕入れは父が電話で、帳簿は手書き。父しか分からないことばかりで、父が休むと回りません。",
+    )
+    answer = response.answer.split("### 現在地")[0]
+    assert response.topic == "start-stage1"
+    assert answer.index("身の回りの業務のデジタル化") < answer.index("若手社員でも即戦力")
+
+
+def test_long_hours_get_the_case_whose_overtime_fell_with_its_figures(advisor: Advisor) -> None:
+    response = ask(advisor, "学童保育の運営です。出欠は紙で、職員が毎日残業して集計しています。")
+    assert "123時間" in response.answer and "108.7時間" in response.answer
+
+
+def test_a_list_of_the_measures_for_certified_firms_gets_the_merits_with_figures(advisor: Advisor) -> None:
+    response = ask(advisor, "DX認定事業者が使える支援措置を、数字も入れて一覧にしてください。")
+    assert response.topic == "dx-cert-merits" and "1.30%" in response.answer and "75%" in response.answer
+
+
+def test_whether_a_small_shop_needs_a_security_officer_gets_that_the_guides_do_not_say(
+    advisor: Advisor,
+) -> None:
+    *_, size = converse(
+        advisor,
+        "セキュリティについて、経営者は何をすべきですか？",
+        "責任者を置けということなら、社員5人の会社でもそこまで必要？",
+    )
+    assert size.topic == "security" and size.answer.startswith("会社の規模に応じて")
