@@ -52,6 +52,7 @@ from bot.question import (
     YES_NO,
     asked_part,
     asking_parts,
+    asking_text,
     asks_fact,
     expansions_for,
     is_mostly_ascii,
@@ -1285,7 +1286,16 @@ class SectionWriter:
         must = re.sub(
             r"(ないと|なければ|なきゃ|なくては|ねば)(いけ|なら|だめ|ダメ|あか)[^。？?]{0,6}", "必要", text
         )
-        if not YES_NO.search(text) or NEGATIVE_QUESTION.search(must) or _EITHER_OR.search(text):
+        # (from the first asking sentence on: 「正直なにがDXなのがよぐわがらねぇ。FAXをメールさ変えだら、それで
+        # DXだべが？」 says 「なに」 before it, in a sentence that asks nothing; 「…ということですか？では旅館に
+        # とってのDXってどういう姿なんでしょう。」 asks what, after it)
+        asking = asking_text(text) or ""
+        start = text.find(asking[:8]) if asking else -1
+        asked_on = text[start:] if start >= 0 else text
+        # (the asking sentence is yes or no, and nothing from it on asks what, how or where — a remark after it,
+        # 「融資の話だけかと思ってた。」, ends in no question mark)
+        yes_no = YES_NO.search(asked_part(text)) and YES_NO.search(re.sub(r"[。.!！]?\s*$", "?", asked_on))
+        if not yes_no or NEGATIVE_QUESTION.search(must) or _EITHER_OR.search(text):
             # (「それはDXなんですか、それともただのデジタル化なんですか？」 asks which, not yes or no)
             # 「違うんですか？」「応募できないの？」: はい and いいえ would read either way round.
             return None

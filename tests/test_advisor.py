@@ -4270,3 +4270,50 @@ def test_whether_a_small_shop_needs_a_security_officer_gets_that_the_guides_do_n
         "責任者を置けということなら、社員5人の会社でもそこまで必要？",
     )
     assert size.topic == "security" and size.answer.startswith("会社の規模に応じて")
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        (
+            "塗装屋です。見積は手書き、元請から書類を電子化しろと言われています。何から始めれば？",
+            "協力業者の業務負担が軽減",
+        ),
+        (
+            "花屋です。請求書は毎月私が夜にWordで作っていて手が回りません。何から始めれば？",
+            "間接業務が多忙で本業に特化できない",
+        ),
+        (
+            "青果の卸です。注文はFAX。配達の年配のスタッフはスマホもよう使わん。何から始めれば？",
+            "現場単位でのIT説明会",
+        ),
+    ],
+)
+def test_where_to_start_names_what_fits_the_trouble_the_owner_told(
+    advisor: Advisor, message: str, said: str
+) -> None:
+    response = ask(advisor, message)
+    assert response.topic.startswith("start-") and said in re.split("### (次|最初)の一歩", response.answer)[0]
+
+
+def test_is_switching_fax_to_mail_dx_gets_no_and_the_stage(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "味噌屋です。注文はFAXで来て、女房がExcelに打ち直してます。正直なにがDXなのかよくわからない。FAXをメールに変えたら、それでDXですか？",
+    )
+    assert response.topic == "dx-vs-it" and response.stage is not None
+    assert response.answer.split("### 回答\n")[1].startswith("いいえ。")
+
+
+def test_a_yes_no_question_followed_by_a_what_question_gets_no_yes_or_no(advisor: Advisor) -> None:
+    *_, both = converse(
+        advisor,
+        "旅館です。予約は台帳です。",
+        "楽になるだけではDXとは言えない、ということですか？では旅館にとってのDXってどういう姿なんでしょう。",
+    )
+    assert not both.answer.startswith(("はい。", "いいえ。"))
+
+
+def test_should_we_do_dx_gets_yes_and_why_first(advisor: Advisor) -> None:
+    response = ask(advisor, "鍼灸院です。予約は電話と紙の台帳。うちもDXしたほうがいい？")
+    assert response.answer.split("### 回答\n")[1].startswith("はい。実際にDXに取り組んでいる中小企業は")
