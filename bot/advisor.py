@@ -37,6 +37,7 @@ from bot.counsel import (
     TurnState,
     asks_order,
     asks_product,
+    asks_whom,
     choose_card,
     clause_card_id,
     cued,
@@ -222,7 +223,7 @@ CUE_DEPTH = 10  # the closest cards the other rules weigh (a clause's owner topi
 ASKED_MARGIN = 0.05  # the asking sentence alone must match this much better than the whole message
 # What can be done soon (「来月までにできること」「一つだけ挙げるとしたら」).
 NOW_TO_DO = re.compile(
-    r"(来月|今月|来週|今週|明日|今日|すぐ|当面|手始め|一つだけ|ひとつだけ)[^。？?]{0,12}(でき|やれ|やる|始め|手をつけ|取りかか|挙げ)"
+    r"(来月|今月|来週|今週|明日|今日|すぐ|当面|手始め|一つだけ|ひとつだけ)[^。？?]{0,12}(でき|やれ|やる|始め|手をつけ|取りかか|挙げ|すれば|したら|すべき|やれば)"
 )
 # Asking for the answer again (「もう一回まとめて」).
 AGAIN = re.compile(
@@ -1030,6 +1031,8 @@ class Advisor:
             )
             # 「…何をどの順番でやればいいのか」: the order of DX, whatever the description matches.
             and not (card is not None and card.id == "dx-process" and asks_order(question))
+            # 「それ、誰に頼めばいいの？」 after a topic: whom to go to, whatever the words resemble.
+            and not (card is not None and card.id == "agency-choose" and asks_whom(question))
         ):
             # 「常陽銀行の事例で相談件数は？」 after the bank's PMO role: the question by itself points clearly at
             # one card, so the rules for unclear cases (the agency named, the best of the topic before and the

@@ -62,6 +62,7 @@ _WHOM_ASKED = re.compile(
     re.IGNORECASE,
 )
 # 「他の会社の例はある？」「よそはどうやってるの？」: an example of a firm that did it.
+_WHOM_WORDS = frozenset(["相談", "誰", "どこ", "頼む", "頼める", "お願い", "聞く", "行く"])
 _OTHER_FIRMS = re.compile(
     r"(他|ほか|よそ)の(会社|企業|ところ|とこ|店)[^。？?]{0,10}(例|事例|どう)|(事例|実例|成功例)(は|って|とか)?(ある|あり)"
     r"|例(は|って|とか)(ある|あり)|(他|ほか|よそ)(は|って)どう(して|やって)"
@@ -614,6 +615,8 @@ _PROCEDURES = {
     r"兼任|兼務|専任|兼ね|(私|自分|社長)(しか|だけ|一人|ひとり)[^。？?]{0,30}責任者": r"兼任",
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
+    # 「うちの業界でも当てはまる？」: whether it holds for one industry.
+    r"(業界|業種)(でも|にも|だと)[^。？?]{0,6}(当てはま|通用|同じ|関係|言え)": r"業種",
     # 「社員6人の店でもそこまで必要ですか？」: how far a firm that size should go.
     r"(\d+人|小さい|小さな|少人数|うちみたいな|うちくらいの)[^。？?]{0,16}(でも|には|だと)[^。？?]{0,8}(必要|いる|要る|やるべき)": r"規模",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
@@ -636,6 +639,8 @@ _PROCEDURES = {
 
 
 _PRODUCT_ASKED = next(asked for asked, gap in _PROCEDURES.items() if gap == r"製品")
+# 「うちの業界でも当てはまる？」: whether the advice holds for the asker's industry.
+_INDUSTRY_TOO = re.compile(r"(業界|業種)(でも|にも|だと)[^。？?]{0,6}(当てはま|通用|同じ|関係|言え)")
 # 「やらなかったらどうなるの？」: what not doing it means.
 _NOT_DOING = re.compile(
     r"(やら|せ|し|取り組ま|手をつけ)(なかったら|ないと|ないままだと|んかったら|んと)[^。？?]{0,6}(どう|まず|困る|ダメ|だめ)"
@@ -658,6 +663,12 @@ _SYSTEM_COST = re.compile(
     r"(いくら|なんぼ|相場|値段|価格|費用|予算)(ぐらい|くらい|ほど)?(か|は|が|って|する|を|で|の)?"
     r"[^。？?]{0,10}(かか|する|いる|要る|見て|みて|見れ|みれ|\?|？|ですか|でしょう|もん)"
 )
+
+
+def asks_whom(question: str) -> bool:
+    """Does the follow-up only ask whom to go to (「それ、誰に頼めばいいの？」「どこに相談すれば？」)?"""
+    text = nfkc(question)
+    return bool(_WHOM_ASKED.search(text)) and not specific_words(text) - _WHOM_WORDS
 
 
 def asks_order(question: str) -> bool:
@@ -1325,6 +1336,14 @@ def _follow_up_card(
     ):
         # 「やらなかったらどうなるの？」 after where to start: why DX matters (what a firm that does it gains).
         return why_dx, "detail" if why_dx.id in shown else "match"
+    if (
+        _INDUSTRY_TOO.search(text)
+        and (previous.card.kind == "start" or previous.card.id in _WHAT_DX_IS)
+        and why_dx is not None
+    ):
+        # 「うちの業界でも当てはまる？」 after where to start: that the guides do not say by industry, then what
+        # they do say of SMEs doing DX.
+        return why_dx, "detail" if why_dx.id in shown else "match"
     if _BARE_WHY.match(text) and previous.card.kind != "clause":
         # 「なんで？」 right after an answer: why — that answer's own reasons, said shortly (after where to start:
         # why DX matters at all).
@@ -1349,8 +1368,7 @@ def _follow_up_card(
         # 「他の会社の例はある？」 after a topic: the guides' case of a firm that did it (後藤組).
         return case, "detail" if case.id in shown else "match"
     if (
-        _WHOM_ASKED.search(text)
-        and (not specific_words(text) - {"相談", "誰", "どこ"} or re.search(r"外の力|外部の", text))
+        (asks_whom(text) or (_WHOM_ASKED.search(text) and re.search(r"外の力|外部の", text)))
         and previous.card.kind in ("start", "topic")
         and choosing is not None
         and choosing.id not in shown

@@ -4317,3 +4317,29 @@ def test_a_yes_no_question_followed_by_a_what_question_gets_no_yes_or_no(advisor
 def test_should_we_do_dx_gets_yes_and_why_first(advisor: Advisor) -> None:
     response = ask(advisor, "鍼灸院です。予約は電話と紙の台帳。うちもDXしたほうがいい？")
     assert response.answer.split("### 回答\n")[1].startswith("はい。実際にDXに取り組んでいる中小企業は")
+
+
+def test_whom_to_ask_for_it_after_where_to_start_gets_how_to_choose(advisor: Advisor) -> None:
+    *_, whom = converse(
+        advisor,
+        "クリーニング屋です。受付は手書きの伝票、配達の予定は電話で決めてます。",
+        "それ、誰に頼めばいいの？",
+    )
+    assert whom.topic == "agency-choose"
+
+
+def test_what_to_do_tomorrow_after_where_to_start_gets_the_owners_steps(advisor: Advisor) -> None:
+    *_, tomorrow = converse(
+        advisor,
+        "クリーニング屋です。受付は手書きの伝票、配達の予定は電話で決めてます。",
+        "で、まず明日何をすればいい？",
+    )
+    assert tomorrow.topic == "start-stage1" and "身の回りの業務のデジタル化" in tomorrow.answer
+
+
+def test_whether_it_holds_for_our_industry_gets_that_the_guides_do_not_say_then_why(advisor: Advisor) -> None:
+    *_, industry = converse(
+        advisor, "クリーニング屋です。受付は手書きの伝票です。何から始めれば？", "うちの業界でも当てはまる？"
+    )
+    assert industry.topic == "why-dx" and industry.answer.startswith("業種ごとの")
+    assert "労働生産性" in industry.answer
