@@ -4343,3 +4343,14 @@ def test_whether_it_holds_for_our_industry_gets_that_the_guides_do_not_say_then_
     )
     assert industry.topic == "why-dx" and industry.answer.startswith("業種ごとの")
     assert "労働生産性" in industry.answer
+
+
+def test_should_we_go_to_the_lab_gets_that_its_contact_is_not_in_the_guides_first(advisor: Advisor) -> None:
+    response = ask(advisor, "長岡って地域DX推進ラボに入ってるよね？そこに相談すればいいの？")
+    assert response.answer.startswith("各ラボの窓口・連絡先は、資料には書かれていません。")
+    assert "長岡市は地域DX推進ラボ選定地域です。" in response.answer
+
+
+def test_an_owner_who_does_not_get_it_gets_what_dx_is(advisor: Advisor) -> None:
+    response = ask(advisor, "息子が農業法人にしてドローンを入れたいと言うけど、わしはさっぱりわからん。")
+    assert response.topic == "dx-what"
