@@ -634,7 +634,7 @@ _PROCEDURES = {
     r"|(選ばれ|選定され)[^。？?]{0,12}(会社|企業)[^。？?]{0,20}(関係|関連|系|業)の(会社|企業|ところ)": r"選定企業の一覧",
     # 「従業員10人の会社でも申請できますか？」: who may apply.
     r"従業員.{0,8}(でも|から|以上|以下)|何人|規模|うち(でも|みたいな.{0,12}でも).{0,8}(取れ|申請|応募|対象)"
-    r"|(社員|スタッフ)?\d+人(の会社|の店|規模)?でも": r"誰が申請",
+    r"|(社員|スタッフ)?\d+人(の会社|の店|規模)?でも|\d+人.{0,30}(取れ|申請でき|対象に)": r"誰が申請",
 }
 
 
@@ -1061,6 +1061,15 @@ def choose_card(
     hits = [h for h in ranked if not declines(h.card, text)]
     if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
         return certifying, "detail" if certifying.id in previous.seen else "match"
+    choosing = index.by_id("agency-choose")
+    if (
+        re.search(r"無料|タダ|ただで|お金(を)?かけずに|費用(は)?かから", text)
+        and re.search(r"相談(でき|に乗|し)|相談(先|窓口|相手)|(ところ|とこ|場所)(は|って|が)?(ある|あり|ない)", text)
+        and not any(names_all(h.card, text) for h in hits[:3] if h.card.kind != "agency")
+        and choosing is not None
+    ):
+        # 「DXの相談って無料でできるところある？」: the guides give no fees — said first — then how to choose.
+        return choosing, "detail" if previous is not None and choosing.id in previous.seen else "match"
     if MONEY.search(text) and not PERSUADING.search(text):
         # 「DX推進指標ってお金かかる？」 names what it asks the cost of: the card on it that states the cost (無償).
         costed = next(

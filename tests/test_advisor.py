@@ -4354,3 +4354,21 @@ def test_should_we_go_to_the_lab_gets_that_its_contact_is_not_in_the_guides_firs
 def test_an_owner_who_does_not_get_it_gets_what_dx_is(advisor: Advisor) -> None:
     response = ask(advisor, "息子が農業法人にしてドローンを入れたいと言うけど、わしはさっぱりわからん。")
     assert response.topic == "dx-what"
+
+
+def test_a_free_place_to_ask_gets_that_fees_are_not_given_then_how_to_choose(advisor: Advisor) -> None:
+    response = ask(advisor, "DXの相談って無料でできるところある？")
+    assert response.topic == "agency-choose" and response.answer.startswith("地域ごとの具体的な相談窓口")
+
+
+def test_whether_a_three_person_office_can_be_certified_says_first_who_may_apply_is_not_given(
+    advisor: Advisor,
+) -> None:
+    response = ask(advisor, "うちは社員3人の設計事務所。DX認定って取れる？")
+    assert response.answer.startswith("誰が申請できるかの条件は、資料には明記されていません。")
+
+
+def test_a_boss_who_will_not_listen_gets_changing_managements_mindset(advisor: Advisor) -> None:
+    assert (
+        ask(advisor, "社長がITに弱くて、若手が提案しても通らない。どうしたら？").topic == "culture-resistance"
+    )
