@@ -1061,15 +1061,18 @@ def choose_card(
     hits = [h for h in ranked if not declines(h.card, text)]
     if previous is not None and (certifying := _certifying(index, previous, text)) is not None:
         return certifying, "detail" if certifying.id in previous.seen else "match"
-    choosing = index.by_id("agency-choose")
+    how_to_choose = index.by_id("agency-choose")
     if (
         re.search(r"無料|タダ|ただで|お金(を)?かけずに|費用(は)?かから", text)
-        and re.search(r"相談(でき|に乗|し)|相談(先|窓口|相手)|(ところ|とこ|場所)(は|って|が)?(ある|あり|ない)", text)
+        and re.search(
+            r"相談(でき|に乗|し)|相談(先|窓口|相手)|(ところ|とこ|場所)(は|って|が)?(ある|あり|ない)", text
+        )
         and not any(names_all(h.card, text) for h in hits[:3] if h.card.kind != "agency")
-        and choosing is not None
+        and how_to_choose is not None
     ):
         # 「DXの相談って無料でできるところある？」: the guides give no fees — said first — then how to choose.
-        return choosing, "detail" if previous is not None and choosing.id in previous.seen else "match"
+        seen = previous is not None and how_to_choose.id in previous.seen
+        return how_to_choose, "detail" if seen else "match"
     if MONEY.search(text) and not PERSUADING.search(text):
         # 「DX推進指標ってお金かかる？」 names what it asks the cost of: the card on it that states the cost (無償).
         costed = next(
