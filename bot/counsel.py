@@ -61,8 +61,9 @@ _WHOM_ASKED = re.compile(
     r"誰に|だれに|どこに相談|相談(先|でき)|外の力|外部の(力|支援|専門家)|talk to|who can|anyone (i|we) can",
     re.IGNORECASE,
 )
-# 「他の会社の例はある？」「よそはどうやってるの？」: an example of a firm that did it.
+# What a follow-up that only asks whom to go to says besides (「それ、誰に頼めばいいの？」).
 _WHOM_WORDS = frozenset(["相談", "誰", "どこ", "頼む", "頼める", "お願い", "聞く", "行く"])
+# 「他の会社の例はある？」「よそはどうやってるの？」: an example of a firm that did it.
 _OTHER_FIRMS = re.compile(
     r"(他|ほか|よそ)の(会社|企業|ところ|とこ|店)[^。？?]{0,10}(例|事例|どう)|(事例|実例|成功例)(は|って|とか)?(ある|あり)"
     r"|例(は|って|とか)(ある|あり)|(他|ほか|よそ)(は|って)どう(して|やって)"
@@ -571,6 +572,8 @@ def speaks_to(card: Card, question: str) -> bool:
     return bool(asked) and asked <= said
 
 
+# 「うちの業界でも当てはまる？」: whether the advice holds for the asker's industry.
+_INDUSTRY_ASKED = r"(業界|業種)(でも|にも|だと)[^。？?]{0,6}(当てはま|通用|同じ|関係|言え)"
 # A follow-up about a procedure (deadline, where to apply, forms, validity, contact) that the last topic's
 # card says the guides leave out: the plain answer is that they do not say (its `not_covered`).
 _PROCEDURES = {
@@ -616,7 +619,7 @@ _PROCEDURES = {
     # 「誰に推薦を頼めばいい？」: who may nominate (not 「推薦してもらえば出られる？」, which the guides answer).
     r"誰(?!か).{0,8}推薦|推薦.{0,8}(誰|どこ)|推薦者|誰に頼": r"推薦",
     # 「うちの業界でも当てはまる？」: whether it holds for one industry.
-    r"(業界|業種)(でも|にも|だと)[^。？?]{0,6}(当てはま|通用|同じ|関係|言え)": r"業種",
+    _INDUSTRY_ASKED: r"業種",
     # 「社員6人の店でもそこまで必要ですか？」: how far a firm that size should go.
     r"(\d+人|小さい|小さな|少人数|うちみたいな|うちくらいの)[^。？?]{0,16}(でも|には|だと)[^。？?]{0,8}(必要|いる|要る|やるべき)": r"規模",
     # 「それって、DX認定を取ってないと使えない？」: whether a measure for certified firms needs certification.
@@ -639,8 +642,7 @@ _PROCEDURES = {
 
 
 _PRODUCT_ASKED = next(asked for asked, gap in _PROCEDURES.items() if gap == r"製品")
-# 「うちの業界でも当てはまる？」: whether the advice holds for the asker's industry.
-_INDUSTRY_TOO = re.compile(r"(業界|業種)(でも|にも|だと)[^。？?]{0,6}(当てはま|通用|同じ|関係|言え)")
+_INDUSTRY_TOO = re.compile(_INDUSTRY_ASKED)
 # 「やらなかったらどうなるの？」: what not doing it means.
 _NOT_DOING = re.compile(
     r"(やら|せ|し|取り組ま|手をつけ)(なかったら|ないと|ないままだと|んかったら|んと)[^。？?]{0,6}(どう|まず|困る|ダメ|だめ)"
