@@ -4372,3 +4372,16 @@ def test_a_boss_who_will_not_listen_gets_changing_managements_mindset(advisor: A
     assert (
         ask(advisor, "社長がITに弱くて、若手が提案しても通らない。どうしたら？").topic == "culture-resistance"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("DX認定を取ったら公庫から金利0%で借りられるって本当？", "いいえ。"),
+        ("特別利率は1.30%って本当？", "はい。"),
+        ("DX認定を取れば、ものづくり補助金の採択は確実なんですよね？", "いいえ。"),
+        ("ホームページを作ったらDXになりますか？", "いいえ。"),
+    ],
+)
+def test_a_premise_the_guides_contradict_gets_no_first(advisor: Advisor, question: str, opening: str) -> None:
+    assert ask(advisor, question).answer.startswith(opening)
