@@ -1030,7 +1030,7 @@ class Advisor:
                 and not names_subject(clear.card, question)
             )
             # 「…何をどの順番でやればいいのか」: the order of DX, whatever the description matches.
-            and not (card is not None and card.id == "dx-process" and asks_order(question))
+            and not asks_order(card, question)
             # 「それ、誰に頼めばいいの？」 after a topic: whom to go to, whatever the words resemble.
             and not (card is not None and card.id == "agency-choose" and asks_whom(question))
         ):

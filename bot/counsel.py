@@ -647,10 +647,6 @@ _INDUSTRY_TOO = re.compile(_INDUSTRY_ASKED)
 _NOT_DOING = re.compile(
     r"(やら|せ|し|取り組ま|手をつけ)(なかったら|ないと|ないままだと|んかったら|んと)[^。？?]{0,6}(どう|まず|困る|ダメ|だめ)"
 )
-# 「何をどの順番でやればいいのか」: the order DX is done in.
-_ORDER_ASKED = re.compile(
-    r"(何を|なにを)(どの|どういう|どんな)順(番|序)|(どの|どういう|どんな)順(番|序)で(やれ|進め|取り組)"
-)
 # 「何を基準に選べばいい？」: how to choose, which the vendor-selection card answers.
 _HOW_TO_CHOOSE = re.compile(
     r"基準|選び方|選ぶ(とき|時|際|コツ|ポイント)|比較|(?i:how (to|do i|should i) choose)"
@@ -673,11 +669,18 @@ def asks_whom(question: str) -> bool:
     return bool(_WHOM_ASKED.search(text)) and not specific_words(text) - _WHOM_WORDS
 
 
-def asks_order(question: str) -> bool:
-    """Does the question ask in what order to do DX (not the steps of a programme: 「認定の申請の順番」)?"""
+def asks_order(card: Card | None, question: str) -> bool:
+    """Is the card the DX process, asked for in the words its cues name (「何をどの順番でやれば」) — not for the
+    steps of a programme (「認定の申請の順番」)?"""
     text = nfkc(question)
     # (「段階を踏むとしたら、どういう順番で？」 asks the way up the four stages)
-    return bool(_ORDER_ASKED.search(text)) and not _PROGRAMME_TITLE.search(text) and "段階" not in text
+    return (
+        card is not None
+        and card.id == "dx-process"
+        and cued(card, text)
+        and not _PROGRAMME_TITLE.search(text)
+        and "段階" not in text
+    )
 
 
 def asks_product(question: str) -> bool:
@@ -1052,7 +1055,7 @@ def choose_card(
         # topic keeps for it (its `when`).
         return previous.card, "detail"
     process = index.by_id("dx-process")
-    if asks_order(text) and process is not None:
+    if process is not None and asks_order(process, text):
         # 「社長の私が旗を振らないと…何をどの順番でやればいいのかが見えません」: the order DX goes in.
         return process, "detail" if previous is not None and process.id in previous.seen else "match"
     if follow and previous and previous.card:
@@ -1361,7 +1364,6 @@ def _follow_up_card(
     if _BARE_WHY.match(text) and previous.card.kind != "clause":
         # 「なんで？」 right after an answer: why — that answer's own reasons, said shortly (after where to start:
         # why DX matters at all).
-        why_dx = index.by_id("why-dx")
         if previous.card.kind == "start" and why_dx is not None and why_dx.id not in shown:
             return why_dx, "match"
         return previous.card, "short"

@@ -91,7 +91,6 @@ AGENCY_CARDS: dict[str, str] = {
     "industry_association": "agency-others",
     "regional_dx_lab": "regional-dx-lab",
 }
-# The chart line that names each stage and its number (「段階1（全くの未着手）：30.8%」).
 # The owner's words for a piece of work that the guides' examples of each stage name (longest first):
 # 「顧客」 alone is stage 3's 顧客管理 (stage 2's example is about the means of 連絡).
 _WORK_WORDS = {
@@ -99,6 +98,7 @@ _WORK_WORDS = {
     3: ("受発注", "発注", "在庫", "顧客", "営業"),
     4: ("新商品", "販路", "商品"),
 }
+# The chart line that names each stage and its number (「段階1（全くの未着手）：30.8%」).
 _STAGE_LABEL_QUOTES: dict[int, str] = {
     1: "段階1（全くの未着手）",
     2: "段階2（デジタイゼーション）",
@@ -497,9 +497,11 @@ class SectionWriter:
                 for word in _WORK_WORDS[later.level]:  # (longest first: 「受発注」, then not its 「発注」)
                     if word in told and word in example and not any(word in w for w in words):
                         words.append(word)
+                if not words:
+                    continue
                 n_label = self._cite_quote(book, _STAGE_LABEL_QUOTES[later.level], hits)
                 n_example = self._cite_quote(book, example, hits)
-                if not (words and n_label and n_example):
+                if not (n_label and n_example):
                     continue
                 shown = "・".join(f"「{w}」" for w in words[:2])
                 ja = f"ご説明の{shown}なら、段階{later.level}の例に「{example}」があります。"
@@ -1450,9 +1452,8 @@ class SectionWriter:
             ]
         # The card's sentences read as the answer itself; the passages' sentences (fragments of slides, as
         # written) are shown as quotes under a line that says so.
-        answer = _as_body(
-            lines, english
-        )  # (in English one rendering per line, as the full answer lists them)
+        # (in English one rendering per line, as the full answer lists them)
+        answer = _as_body(lines, english)
         if not quoted:
             return answer
         intro = (
