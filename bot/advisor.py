@@ -270,6 +270,8 @@ LENDING = re.compile(BORROWING.pattern + r"|保証")
 PROGRAMME = re.compile(
     r"ラボ|プログラム|(?<![楽な])(制度|仕組み)(?!に(し|す))|\blabs?\b|program", re.IGNORECASE
 )
+# 「沖縄にも相談できるところあるわけ？」: a place to ask, in the prefecture named.
+PLACE_TO_ASK = re.compile(r"(相談|頼)(でき|れ|め)る(ところ|とこ|場所|先|機関|窓口)")
 # The owner asks where their own firm stands (not which stage a tool they consider belongs to).
 MY_STAGE = re.compile(
     r"(うち|弊社|当社|自社|わが社|我が社)(って|は|の(会社|店)(って|は)?).{0,16}(段階|どこ|どの辺|どのあたり|レベル)"
@@ -605,6 +607,25 @@ class Advisor:
                     agencies,
                     must_name=named or None,
                 )
+                own = turn.best.card if turn.best is not None else None
+                if (
+                    not body
+                    and why == "detail"
+                    and own is not None
+                    and own is not card
+                    and turn.best is not None
+                    and turn.best.score >= CARD_MIN_SCORE
+                    and (own.kind != "staff" or is_supporter(situation))
+                    and (cued(own, question) or names_subject(own, question))
+                    and not english
+                ):
+                    # Nothing in the last topic speaks to the follow-up, but the question names another topic the
+                    # way askers do (「その銀行のDXアドバイザー制度で、一番下のレベルになるには何が必要？」 after
+                    # the cases): that topic's answer, not a claim that the guides do not say.
+                    body = self.writer.card_body(
+                        own, "match", question, english, book, hits, stage, agencies, previous, "", situation
+                    )
+                    card = own if body else card
                 if not body and card is not None:
                     # …else that the guides do not say, and what they do say on the topic.
                     seen = previous.seen if previous is not None else []
@@ -726,6 +747,8 @@ class Advisor:
         # 「福岡市で相談できる拠点は？」 names a lab region and asks for support without naming an agency type.
         # (「銀行以外にも…支援してくれる仕組み」 sets the bank aside: it asks about others)
         besides = re.sub(r"[^、。？?\s]{1,12}以外(にも|に|の|で)?", "", nfkc(question))
+        # 「沖縄にも相談できるところあるわけ？」: a place to ask in the prefecture named (its labs, or none).
+        place_asked = bool(named_prefecture(question) and PLACE_TO_ASK.search(asked_part(question)))
         if (
             not _names_other_agency(
                 match_agencies(besides, limit=11) if besides != nfkc(question) else matches
@@ -743,6 +766,7 @@ class Advisor:
             and (
                 find_regions(question, self.regions)
                 or (named_prefecture(question) and PROGRAMME.search(question))
+                or place_asked
             )
             # …and asks about local support, or for support, not where to begin (「I'm in Fukuoka. Where do I
             # begin?」) nor about a topic that matched (「…in Osaka. What does DX certification require?」)
@@ -750,6 +774,7 @@ class Advisor:
             and (
                 LOCAL.search(asking := asked_part(question))
                 or PROGRAMME.search(asking)
+                or place_asked
                 or (
                     ASKS_SUPPORT.search(asking)
                     and not STARTING.search(nfkc(question))
@@ -767,6 +792,7 @@ class Advisor:
                 not is_follow_up(question, previous)
                 or LOCAL.search(nfkc(question))
                 or (find_regions(question, self.regions) and PROGRAMME.search(asked_part(question)))
+                or place_asked
             )
             and (lab := self.cards.by_id("lab-regions")) is not None
         ):
@@ -774,7 +800,8 @@ class Advisor:
             # (「恩納村も選ばれてるって聞いたけど、うちみたいなホテルも何か支援受けられるの？」: what it offers)
             role = ROLE.search(nfkc(question)) or WHAT_FOR_US.search(nfkc(question))
             about = self.cards.by_id("regional-dx-lab") if role else None
-            return about or lab, "region"
+            # (a place asked for in a prefecture the rule alone reads: no clear match of 相談 overrides it)
+            return about or lab, "place" if place_asked else "region"
         if (
             previous is not None
             and previous.card is not None
@@ -1017,7 +1044,8 @@ class Advisor:
         if (
             clear is not None
             and card is not clear.card
-            and why not in ("clause", "next", "bring", "money", "detail", "supporter", "short", "related")
+            and why
+            not in ("clause", "next", "bring", "money", "detail", "supporter", "short", "related", "place")
             and (clear.card.kind != "staff" or is_supporter(situation))
             and not declines(clear.card, nfkc(question))  # 「公庫じゃなくて…」
             # 「その中で、地域DX推進ラボにはどういう役割が？」: the card that names the subject in full stays.

@@ -803,7 +803,7 @@ def test_a_programme_the_guides_never_name_is_said_to_be_missing_first(advisor: 
 def test_an_everyday_question_after_a_dx_question_is_refused(
     advisor: Advisor, first: str, everyday: str
 ) -> None:
-    _, second = converse(advisor, first, everyday)
+    first, second = converse(advisor, first, everyday)
 
     assert second.refused
 
@@ -4385,3 +4385,45 @@ def test_a_boss_who_will_not_listen_gets_changing_managements_mindset(advisor: A
 )
 def test_a_premise_the_guides_contradict_gets_no_first(advisor: Advisor, question: str, opening: str) -> None:
     assert ask(advisor, question).answer.startswith(opening)
+
+
+def test_a_place_to_ask_in_a_prefecture_names_its_lab_towns(advisor: Advisor) -> None:
+    _, second = converse(
+        advisor,
+        "小さな食堂をやってます。注文は紙の伝票です。何から始めれば？",
+        "沖縄で相談できる先ってある？",
+    )
+    assert second.topic == "lab-regions" and "恩納村は地域DX推進ラボ選定地域です。" in second.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # how a support organisation picks whom to support, and where support should end
+        ("信用金庫の者です。DXの伴走支援に入る先を、どう見極めたらいいでしょうか。", "staff-methodology"),
+        (
+            "商工会の職員です。支援のゴールはどこに置くべき？いつまでも面倒を見るわけにいかないので",
+            "staff-methodology",
+        ),
+        # a support organisation that has not digitised itself
+        (
+            "税理士事務所です。事務所自体がまだ紙とFAXばかりなのに、顧問先のDXを支援する側に立てますか？",
+            "staff-why-support",
+        ),
+    ],
+)
+def test_supporters_methodology_questions_get_the_staff_cards(
+    advisor: Advisor, question: str, topic: str
+) -> None:
+    assert ask(advisor, question).topic == topic
+
+
+def test_an_older_family_member_who_cannot_use_a_phone_gets_how_to_bring_staff_along(
+    advisor: Advisor,
+) -> None:
+    _, second = converse(
+        advisor,
+        "八百屋をやってます。売上は手書きの帳面です。何から始めたら？",
+        "手伝ってくれてるばあちゃん、スマホが苦手なんだけど大丈夫？",
+    )
+    assert second.topic == "culture-resistance" and "後藤組" in second.answer
