@@ -1336,7 +1336,19 @@ class Advisor:
             # (「…mentioned "DX certification". Is it worth it for a company this small?」: whether that is)
             and not (card is not None and card.kind == "topic" and names_subject(card, named))
         )
-        if relevance and (not (described or starting) or PERSUADING.search(text)):
+        if (
+            not fresh
+            and why == "detail"
+            and card is not None
+            and card.id in GENERAL_CARDS - {"why-dx"}
+            and RELEVANCE.search(text)
+            # (「それって補助金にも関係ある？」 names another subject)
+            and not any(names_all(c, text) or cued(c, text) for c in self.cards.cards)
+        ):
+            # 「うちは仏壇屋ですけど関係あります？」 after what DX is: whether it concerns this firm — why DX
+            # matters for SMEs, not a detail of the definition.
+            card, why = self.cards.by_id("why-dx"), "match"
+        elif relevance and (not (described or starting) or PERSUADING.search(text)):
             # 「小さな店でもDXに取り組む意味はある？」; 「…親父は今のやり方で回ってるって。DXやる意味ってどう説明
             # したら？」 asks for the case for DX, not where the firm stands.
             card, why = self.cards.by_id("why-dx"), "match"

@@ -180,7 +180,7 @@ _NO_SLACK = re.compile(
 )
 MONEY = re.compile(
     r"お金|(?<![資税現])金(は|が|も)?(かか|いる|要る|払)|費用|いくら|なんぼ|コスト|相談料|手数料|利用料|予算|値段|価格|料金|有料|無料|タダ|(?<!リスク)(?<!リスクが)(?<!ハードル)(?<!ハードルが)高い|安く|資金"
-    r"|how much|cost|price|budget|\bfree\b",
+    r"|how much|cost|price|budget|\bfree\b|\bmoney\b|\bfunding\b|financial (support|help|aid)",
     re.IGNORECASE,
 )
 # A follow-up about the very thing the last answer described (the company, the scheme, the place).

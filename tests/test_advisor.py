@@ -4427,3 +4427,48 @@ def test_an_older_family_member_who_cannot_use_a_phone_gets_how_to_bring_staff_a
         "手伝ってくれてるばあちゃん、スマホが苦手なんだけど大丈夫？",
     )
     assert second.topic == "culture-resistance" and "後藤組" in second.answer
+
+
+def test_asking_whether_the_bank_means_borrowing_gets_no_and_its_consulting(advisor: Advisor) -> None:
+    answer = ask(advisor, "信金に相談しろって言われたけど、要は金を借りろってことですか？").answer
+    assert answer.startswith("いいえ。") and "コンサルティング業務" in answer
+
+
+def test_whether_dx_concerns_a_trade_asked_after_what_it_is_gets_yes_and_why(advisor: Advisor) -> None:
+    _, second = converse(advisor, "DXってそもそも何のこと？", "うちは畳屋やけど関係ある？")
+    assert second.topic == "why-dx" and second.answer.startswith("はい。")
+
+
+def test_the_index_qualitative_and_quantitative_indicators_are_named(advisor: Advisor) -> None:
+    response = ask(advisor, "DX推進指標の定性指標と定量指標って、それぞれどんなもの？")
+    assert response.topic == "dx-index-what"
+    assert "決算処理スピード" in response.answer and "危機感共有" in response.answer
+
+
+def test_a_kyushu_can_it_be_called_dx_follow_up_gets_the_difference_from_digitising(advisor: Advisor) -> None:
+    _, second = converse(
+        advisor,
+        "宅配弁当ばしよります。注文は電話とFAXで受けとります。何から始めたらよかですか？",
+        "注文ばネットで受けるようにしたら、それでDXって言えると？",
+    )
+    assert second.topic == "dx-vs-it"
+
+
+def test_an_english_follow_up_about_government_money_gets_the_money_topic(advisor: Advisor) -> None:
+    _, second = converse(
+        advisor,
+        "I run a small bakery in Sendai. Orders come by phone. Where do I start with DX?",
+        "Is there any government money for that?",
+    )
+    assert second.topic == "money-overview"
+
+
+def test_doubting_that_ones_own_staff_could_build_apps_gets_how_the_case_trained_them(
+    advisor: Advisor,
+) -> None:
+    _, second = converse(
+        advisor,
+        "DXセレクションのグランプリの会社は何をしたの？",
+        "現場の職人が自分でアプリを作るなんて、うちでできるとは思えないんだけど",
+    )
+    assert "IT説明会" in second.answer
