@@ -1731,7 +1731,13 @@ class Advisor:
         if why == "bring" and card is not None and card.agencies:
             # 「そこへ何を持っていけば？」 is about that one agency.
             matches = [m for m in match_agencies(question, 11) if m.agency.id == card.agencies[0]] or matches
-        named = bool(matches) and matches[0].keyword_hits > 0
+        # 「商工会議所いうても敷居が高うて」: an agency the owner shies away from goes last.
+        matches = sorted(matches, key=lambda m: _shunned(nfkc(question).lower(), m.agency.names))
+        named = (
+            bool(matches)
+            and matches[0].keyword_hits > 0
+            and not _shunned(nfkc(question).lower(), matches[0].agency.names)
+        )
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []
         # An explanation (「DGCって関係ある？」) asks for no agency unless it asks where or how to begin.
@@ -1991,6 +1997,15 @@ _CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re
 def _names_agency(lowered: str, names: list[str]) -> bool:
     """Does the text name the agency by one of its names (「大学に相談」), not a person (「バイトの大学生」)?"""
     return any(re.search(re.escape(n) + "(?!生)", lowered) for n in names)
+
+
+# What an owner says of an agency they would rather not go to (「敷居が高うて」「行きにくい」).
+_SHY = r"(敷居|ハードル)が?(高|たか)|行きにく|行きづら|入りにく|気が引け|苦手|怖(い|くて)|こわ(い|くて)"
+
+
+def _shunned(lowered: str, names: list[str]) -> bool:
+    """Does the text name the agency and then shy away from it (「商工会議所いうても敷居が高うて」)?"""
+    return any(re.search(re.escape(n) + rf"[^。？?]{{0,12}}({_SHY})", lowered) for n in names)
 
 
 def sentences_of(text: str) -> list[str]:

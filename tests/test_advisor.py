@@ -4472,3 +4472,8 @@ def test_doubting_that_ones_own_staff_could_build_apps_gets_how_the_case_trained
         "現場の職人が自分でアプリを作るなんて、うちでできるとは思えないんだけど",
     )
     assert "IT説明会" in second.answer
+
+
+def test_an_agency_the_owner_shies_away_from_is_not_the_first_recommended(advisor: Advisor) -> None:
+    response = ask(advisor, "相談先を探してます。商工会議所は正直ちょっと敷居が高くて…どこがいい？")
+    assert response.agencies and response.agencies[0].id != "chamber"
