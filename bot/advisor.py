@@ -575,10 +575,14 @@ class Advisor:
                     not body
                     and why == "detail"
                     and previous is not None
-                    and not _said_any(card, previous.said)
+                    and not _said_any(
+                        card, previous.said, beyond=1 if previous.said.startswith(_VERDICTS) else 0
+                    )
                 ):
                     # 「それぞれ何が得意なん？使い分けを」 after the chamber's answer: a topic whose own sentences
-                    # were not given yet — its answer, not bare passages.
+                    # were not given yet — its answer, not bare passages. (A yes or no with its one sentence is no
+                    # answer on the topic yet: 「選ばれた会社ってどんなところがあるの？」 after 「いいえ。DX認定を
+                    # 取得すると…他薦での応募は可能です。」)
                     body = self.writer.card_body(
                         card, "match", question, english, book, hits, stage, agencies, previous, "", situation
                     )
@@ -1984,11 +1988,14 @@ def _asks_who(question: str) -> bool:
     return bool(ASKS_WHO.search(asked_part(question)))
 
 
-def _said_any(card: Card, said: str) -> bool:
-    """Did the last answer give any of the card's own answer sentences?"""
+_VERDICTS = ("はい。", "いいえ。")
+
+
+def _said_any(card: Card, said: str, beyond: int = 0) -> bool:
+    """Did the last answer give any (more than `beyond`) of the card's own answer sentences?"""
     heard = compact(strip_markers(said))
     # (an English answer gives each sentence's Japanese without its 「。」)
-    return any(compact(c.sentence.rstrip("。")) in heard for c in card.answer)
+    return sum(compact(c.sentence.rstrip("。")) in heard for c in card.answer) > beyond
 
 
 _CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re.IGNORECASE)

@@ -1286,7 +1286,9 @@ class SectionWriter:
         text = nfkc(question)
         # 「…入っていないといけない？」「…なきゃダメ？」 ask whether something is required, which is no negative question
         must = re.sub(
-            r"(ないと|なければ|なきゃ|なくては|ねば)(いけ|なら|だめ|ダメ|あか)[^。？?]{0,6}", "必要", text
+            r"(ないと|なければ|なきゃ|なくては|ねば)(いけ|なら|だめ|ダメ|あか|無理|駄目)[^。？?]{0,6}",
+            "必要",
+            text,
         )
         # (from the first asking sentence on: 「正直なにがDXなのがよぐわがらねぇ。FAXをメールさ変えだら、それで
         # DXだべが？」 says 「なに」 before it, in a sentence that asks nothing; 「…ということですか？では旅館に

@@ -4477,3 +4477,22 @@ def test_doubting_that_ones_own_staff_could_build_apps_gets_how_the_case_trained
 def test_an_agency_the_owner_shies_away_from_is_not_the_first_recommended(advisor: Advisor) -> None:
     response = ask(advisor, "相談先を探してます。商工会議所は正直ちょっと敷居が高くて…どこがいい？")
     assert response.agencies and response.agencies[0].id != "chamber"
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "opening"),
+    [
+        ("うちはDX認定を受けていないんですが、それでも応募できますか？", "はい。"),
+        ("認定を持ってないと無理？", "いいえ。"),
+    ],
+)
+def test_entering_dx_selection_without_certification_is_answered_yes_or_no(
+    advisor: Advisor, follow_up: str, opening: str
+) -> None:
+    _, second = converse(advisor, "DXセレクションってどんな制度？", follow_up)
+    assert second.answer.startswith(opening) and "他薦" in second.answer
+
+
+def test_a_tohoku_where_do_i_begin_gets_the_start_card(advisor: Advisor) -> None:
+    response = ask(advisor, "魚の加工場の事務だす。伝票は手書きで、FAXで送ってます。何がらやればいいんだべ？")
+    assert response.topic == "start-stage1"
