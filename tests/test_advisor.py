@@ -4496,3 +4496,21 @@ def test_entering_dx_selection_without_certification_is_answered_yes_or_no(
 def test_a_tohoku_where_do_i_begin_gets_the_start_card(advisor: Advisor) -> None:
     response = ask(advisor, "魚の加工場の事務だす。伝票は手書きで、FAXで送ってます。何がらやればいいんだべ？")
     assert response.topic == "start-stage1"
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("同じ建設業で、DXがうまくいってる会社の例ってありますか？", "はい。"),
+        ("システムに詳しい者がおらん。やっぱり外から人を雇わんとダメ？", "いいえ。"),
+        ("うちは8人の小さな店やけど、それでもできるもんなん？", "はい。"),
+    ],
+)
+def test_everyday_yes_or_no_questions_get_a_plain_verdict(
+    advisor: Advisor, question: str, opening: str
+) -> None:
+    assert ask(advisor, question).answer.startswith(opening)
+
+
+def test_a_case_from_another_industry_gets_no_yes_for_the_construction_case(advisor: Advisor) -> None:
+    assert not ask(advisor, "DXセレクションで食品関係が選ばれた例はありますか？").answer.startswith("はい")
