@@ -611,14 +611,12 @@ class Advisor:
                     agencies,
                     must_name=named or None,
                 )
-                own = turn.best.card if turn.best is not None else None
+                own = turn.best.card if turn.best is not None and turn.best.score >= CARD_MIN_SCORE else None
                 if (
                     not body
                     and why == "detail"
                     and own is not None
                     and own is not card
-                    and turn.best is not None
-                    and turn.best.score >= CARD_MIN_SCORE
                     and (own.kind != "staff" or is_supporter(situation))
                     and (cued(own, question) or names_subject(own, question))
                     and not english
@@ -1735,12 +1733,11 @@ class Advisor:
         if why == "bring" and card is not None and card.agencies:
             # 「そこへ何を持っていけば？」 is about that one agency.
             matches = [m for m in match_agencies(question, 11) if m.agency.id == card.agencies[0]] or matches
-        # 「商工会議所いうても敷居が高うて」: an agency the owner shies away from goes last.
-        matches = sorted(matches, key=lambda m: _shunned(nfkc(question).lower(), m.agency.names))
+        # 「商工会議所いうても敷居が高うて」: an agency the owner shies away from goes last (and is not named).
+        lowered = nfkc(question).lower()
+        matches = sorted(matches, key=lambda m: _shunned(lowered, m.agency.names))
         named = (
-            bool(matches)
-            and matches[0].keyword_hits > 0
-            and not _shunned(nfkc(question).lower(), matches[0].agency.names)
+            bool(matches) and matches[0].keyword_hits > 0 and not _shunned(lowered, matches[0].agency.names)
         )
         if card is not None and card.kind in ("clause", "staff") and intent not in ("agency", "region"):
             return []

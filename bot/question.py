@@ -94,7 +94,7 @@ ASKS_SUPPORT = re.compile(
 )
 # Asking where or how to begin (the general start card answers it when nothing fits better).
 STARTING = re.compile(
-    r"何から|なにから|何がら|なにがら|着手|始め|はじめ|第一歩|最初|取り掛か|取りかか|手[をぇえ]?(つけ|付け)|where to start|get started"
+    r"何[かが]ら|なに[かが]ら|着手|始め|はじめ|第一歩|最初|取り掛か|取りかか|手[をぇえ]?(つけ|付け)|where to start|get started"
     r"|(where|how) (should|do|can) (i|we) (start|begin)|\bwhere\b[^.?!]{0,30}\b(start|begin)\b",
     re.IGNORECASE,
 )
