@@ -91,6 +91,14 @@ AGENCY_CARDS: dict[str, str] = {
     "industry_association": "agency-others",
     "regional_dx_lab": "regional-dx-lab",
 }
+
+
+def _names_kind(sentence: str, names: list[str]) -> bool:
+    """Does the sentence name the agency by one of its names (「業界団体」, 「大手ITベンダー」)?"""
+    text = nfkc(sentence).lower()
+    return any(n.lower() in text for n in names)
+
+
 # The owner's words for a piece of work that the guides' examples of each stage name (longest first):
 # 「顧客」 alone is stage 3's 顧客管理 (stage 2's example is about the means of 連絡).
 _WORK_WORDS = {
@@ -619,6 +627,10 @@ class SectionWriter:
                     ]
                     or card.answer[:REASON_CHOICES]
                 )
+                if list(AGENCY_CARDS.values()).count(card.id) > 1:
+                    # A card several kinds share (大手ITベンダー, 大学, 業界団体…): only a sentence naming this one
+                    # is its reason (「大学・教育機関や…地方公共団体等も…」 is none for 業界団体).
+                    choices = [c for c in choices if _names_kind(c.sentence, agency.names)] or choices
                 for_need = [c for c in card.answer if c.when is not None and c.applies(heard or question)]
                 choices = [c for c in choices if c.when is None] or choices
                 reason_claim = (

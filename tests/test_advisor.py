@@ -4514,3 +4514,21 @@ def test_everyday_yes_or_no_questions_get_a_plain_verdict(
 
 def test_a_case_from_another_industry_gets_no_yes_for_the_construction_case(advisor: Advisor) -> None:
     assert not ask(advisor, "DXセレクションで食品関係が選ばれた例はありますか？").answer.startswith("はい")
+
+
+@pytest.mark.parametrize(
+    ("question", "agency", "named"),
+    [
+        ("同業の工業会みたいな業界団体にDXの相談をするのはあり？", "industry_association", "業界団体"),
+        (
+            "システムは大手ITベンダーに頼むべき？地元の会社とどっちがいい？",
+            "major_it_vendor",
+            "大手ITベンダー",
+        ),
+    ],
+)
+def test_an_agency_that_shares_a_card_is_given_a_reason_that_names_it(
+    advisor: Advisor, question: str, agency: str, named: str
+) -> None:
+    reasons = [a.reason for a in ask(advisor, question).agencies if a.id == agency]
+    assert reasons and all(named in r for r in reasons)
