@@ -4532,3 +4532,15 @@ def test_an_agency_that_shares_a_card_is_given_a_reason_that_names_it(
 ) -> None:
     reasons = [a.reason for a in ask(advisor, question).agencies if a.id == agency]
     assert reasons and all(named in r for r in reasons)
+
+
+def test_no_subsidy_without_certification_is_a_premise_the_guides_contradict(advisor: Advisor) -> None:
+    answer = ask(advisor, "認定を持ってないと補助金は出ないって同業者に言われたけど、ほんと？").answer
+    assert answer.startswith("いいえ。") and "加点" in answer
+
+
+def test_bookings_through_a_booking_site_are_partial_digitisation(advisor: Advisor) -> None:
+    response = ask(
+        advisor, "ネイルサロンです。予約はホットペッパーで受けてて、顧客カードは紙。DXって何から？"
+    )
+    assert response.stage is not None and response.stage.level == 2
