@@ -121,7 +121,8 @@ BUSINESS = re.compile(
 )
 ASKS_WHO = re.compile(
     r"相談|どこに(?!(書|載|記載|入|はい|当て|あて|該当))|どこへ|誰に|だれに|頼め|頼む|頼ん|手伝っ|手伝い|助けてくれる(ところ|人)|支援してくれる"
-    r"|\bwho\b|\bwhere\b",
+    # (not 「Where does Japan rank in digital competitiveness?」: where a thing stands is no place to go)
+    r"|\bwho\b|\bwhere\b(?!\s+(does|did|is|was|are|were)\s+(japan|it|this|that|the|our|my|we)\b)",
     re.IGNORECASE,
 )
 # Asking whether DX concerns the business at all (「うちくらいの規模でも関係ある？」「こういうのもDXの話になるの？」).

@@ -4544,3 +4544,8 @@ def test_bookings_through_a_booking_site_are_partial_digitisation(advisor: Advis
         advisor, "ネイルサロンです。予約はホットペッパーで受けてて、顧客カードは紙。DXって何から？"
     )
     assert response.stage is not None and response.stage.level == 2
+
+
+def test_an_english_where_does_it_stand_question_gets_no_agencies(advisor: Advisor) -> None:
+    response = ask(advisor, "Where does Japan rank in digital competitiveness these days?")
+    assert response.topic == "japan-digital-status" and not response.agencies
