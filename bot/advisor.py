@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot import catalog
-from bot.agencies import REGION_BASE, AgencyMatch, match_agencies
+from bot.agencies import REGION_BASE, AgencyMatch, match_agencies, names_agency
 from bot.cards import Card
 from bot.compose import (
     CitationBook,
@@ -740,7 +740,7 @@ class Advisor:
         matches = match_agencies(question, limit=11)
         # The agency the owner names (「信金」「税理士さん」), not one whose topic words they use (「セキュリティ」).
         lowered = nfkc(question).lower()
-        naming = [m.agency.id for m in matches if _names_agency(lowered, m.agency.names)]
+        naming = [m.agency.id for m in matches if names_agency(lowered, m.agency.names)]
         named = naming[0] if naming else None
         choosing = self.cards.by_id("agency-choose")
         if len(set(naming)) >= 2 and _CHOICE.search(lowered) and choosing is not None:
@@ -838,7 +838,7 @@ class Advisor:
                 (
                     card
                     for m in (match_agencies(part, limit=11) if _SUPPORT_ROLE.search(part) else [])
-                    if _names_agency(part.lower(), m.agency.names)
+                    if names_agency(part.lower(), m.agency.names)
                     and m.agency.id
                     not in SHUJII  # (their role is the guidance's 「主治医」: the staff cards)
                     and (card := self.cards.by_id(AGENCY_CARDS.get(m.agency.id, ""))) is not None
@@ -1996,11 +1996,6 @@ def _said_any(card: Card, said: str, beyond: int = 0) -> bool:
 
 
 _CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re.IGNORECASE)
-
-
-def _names_agency(lowered: str, names: list[str]) -> bool:
-    """Does the text name the agency by one of its names (「大学に相談」), not a person (「バイトの大学生」)?"""
-    return any(re.search(re.escape(n) + "(?!生)", lowered) for n in names)
 
 
 # What an owner says of an agency they would rather not go to (「敷居が高うて」「行きにくい」).

@@ -81,3 +81,9 @@ def match_agencies(text: str, limit: int = 3, first_step: bool = False) -> list[
         )
     results.sort(key=lambda m: m.score, reverse=True)
     return results[:limit]
+
+
+def names_agency(lowered: str, names: list[str]) -> bool:
+    """Does the (normalised, lower-case) text name the agency by one of its names (「大学に相談」,
+    「業界団体」), not a person (「バイトの大学生」)?"""
+    return any(re.search(re.escape(n) + "(?!生)", lowered) for n in names)

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.agencies import AgencyMatch
+from bot.agencies import AgencyMatch, names_agency
 from bot.cards import Card, Claim
 from bot.catalog import stages
 from bot.clause_text import guide_clause_section
@@ -93,10 +93,8 @@ AGENCY_CARDS: dict[str, str] = {
 }
 
 
-def _names_kind(sentence: str, names: list[str]) -> bool:
-    """Does the sentence name the agency by one of its names (「業界団体」, 「大手ITベンダー」)?"""
-    text = nfkc(sentence).lower()
-    return any(n.lower() in text for n in names)
+# Agency cards that several kinds of agency share (agency-others: 大手ITベンダー, 大学, 業界団体…).
+_SHARED_AGENCY_CARDS = frozenset(c for c in AGENCY_CARDS.values() if list(AGENCY_CARDS.values()).count(c) > 1)
 
 
 # The owner's words for a piece of work that the guides' examples of each stage name (longest first):
@@ -627,10 +625,12 @@ class SectionWriter:
                     ]
                     or card.answer[:REASON_CHOICES]
                 )
-                if list(AGENCY_CARDS.values()).count(card.id) > 1:
+                if card.id in _SHARED_AGENCY_CARDS:
                     # A card several kinds share (大手ITベンダー, 大学, 業界団体…): only a sentence naming this one
                     # is its reason (「大学・教育機関や…地方公共団体等も…」 is none for 業界団体).
-                    choices = [c for c in choices if _names_kind(c.sentence, agency.names)] or choices
+                    choices = [
+                        c for c in choices if names_agency(nfkc(c.sentence).lower(), agency.names)
+                    ] or choices
                 for_need = [c for c in card.answer if c.when is not None and c.applies(heard or question)]
                 choices = [c for c in choices if c.when is None] or choices
                 reason_claim = (
