@@ -1,16 +1,15 @@
 """Card choice: does each turn of the owner conversations get the advice card that should answer it?
 
 The labels (datasets/card_labels.jsonl: id, turn, best, ok) were written by helper sessions from the card
-list and the conversations alone, one per user turn of owner sets 16–23; `ok` lists other cards that would
+list and the conversations alone, one per user turn of owner sets 16–34; `ok` lists other cards that would
 also answer. The advisor answers every conversation in turn, with history, as the UI does.
 
     python -m evals.cards [--misses]
     python -m evals.cards --export   # first messages and their cards → bot/data/asked.jsonl (they vote)
 
-The exported messages are the ranker's labelled neighbours (bot.counsel NEIGHBOURS), so a score on sets
-16–23 after an export measures messages the ranker has seen; `--sets` scores others (24 and later have no
-labels yet) and `--folds` is the honest figure: each half of sets 16–23 answered with only the other
-half's messages voting.
+The exported messages are the ranker's labelled neighbours (bot.counsel NEIGHBOURS), so a score on the
+labelled sets after an export measures messages the ranker has seen; `--folds` is the honest figure: each
+half of them (16–25, 26–34) answered with only the other half's messages voting.
 """
 
 from __future__ import annotations
@@ -29,9 +28,8 @@ if TYPE_CHECKING:
     from bot.cards import AskedBefore
 
 DEFAULT_LABELS = DATASETS / "card_labels.jsonl"
-DEFAULT_SETS = tuple(sorted(DATASETS.glob("owner_review_1[6-9].jsonl"))) + tuple(
-    sorted(DATASETS.glob("owner_review_2[0-3].jsonl"))
-)
+FIRST_LABELLED, LAST_LABELLED = 16, 34
+DEFAULT_SETS = tuple(DATASETS / f"owner_review_{n}.jsonl" for n in range(FIRST_LABELLED, LAST_LABELLED + 1))
 
 
 @dataclass(frozen=True)
@@ -134,9 +132,10 @@ def export(labels: dict[tuple[str, int], Label], path: Path = ASKED_FILE) -> int
 
 
 def folds(labels: dict[tuple[str, int], Label]) -> list[tuple[str, Tally, Tally]]:
-    """Two-fold cross-validation: sets 16–19 answered with 20–23's messages voting, and the other way."""
+    """Two-fold cross-validation: sets 16–25 answered with 26–34's messages voting, and the other way."""
     advisor = _advisor()
-    halves = (DEFAULT_SETS[:4], DEFAULT_SETS[4:])
+    middle = (len(DEFAULT_SETS) + 1) // 2
+    halves = (DEFAULT_SETS[:middle], DEFAULT_SETS[middle:])
     out = []
     for test, train in (halves, halves[::-1]):
         advisor.cards.learn(first_messages(labels, train))
