@@ -152,7 +152,7 @@ ROLE = re.compile(
 # Support of one kind (training, money), which a topic answers wherever the firm is: not the local labs.
 KIND_OF_SUPPORT = re.compile(r"人を育て|人材(の)?育成|育成|研修|訓練|融資|借り|補助|助成|資金|お金|金利|保証")
 ASKS_CASE = re.compile(
-    r"事例|例え|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|その会社|その企業|同社|example|case"
+    r"事例|例え(?!ば)|例は|例って|実例|後藤組|常陽|長野|どんな会社|どんな企業|会社の例|企業の例|その会社|その企業|同社|example|case"
 )
 # Asking for a price or an amount the guides may not give.
 HOW_MUCH = re.compile(

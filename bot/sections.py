@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 # How many quoted sentences each kind of answer carries (besides stage and agency lines).
 LEAD_MARGIN = 2.0  # a card sentence leads the answer when it fits the question this many times better …
 LEAD_MIN = 0.5  # … and shares at least this much of what the question asks beyond the topic's name
+LEAD_ALONE_MIN = 0.25  # (this much, where the first sentence shares none of it)
 SENTENCES: dict[str, int] = {"agency": 2, "clause": 4, "fact": 4}
 # The advice card that gives each agency's reason and what to bring (quotes that name the agency).
 AGENCY_CARDS: dict[str, str] = {
@@ -1351,7 +1352,9 @@ class SectionWriter:
             return _share(claim, asked)
 
         best = max(answer, key=fit)
-        if best is answer[0] or fit(best) < LEAD_MIN or fit(best) < LEAD_MARGIN * max(fit(answer[0]), 1e-9):
+        # (a first sentence naming nothing asked yields to one that names less than half of it)
+        least = LEAD_MIN if fit(answer[0]) > 0 else LEAD_ALONE_MIN
+        if best is answer[0] or fit(best) < least or fit(best) < LEAD_MARGIN * max(fit(answer[0]), 1e-9):
             return answer
         return [best, *(c for c in answer if c is not best)]
 

@@ -14,6 +14,7 @@ from bot.question import HOW_MUCH, is_supporter
 from bot.retrieve import SearchIndex
 from bot.schemas import ChatResponse, Citation, Message
 from bot.stage import estimate_stage
+from bot.verify import strip_markers
 from evals.dataset import EvalItem, load_dataset
 from ground.config import PROJECT_ROOT, load_settings
 from ground.errors import QueryError
@@ -4549,3 +4550,25 @@ def test_bookings_through_a_booking_site_are_partial_digitisation(advisor: Advis
 def test_an_english_where_does_it_stand_question_gets_no_agencies(advisor: Advisor) -> None:
     response = ask(advisor, "Where does Japan rank in digital competitiveness these days?")
     assert response.topic == "japan-digital-status" and not response.agencies
+
+
+def test_the_sentence_naming_what_is_asked_leads_when_the_first_names_none_of_it(advisor: Advisor) -> None:
+    # 「開発まで抱えるのは無理…どう分担できる？」 names development, which only the sentence on what the bank
+    # hands on names (under half of what is asked, but the first sentence names none of it): that one leads.
+    card = advisor.cards.by_id("staff-bank-pmo")
+    assert card is not None
+    question = "うちの営業店でシステムの開発まで抱えるのはできそうにありません。そうなると、ほかの機関とはどう分担できますか？"
+    ordered = advisor.writer._answer_first(card, question)
+    assert ordered[0].sentence.startswith("開発や運用については専門の地場DXベンダーに取次ぎ")
+    assert sorted(map(id, ordered)) == sorted(map(id, card.answer))  # the same sentences, reordered
+    # A question the first sentence speaks to keeps the card's order.
+    assert advisor.writer._answer_first(card, "啓発活動や案件の受付は誰がやるの？")[0] is card.answer[0]
+
+
+def test_for_example_asks_for_examples_of_the_thing_not_for_a_case(advisor: Advisor) -> None:
+    # 「例えばどういうものを？」 asks for examples of indicators: the KPI sentences lead, the case's figures follow.
+    response = ask(advisor, "製造業です。DXの成果を測る指標って、例えばどういうものを置けばいいですか？")
+    assert response.topic == "measure-effect"
+    opening = strip_markers(response.answer.split("\n")[0])
+    assert "KPI" in opening.split("。")[0]
+    assert "後藤組" in opening  # (still said, after them)
