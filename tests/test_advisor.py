@@ -4572,3 +4572,31 @@ def test_for_example_asks_for_examples_of_the_thing_not_for_a_case(advisor: Advi
     opening = strip_markers(response.answer.split("\n")[0])
     assert "KPI" in opening.split("。")[0]
     assert "後藤組" in opening  # (still said, after them)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "介護の社会福祉法人です。うちのような法人でもDX認定は受けられますか？",
+        "DX認定ってどういう会社が取れるものなんですか？",
+        "Would we have to apply for the certification in Japanese?",
+    ],
+)
+def test_who_can_get_certified_and_how_to_apply_is_the_how_to_card(advisor: Advisor, question: str) -> None:
+    # Who may apply and how: what certification is and the way there, not the list of its benefits.
+    assert ask(advisor, question).topic == "dx-cert-how"
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("取るには何を準備せないかんの？", True),
+        ("申請の前に何を整えておけばいい？", True),
+        ("何を用意すればいいですか", True),
+        ("準備って大変なの？", False),  # how hard, not what to do
+    ],
+)
+def test_what_to_prepare_asks_what_to_do(question: str, asks: bool) -> None:
+    from bot.question import WHAT_TO_DO
+
+    assert bool(WHAT_TO_DO.search(question)) is asks
