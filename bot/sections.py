@@ -295,6 +295,7 @@ LABELS: dict[str, dict[str, str]] = {
         "fallback": "",
         "others": "ほかの相談先:",
         "unanswered": "ご質問の点について、資料には直接の記述が見当たりませんでした。",
+        "unanswered_more": "ご質問の点について、資料には先ほどお伝えした以上の記述が見当たりませんでした。",
         "advised": "この話題で資料が勧めていること:",
         "ask_next": "資料に沿ってお答えできるのは、たとえば次のようなことです:",
     },
@@ -320,6 +321,7 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "others": "Others to ask:",
         "unanswered": "The guides say nothing directly on this point.",
+        "unanswered_more": "The guides say nothing on this point beyond what I said above.",
         "advised": "What the guides advise on this topic:",
         "ask_next": "What the guides can answer next, for example:",
     },
@@ -1579,9 +1581,13 @@ class SectionWriter:
         guides do say on the topic and was not said yet (what they leave out, its steps), else questions on
         `next_cards` they do answer."""
         labels = LABELS["en" if english else "ja"]
-        parts = [labels["unanswered"]]
+        # (the topic's answer was just given: the guides say no more than that, which is not the same as
+        # saying nothing — 「結果が出たらどう使うの？」 right after the index's answer)
+        heard = compact(strip_markers(said))
+        told = any(compact(c.sentence) in heard for c in card.answer)
+        parts = [labels["unanswered_more" if told else "unanswered"]]
         gap = card.gap(english)
-        if gap and compact(gap) not in compact(strip_markers(said)):
+        if gap and compact(gap) not in heard:
             parts.append(labels["gap"] + gap)
         steps = [line for c in unsaid_steps(card, said) if (line := self._cite_claim(book, c, hits, english))]
         if steps:

@@ -2964,7 +2964,10 @@ def test_a_follow_up_no_passage_speaks_to_is_said_plainly_with_the_topics_steps(
     assert first.topic == quit_.topic == "culture-resistance"
     # Not passages about 人材・情報・資金の不足: that the guides do not say, then a step not given yet.
     assert "### 資料の関連する記述" not in quit_.answer
-    assert quit_.answer.startswith("ご質問の点について、資料には直接の記述が見当たりませんでした。")
+    # (the topic's answer was just given: no more than that, rather than nothing at all)
+    assert quit_.answer.startswith(
+        "ご質問の点について、資料には先ほどお伝えした以上の記述が見当たりませんでした。"
+    )
     assert (
         "現場単位でのIT説明会" in quit_.answer
         and "現場単位でのIT説明会" not in first.answer.split("### 次の一歩")[-1]
@@ -3215,7 +3218,7 @@ def test_whether_an_owner_lost_with_computers_can_do_dx_gets_the_guides_answer_t
     )
     assert can.topic == "small-firm-can-do"
     assert "DX推進過程の中で人材を育成する" in can.answer
-    assert "直接の記述が見当たりません" not in can.answer
+    assert "記述が見当たりません" not in can.answer
 
 
 def test_a_described_firm_asking_whether_it_can_do_it_gets_its_stage_led_by_that_answer(
@@ -3254,7 +3257,7 @@ def test_whether_dx_helps_keep_staff_gets_what_the_guides_show_and_what_they_do_
     )
     assert keep.topic == "staff-shortage"
     assert "新卒者3年後定着率が83.3%" in keep.answer
-    assert "直接の記述が見当たりません" not in keep.answer
+    assert "記述が見当たりません" not in keep.answer
 
 
 def test_a_card_reached_only_by_its_cues_takes_no_question_that_only_sounds_like_it(advisor: Advisor) -> None:
@@ -3975,7 +3978,7 @@ def test_whether_a_firm_that_small_can_too_gets_the_small_firm_answer(advisor: A
 def test_a_bare_why_gets_the_last_answers_reasons_shortly(advisor: Advisor) -> None:
     first, why = converse(advisor, "システムの開発はベンダーに丸投げしても大丈夫ですか？", "なんで？")
     assert why.topic == first.topic
-    assert "直接の記述が見当たりません" not in why.answer
+    assert "記述が見当たりません" not in why.answer
 
 
 def test_a_bare_why_after_where_to_start_gets_why_dx_matters(advisor: Advisor) -> None:
@@ -4600,3 +4603,29 @@ def test_what_to_prepare_asks_what_to_do(question: str, asks: bool) -> None:
     from bot.question import WHAT_TO_DO
 
     assert bool(WHAT_TO_DO.search(question)) is asks
+
+
+@pytest.mark.parametrize(
+    ("opening", "follow_up", "topic"),
+    [
+        # Who fills in the index and what to do with its result: how to use it, not what it is again.
+        ("DX推進指標って何ですか？", "それって社長の俺が一人でつけてもええの？", "dx-index-how"),
+        ("DX推進指標って何ですか？", "診断の結果って、そのあとどう活かせばいいの？", "dx-index-how"),
+        # What it takes for a town to be chosen: what a lab is and its criteria, not the list of places again.
+        (
+            "地域DX推進ラボって、どこが選ばれてるの？",
+            "選ばれるためにはどんな条件が要るんですか？",
+            "regional-dx-lab",
+        ),
+        (
+            "地域DX推進ラボって、どこが選ばれてるの？",
+            "自治体の関与がないと応募できないんですか？",
+            "regional-dx-lab",
+        ),
+    ],
+)
+def test_how_to_use_the_index_and_what_makes_a_lab_get_their_cards(
+    advisor: Advisor, opening: str, follow_up: str, topic: str
+) -> None:
+    _, second = converse(advisor, opening, follow_up)
+    assert second.topic == topic
