@@ -1748,15 +1748,30 @@ class SectionWriter:
         from the guides' table of selected companies (its heading and rows are the evidence), or that the
         table names none there."""
         whole = place + prefecture_suffix(place)
-        for chunk in self.index.chunks:
-            lines = [line.strip() for line in chunk.text.splitlines()]
-            if SELECTION_TABLE not in lines:
+        chunks = self.index.chunks
+        for at, chunk in enumerate(chunks):
+            if SELECTION_TABLE not in [line.strip() for line in chunk.text.splitlines()]:
                 continue
-            rows = [line for line in lines if re.fullmatch(rf"\d+\s+(\S+)\s+{whole}", line)]
+            # The table goes on in the next chunks of its slide (「15 株式会社白海 福岡県」 is in the second).
+            table = [chunk]
+            for later in chunks[at + 1 :]:
+                if (later.doc_id, later.page) != (chunk.doc_id, chunk.page):
+                    break
+                table.append(later)
+            # (chunks overlap: a row at the seam is in both, and cited once)
+            found = {
+                line.strip(): part
+                for part in reversed(table)
+                for line in part.text.splitlines()
+                if re.fullmatch(rf"\d+\s+(\S+)\s+{whole}", line.strip())
+            }
+            rows = sorted(((part, row) for row, part in found.items()), key=lambda r: int(r[1].split()[0]))
             if not rows:
                 return f"{SELECTION_TABLE}には、{whole}の企業は見当たりません。"
-            names = "、".join(row.split()[1] for row in rows)
-            markers = "".join(f"[{book.cite(chunk, q)}]" for q in [SELECTION_TABLE, *rows])
+            names = "、".join(dict.fromkeys(row.split()[1] for _, row in rows))
+            markers = f"[{book.cite(chunk, SELECTION_TABLE)}]" + "".join(
+                f"[{book.cite(part, row)}]" for part, row in rows
+            )
             return f"{SELECTION_TABLE}にある{whole}の企業は、{names}です。{markers}"
         return ""
 

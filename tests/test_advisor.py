@@ -4629,3 +4629,29 @@ def test_how_to_use_the_index_and_what_makes_a_lab_get_their_cards(
 ) -> None:
     _, second = converse(advisor, opening, follow_up)
     assert second.topic == topic
+
+
+@pytest.mark.parametrize(
+    ("place", "firm"), [("福岡", "株式会社白海"), ("大阪", "株式会社eWeLL"), ("岐阜", "内藤建設株式会社")]
+)
+def test_selected_companies_of_a_prefecture_come_from_the_whole_table(
+    advisor: Advisor, place: str, firm: str
+) -> None:
+    # The table of DXセレクション2025 runs on into the slide's next chunk: its last rows count too.
+    response = ask(advisor, f"DXセレクションって、{place}の会社も選ばれてますか？")
+    opening = strip_markers(response.answer.split("\n")[0])
+    assert firm in opening and "見当たりません" not in opening
+    assert any(firm in c.quote for c in response.citations)  # the table's row is the evidence
+
+
+@pytest.mark.parametrize(
+    ("message", "supporter"),
+    [
+        ("ITCやってます。顧問先にDX推進指標を勧めたいんですが、どう説明すれば？", True),
+        ("信金で法人コンサルの部署におります。ガイダンスの方法論を教えてください。", True),
+        ("税理士やってる兄に、DX認定を取れと言われました。", False),  # someone else's work
+        ("銀行の融資部にいる友人から、DXを始めろと言われた。", False),
+    ],
+)
+def test_a_supporter_saying_what_they_do_is_one(message: str, supporter: bool) -> None:
+    assert is_supporter(message) is supporter
