@@ -1999,7 +1999,11 @@ _CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re
 
 
 # What an owner says of an agency they would rather not go to (「敷居が高うて」「行きにくい」).
-_SHY = r"(敷居|ハードル)が?(高|たか)|行きにく|行きづら|入りにく|気が引け|苦手|怖(い|くて)|こわ(い|くて)"
+# (…or asks for someone else: 「ベンダーとは別に、うちの側に立ってくれる人は？」)
+_SHY = (
+    r"(敷居|ハードル)が?(高|たか)|行きにく|行きづら|入りにく|気が引け|苦手|怖(い|くて)|こわ(い|くて)"
+    r"|とは別に|以外(に|の|で)|じゃなくて|ではなく|でなく"
+)
 
 
 def _shunned(lowered: str, names: list[str]) -> bool:

@@ -4655,3 +4655,26 @@ def test_selected_companies_of_a_prefecture_come_from_the_whole_table(
 )
 def test_a_supporter_saying_what_they_do_is_one(message: str, supporter: bool) -> None:
     assert is_supporter(message) is supporter
+
+
+def test_an_agency_the_owner_asks_to_look_beyond_is_not_recommended_first(advisor: Advisor) -> None:
+    _, beyond = converse(
+        advisor,
+        "運送会社です。ITベンダーに配車のシステムを勧められたけど、見積もりが高すぎる気がします。",
+        "ベンダー以外に相談できるところってありますか？",
+    )
+    assert beyond.agencies and beyond.agencies[0].id != "regional_it_vendor"
+
+
+def test_whether_one_diagnosis_is_enough_gets_the_yearly_check(advisor: Advisor) -> None:
+    response = ask(advisor, "DX推進指標って、一度やっておけば十分ですよね？毎年しないといけないの？")
+    assert response.topic == "dx-index-how"
+    assert "毎年診断" in strip_markers(response.answer.split("\n")[0])
+
+
+def test_a_contract_dispute_with_a_vendor_is_not_answered_from_the_guides(advisor: Advisor) -> None:
+    response = ask(
+        advisor,
+        "システム会社と揉めていまして、契約を途中で解除したいのです。違約金を払わずに済む方法はありますか。",
+    )
+    assert response.refused
