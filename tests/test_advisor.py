@@ -4664,6 +4664,11 @@ def test_an_agency_the_owner_asks_to_look_beyond_is_not_recommended_first(adviso
         "ベンダー以外に相談できるところってありますか？",
     )
     assert beyond.agencies and beyond.agencies[0].id != "regional_it_vendor"
+    # 「…だけでなく銀行にも」 adds one; it sets none aside.
+    from bot.advisor import _shunned
+
+    assert not _shunned("商工会議所だけでなく銀行にも聞いてみたい", ["商工会議所"])
+    assert _shunned("ベンダーではなく中立の人に見てほしい", ["ベンダー"])
 
 
 def test_whether_one_diagnosis_is_enough_gets_the_yearly_check(advisor: Advisor) -> None:
