@@ -98,13 +98,13 @@ from bot.sections import (
     OTHERS_ASKED,
     OWN_STAGE_ASKED,
     SectionWriter,
+    said_any,
     unsaid_steps,
 )
 from bot.stage import StageMatch, estimate_stage
 from bot.vectors import ExampleVectors
-from bot.verify import strip_markers
 from ground.errors import QueryError
-from ingest.normalize import compact, nfkc
+from ingest.normalize import nfkc
 
 if TYPE_CHECKING:
     from ground.config import Settings
@@ -575,7 +575,7 @@ class Advisor:
                     not body
                     and why == "detail"
                     and previous is not None
-                    and not _said_any(
+                    and not said_any(
                         card, previous.said, beyond=1 if previous.said.startswith(_VERDICTS) else 0
                     )
                 ):
@@ -1073,7 +1073,7 @@ class Advisor:
             # 「グランプリの会社ってどんなことしてたの？」.)
             why = (
                 "detail"
-                if previous is not None and card.id in previous.seen and _said_any(card, previous.said)
+                if previous is not None and card.id in previous.seen and said_any(card, previous.said)
                 else "match"
             )
         text = nfkc(question)
@@ -1170,7 +1170,7 @@ class Advisor:
             if by_cue is not None and by_cue is not card and why == "detail":
                 # A detail of the last topic turned into another topic its cues name: that one in full unless
                 # its answer was given (「グランプリの会社ってどんなことしてたの？」 after DXセレクション).
-                why = "detail" if previous is not None and _said_any(by_cue, previous.said) else "match"
+                why = "detail" if previous is not None and said_any(by_cue, previous.said) else "match"
             card = by_cue or card
         if (
             card is not None
@@ -1187,7 +1187,7 @@ class Advisor:
                 (c for c in near if cued(c, text)),
                 next((c for c in near if names_subject(c, text)), card),
             )
-            if card.kind != "clause" and previous is not None and _said_any(card, previous.said):
+            if card.kind != "clause" and previous is not None and said_any(card, previous.said):
                 why = "detail"  # (「倉庫業だと、具体的にどんな指標を？」 after that topic: not its answer again)
         asking = asking_text(question) if fresh and not is_mostly_ascii(question) else None
         if (
@@ -1535,7 +1535,7 @@ class Advisor:
             and card is previous.card
             and why == "match"
             and card.kind in ("topic", "staff")
-            and _said_any(card, previous.said)
+            and said_any(card, previous.said)
         ):
             # A different question never gets the same answer again (「回答したら何がわかるの？」 after what the
             # index is): only what speaks to it.
@@ -1986,13 +1986,6 @@ def _asks_who(question: str) -> bool:
 
 
 _VERDICTS = ("はい。", "いいえ。")
-
-
-def _said_any(card: Card, said: str, beyond: int = 0) -> bool:
-    """Did the last answer give any (more than `beyond`) of the card's own answer sentences?"""
-    heard = compact(strip_markers(said))
-    # (an English answer gives each sentence's Japanese without its 「。」)
-    return sum(compact(c.sentence.rstrip("。")) in heard for c in card.answer) > beyond
 
 
 _CHOICE = re.compile(r"どっち|どちら|どれ(が|に|を)|which|\bor\b", re.IGNORECASE)

@@ -543,9 +543,6 @@ def cued(card: Card, text: str) -> bool:
     return card.cues is not None and re.search(card.cues, nfkc(text), re.IGNORECASE) is not None
 
 
-_WORKPLACE = re.compile(r"事務所")
-
-
 def names_subject(card: Card, text: str) -> bool:
     """Does the question name the card's subject (「DX推進指標」「段階4」), not only DX itself?"""
     if cued(card, text):
@@ -553,7 +550,7 @@ def names_subject(card: Card, text: str) -> bool:
     # (「As is-To beギャップ」's English words name nothing: 「What is it?」 is no question about the gap)
     subject = set(content_words(card.title)) - _UNSPECIFIC - {"as", "is", "to", "be"}
     # (「士業の小規模事務所だと何から？」 names a workplace, not its office work: 事務所 is no 事務作業)
-    words = set(content_words(_WORKPLACE.sub("", text)))
+    words = set(content_words(text.replace("事務所", "")))
     if not re.search(r"\bIT\b", nfkc(text)):
         words.discard("it")  # the English pronoun (「What is it?」) is no 「IT」
     return bool(subject & words)

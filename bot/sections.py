@@ -404,6 +404,13 @@ def raised(claim: Claim, context: str) -> bool:
     )
 
 
+def said_any(card: Card, said: str, beyond: int = 0) -> bool:
+    """Did the last answer give any (more than `beyond`) of the card's own answer sentences?"""
+    heard = compact(strip_markers(said))
+    # (an English answer gives each sentence's Japanese without its 「。」)
+    return sum(compact(c.sentence.rstrip("。")) in heard for c in card.answer) > beyond
+
+
 def unsaid_steps(card: Card, said: str, heard: str | None = None) -> list[Claim]:
     """The card's steps the last answer (`said`) did not give; with `heard` (what the user said), only those
     whose problems it raised."""
@@ -1583,11 +1590,9 @@ class SectionWriter:
         labels = LABELS["en" if english else "ja"]
         # (the topic's answer was just given: the guides say no more than that, which is not the same as
         # saying nothing — 「結果が出たらどう使うの？」 right after the index's answer)
-        heard = compact(strip_markers(said))
-        told = any(compact(c.sentence) in heard for c in card.answer)
-        parts = [labels["unanswered_more" if told else "unanswered"]]
+        parts = [labels["unanswered_more" if said_any(card, said) else "unanswered"]]
         gap = card.gap(english)
-        if gap and compact(gap) not in heard:
+        if gap and compact(gap) not in compact(strip_markers(said)):
             parts.append(labels["gap"] + gap)
         steps = [line for c in unsaid_steps(card, said) if (line := self._cite_claim(book, c, hits, english))]
         if steps:
@@ -1768,7 +1773,7 @@ class SectionWriter:
             rows = sorted(((part, row) for row, part in found.items()), key=lambda r: int(r[1].split()[0]))
             if not rows:
                 return f"{SELECTION_TABLE}には、{whole}の企業は見当たりません。"
-            names = "、".join(dict.fromkeys(row.split()[1] for _, row in rows))
+            names = "、".join(row.split()[1] for _, row in rows)
             markers = f"[{book.cite(chunk, SELECTION_TABLE)}]" + "".join(
                 f"[{book.cite(part, row)}]" for part, row in rows
             )
